@@ -1,0 +1,10 @@
+"""Floor 3: the machinery every task shares (config, run directories, train / evaluate / predict, CLI).
+
+    >>> import pipelines
+    >>> run = pipelines.train("sentiment", model="bigru", quick=True)
+    >>> pipelines.predict(run.path, ["the plot was not bad"])
+"""
+
+from pipelines.verbs import Run, evaluate, predict, train
+
+__all__ = ["Run", "train", "evaluate", "predict"]

@@ -1,0 +1,168 @@
+"""`recurrent`: one command line, the same verbs for every task.
+
+    recurrent tasks [--json]
+    recurrent train TASK [--model NAME] [--data SPEC] [--config FILE] [--set key=value ...]
+                         [--epochs N] [--seed S] [--batch-size B] [--encoding ENC] [--run-dir DIR]
+                         [--quick] [--quiet]
+    recurrent evaluate RUN [--quiet]
+    recurrent predict RUN INPUT... [--json]
+
+A mistake in what was asked (unknown task, bad value, missing file) prints one line on stderr and
+exits with status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pipelines.environment import quiet_tensorflow, stderr_silenced
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (not usage + message) and exit status 2."""
+
+    def error(self, message):
+        raise _UsageError(f"{self.prog}: {message} (see --help)")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _count(kind: str, minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="recurrent", description="Recurrent models: train, evaluate and predict, one task at a time.")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_OneLineParser)
+    verbs.required = True
+
+    listing = verbs.add_parser("tasks", help="list tasks, their models, data sources and default hyperparameters")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+
+    train = verbs.add_parser("train", help="train a task's model into a run directory (resumes an interrupted run)")
+    train.add_argument("task", help="task name (see `recurrent tasks`)")
+    train.add_argument("--model", help="model name from the task's registry (default: the task's default)")
+    train.add_argument("--data", help="data spec: omitted = embedded default, tfds:NAME[/CONFIG], or a path")
+    train.add_argument("--config", help="JSON or TOML file with train/data/model sections")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one setting, e.g. --set model.units=128 (repeatable)")
+    train.add_argument("--epochs", type=_count("an integer", 1), help="shortcut for --set train.epochs=N")
+    train.add_argument("--seed", type=_count("an integer", 0), help="shortcut for --set train.seed=S")
+    train.add_argument("--batch-size", type=_count("an integer", 1), help="shortcut for --set train.batch_size=B")
+    train.add_argument("--encoding", help="text encoding of data files, e.g. cp1252 (shortcut for --set data.encoding=...)")
+    train.add_argument("--run-dir", help="run directory (default saved_models/TASK/MODEL-CONFIGHASH)")
+    train.add_argument("--quick", action="store_true", help="tiny data and one epoch: a smoke test in seconds")
+    train.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+
+    evaluate = verbs.add_parser("evaluate", help="evaluate a finished run on its test split")
+    evaluate.add_argument("run", help="run directory")
+    evaluate.add_argument("--quiet", action="store_true")
+
+    predict = verbs.add_parser("predict", help="predict with a finished run")
+    predict.add_argument("run", help="run directory")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT", help="raw inputs: texts, file paths (task-dependent)")
+    predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    return parser
+
+
+def _list_tasks(as_json: bool) -> None:
+    from pipelines.config import default_config, describe_fields
+    from tasks import get_task, task_names
+
+    described = []
+    for name in task_names():
+        task = get_task(name)
+        defaults = default_config(task)
+        described.append({
+            "name": name,
+            "description": task.description,
+            "models": list(task.models),
+            "default_model": task.default_model,
+            "data_sources": list(task.data_sources),
+            "hyperparameters": {
+                section: [{"key": f"{section}.{k}", "default": v, "help": h} for k, v, h in describe_fields(getattr(defaults, section))]
+                for section in ("data", "model", "train")
+            },
+        })
+    if as_json:
+        print(json.dumps(described, indent=2))
+        return
+    for t in described:
+        print(f"{t['name']}: {t['description']}")
+        models = ", ".join(f"{m} (default)" if m == t["default_model"] else m for m in t["models"])
+        print(f"  models: {models}")
+        print("  data (--data):")
+        for source in t["data_sources"]:
+            print(f"    {source}")
+        print("  hyperparameters (--set KEY=VALUE):")
+        for section in t["hyperparameters"].values():
+            for field in section:
+                print(f"    {field['key']:<28} {field['default']!s:<10} {field['help']}")
+        print()
+
+
+def main(argv=None) -> int:
+    quiet_tensorflow()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+
+    with stderr_silenced():
+        import tensorflow  # noqa: F401  (its import-time log lines would precede our one-line errors)
+
+        from tasks import UserError
+
+    try:
+        if args.verb == "tasks":
+            _list_tasks(args.json)
+        elif args.verb == "train":
+            import pipelines
+
+            run = pipelines.train(
+                args.task, model=args.model, data=args.data, config=args.config, set=args.set,
+                epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, encoding=args.encoding,
+                run_dir=args.run_dir, quick=args.quick, quiet=args.quiet,
+            )
+            if args.quiet:
+                print(run.path)
+        elif args.verb == "evaluate":
+            import pipelines
+
+            pipelines.evaluate(args.run, quiet=args.quiet)
+        elif args.verb == "predict":
+            from pipelines.verbs import load_run
+
+            task, _config, info, model = load_run(args.run)
+            for row in task.predict(model, args.inputs, info):
+                print(json.dumps(row) if args.json else task.format_prediction(row))
+    except UserError as e:
+        print(f"recurrent: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nrecurrent: interrupted; run the same command again to resume from the last finished epoch",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""Run directories: `saved_models/<task>/<run-name>/`, written so an interruption never leaves half a file.
+
+Every file goes to a temporary name in the same directory and is renamed into place (`os.replace`
+is atomic on one file system). A run directory is in one of three states:
+
+- new: it does not exist (or is empty);
+- unfinished: it holds `config.json` but no `metrics.json`; running the same command resumes it;
+- finished: it holds `model.keras` and `metrics.json`; nothing overwrites it.
+
+The default run name is `<model>-<hash of the resolved config>`, so the same command (same config,
+same seed) finds its own unfinished run and resumes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+
+from tasks import UserError
+
+DEFAULT_ROOT = "saved_models"
+NEW, UNFINISHED, FINISHED = "new", "unfinished", "finished"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, suffix: str = ""):
+    """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1], dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path: str, text: str) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+def write_json(path: str, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def save_figure(fig, path: str) -> None:
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def save_model(model, path: str) -> None:
+    with atomic_path(path, ".keras") as tmp:
+        model.save(tmp)
+
+
+def config_hash(config_dict: dict) -> str:
+    canonical = json.dumps(config_dict, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:8]
+
+
+def state_of(run_dir: str) -> str:
+    if os.path.isfile(os.path.join(run_dir, "metrics.json")) and os.path.isfile(os.path.join(run_dir, "model.keras")):
+        return FINISHED
+    if os.path.isfile(os.path.join(run_dir, "config.json")):
+        return UNFINISHED
+    if os.path.isdir(run_dir) and os.listdir(run_dir):
+        raise UserError(f"--run-dir {run_dir}: exists and is not a run directory; choose another")
+    return NEW
+
+
+def _flat(tree: dict) -> dict:
+    """{"train": {"epochs": 3}} -> {"train.epochs": 3}"""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def choose_run_dir(config_dict: dict, run_dir: str | None, root: str = DEFAULT_ROOT) -> tuple[str, str]:
+    """Return (run directory, state) for a resolved config; never a directory holding another config."""
+    if run_dir is None:
+        run_dir = os.path.join(root, config_dict["task"], f"{config_dict['model_name']}-{config_hash(config_dict)}")
+    state = state_of(run_dir)
+    if state != NEW:
+        saved = read_json(os.path.join(run_dir, "config.json"))
+        if saved != config_dict:
+            old, new = _flat(saved), _flat(config_dict)
+            changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+            raise UserError(
+                f"--run-dir {run_dir}: holds a run with a different config ({', '.join(changed)} differ); "
+                f"choose another --run-dir"
+            )
+    return run_dir, state
+
+
+def point_latest(run_dir: str) -> None:
+    """Make `<task dir>/latest` a symlink to this run, replaced atomically."""
+    parent = os.path.dirname(os.path.abspath(run_dir))
+    link = os.path.join(parent, "latest")
+    if os.path.exists(link) and not os.path.islink(link):
+        return  # someone's own directory called "latest": leave it alone
+    tmp = os.path.join(parent, f".latest-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(tmp)
+    os.symlink(os.path.basename(os.path.abspath(run_dir)), tmp)
+    os.replace(tmp, link)

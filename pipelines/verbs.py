@@ -1,0 +1,221 @@
+"""The verbs every task shares, as Python functions: `train`, `evaluate`, `predict`.
+
+The command line (`pipelines.cli`) is a thin layer over these, so a notebook gets what a terminal gets:
+
+    >>> import pipelines
+    >>> run = pipelines.train("sentiment", model="bigru", epochs=3, quick=True, quiet=True)
+    >>> run.metrics["accuracy"]
+    >>> pipelines.predict(run.path, ["not bad at all"])
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from pipelines import config as cfg
+from pipelines import rundir
+from pipelines.environment import environment_record, quiet_tensorflow, seed_everything
+from tasks import UserError, get_task
+
+quiet_tensorflow()
+
+
+@dataclass
+class Run:
+    """A finished run: where it lives, its resolved config and its test metrics."""
+
+    path: str
+    config: dict
+    metrics: dict
+    resumed_from_epoch: int = 0
+    already_finished: bool = False
+
+
+def _say(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(message, flush=True)
+
+
+def make_optimizer(train_config):
+    import keras
+
+    clip = {"clipnorm": train_config.clipnorm} if train_config.clipnorm > 0 else {}
+    lr = train_config.learning_rate
+    if train_config.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=train_config.weight_decay, **clip)
+    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}[
+        train_config.optimizer
+    ](lr, **clip)
+
+
+def _prepare(task, config, data=None):
+    """Seed, load data, build and compile the model: everything that can fail before a run dir exists."""
+    seed_everything(config.train.seed)
+    if data is None:
+        data = task.load(config.data_spec, config.data, config.train.seed)
+    model = task.build(config.model_name, config.model, data.info)
+    model.compile(optimizer=make_optimizer(config.train), loss=task.loss(data.info), metrics=task.metrics(data.info))
+    return data, model
+
+
+def train(
+    task: str,
+    *,
+    model: str | None = None,
+    data: str | None = None,
+    config: str | None = None,
+    set: tuple | list = (),
+    epochs: int | None = None,
+    seed: int | None = None,
+    batch_size: int | None = None,
+    encoding: str | None = None,
+    run_dir: str | None = None,
+    root: str = rundir.DEFAULT_ROOT,
+    quick: bool = False,
+    quiet: bool = False,
+) -> Run:
+    """Train a task's model and write a run directory; resume it if the same run was interrupted.
+
+    Args:
+        task: task name (`recurrent tasks` lists them).
+        model: model name from the task's registry; the task's default if None.
+        data: `--data` spec; the task's embedded default if None.
+        config: a JSON or TOML file of `model_name`, `data_spec`, `train`, `data`, `model` settings.
+        set: "section.key=value" overrides, applied after the config file.
+        epochs, seed, batch_size, encoding: shortcuts for train.epochs, train.seed, train.batch_size,
+            data.encoding, applied last.
+        run_dir: where to write; default `<root>/<task>/<model>-<config hash>`.
+        quick: the task's tiny smoke-test settings (small data, one epoch).
+        quiet: no progress bars or messages.
+
+    Returns:
+        A `Run` with the run directory, the resolved config and the test metrics.
+    """
+    import keras
+    import tensorflow as tf
+
+    from pipelines.callbacks import EpochSeeder, HistoryCSV, epoch_shuffled, read_history
+
+    the_task = get_task(task)
+    resolved = cfg.resolve_config(
+        the_task, model=model, data=data, config_file=config, overrides=set, quick=quick,
+        epochs=epochs, seed=seed, batch_size=batch_size, encoding=encoding,
+    )
+    config_dict = resolved.to_dict()
+    path, state = rundir.choose_run_dir(config_dict, run_dir, root)
+    if state == rundir.FINISHED:
+        _say(quiet, f"already trained with this config and seed: {path} (pass --seed, --set or --run-dir to train another)")
+        return Run(path, config_dict, rundir.read_json(os.path.join(path, "metrics.json")), already_finished=True)
+
+    data_set, net = _prepare(the_task, resolved)
+    info = data_set.info
+    if state == rundir.NEW:
+        os.makedirs(path, exist_ok=True)
+        rundir.write_json(os.path.join(path, "data_info.json"), info)
+        rundir.write_json(os.path.join(path, "environment.json"), environment_record(resolved.train.seed))
+        rundir.write_json(os.path.join(path, "config.json"), config_dict)  # last: marks the directory as a run
+    _say(quiet, f"{'resuming' if state == rundir.UNFINISHED else 'training'} {task}/{resolved.model_name} in {path}")
+    if state == rundir.UNFINISHED and not os.path.isdir(os.path.join(path, "backup")):
+        _say(quiet, "no backup found (interrupted before the first epoch ended): starting from epoch 1")
+
+    train_config = resolved.train
+    epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False)
+    train_ds = the_task.batch(epoch_shuffled(data_set.train, train_config.seed, epoch_variable), train_config.batch_size)
+    val_ds = the_task.batch(data_set.validation, train_config.batch_size)
+    history_path = os.path.join(path, "history.csv")
+    seeder = EpochSeeder(train_config.seed, epoch_variable)
+    callbacks = [
+        seeder,
+        keras.callbacks.BackupAndRestore(os.path.join(path, "backup")),
+        HistoryCSV(history_path),
+        keras.callbacks.TensorBoard(os.path.join(path, "tensorboard"), profile_batch=0),
+    ]
+    if train_config.patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(patience=train_config.patience, restore_best_weights=True, verbose=0)
+        )
+    started = time.perf_counter()
+    net.fit(
+        train_ds.prefetch(tf.data.AUTOTUNE),
+        validation_data=val_ds.prefetch(tf.data.AUTOTUNE),
+        epochs=train_config.epochs,
+        callbacks=callbacks,
+        shuffle=False,  # epoch_shuffled already orders each epoch by (seed, epoch)
+        verbose=0 if quiet else 1,
+    )
+    seconds = time.perf_counter() - started
+    history = read_history(history_path)
+    resumed_from = seeder.first_epoch or 0
+
+    rundir.save_model(net, os.path.join(path, "model.keras"))
+    metrics = _evaluate_and_plot(the_task, net, data_set, path, history, resolved.model_name)
+    metrics["train_seconds_this_process"] = round(seconds, 2)
+    metrics["epochs_trained"] = len(history)
+    rundir.write_json(os.path.join(path, "metrics.json"), metrics)
+    rundir.point_latest(path)
+    _say(quiet, f"done: {path}\n{summary_line(metrics)}")
+    return Run(path, config_dict, metrics, resumed_from_epoch=resumed_from)
+
+
+def _evaluate_and_plot(the_task, net, data_set, path, history, model_name) -> dict:
+    from pipelines.plotting import learning_curves
+
+    metrics = the_task.evaluate(net, data_set)
+    figures = dict(the_task.plots(net, data_set))
+    if history:
+        figures["learning_curves"] = learning_curves(history, f"{the_task.name} / {model_name}")
+    for name, fig in figures.items():
+        rundir.save_figure(fig, os.path.join(path, "plots", f"{name}.png"))
+    return metrics
+
+
+def summary_line(metrics: dict) -> str:
+    shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()]
+    for name, values in metrics.get("baselines", {}).items():
+        if "accuracy" in values:
+            parts.append(f"baseline[{name}].accuracy={values['accuracy']:.4f}")
+    return "  ".join(parts)
+
+
+def load_run(run: str):
+    """(task, RunConfig, data_info, model) of a finished run directory."""
+    import keras
+
+    if not os.path.isdir(run):
+        raise UserError(f"{run}: no such run directory")
+    for name in ("config.json", "data_info.json", "model.keras"):
+        if not os.path.isfile(os.path.join(run, name)):
+            raise UserError(f"{run}: not a finished run (no {name}); train it first")
+    saved = rundir.read_json(os.path.join(run, "config.json"))
+    task = get_task(saved.get("task", ""))
+    config = cfg.config_from_dict(task, saved)
+    info = rundir.read_json(os.path.join(run, "data_info.json"))
+    model = keras.saving.load_model(os.path.join(run, "model.keras"))
+    return task, config, info, model
+
+
+def evaluate(run: str, *, quiet: bool = False) -> dict:
+    """Re-evaluate a finished run on its test split; rewrite `metrics.json` and the plots."""
+    from pipelines.callbacks import read_history
+
+    task, config, info, model = load_run(run)
+    seed_everything(config.train.seed)
+    data_set = task.load(config.data_spec, config.data, config.train.seed)
+    history = read_history(os.path.join(run, "history.csv"))
+    metrics = _evaluate_and_plot(task, model, data_set, run, history, config.model_name)
+    previous = rundir.read_json(os.path.join(run, "metrics.json"))
+    for key in ("train_seconds_this_process", "epochs_trained"):
+        if key in previous:
+            metrics[key] = previous[key]
+    rundir.write_json(os.path.join(run, "metrics.json"), metrics)
+    _say(quiet, summary_line(metrics))
+    return metrics
+
+
+def predict(run: str, inputs: list[str]) -> list[dict]:
+    """Predictions of a finished run for raw inputs (texts, file paths: whatever the task reads)."""
+    task, _config, info, model = load_run(run)
+    return task.predict(model, list(inputs), info)

@@ -1,0 +1,30 @@
+"""Task registry: one module (or package) per task, looked up by name.
+
+Adding a task means adding its module and one line to `_TASK_MODULES`; nothing in `pipelines/` changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from tasks.base import Task, TaskData, TrainConfig, UserError
+
+# name -> "module:ClassName"; imported lazily so that `recurrent tasks` stays cheap as tasks grow.
+_TASK_MODULES = {
+    "sentiment": "tasks.sentiment:SentimentTask",
+}
+
+
+def task_names() -> list[str]:
+    return list(_TASK_MODULES)
+
+
+def get_task(name: str) -> Task:
+    """Return an instance of the task called `name`, or raise `UserError` naming the known ones."""
+    if name not in _TASK_MODULES:
+        raise UserError(f"unknown task {name!r}; known tasks: {', '.join(_TASK_MODULES)}")
+    module_name, class_name = _TASK_MODULES[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)()
+
+
+__all__ = ["Task", "TaskData", "TrainConfig", "UserError", "get_task", "task_names"]

@@ -1,0 +1,159 @@
+"""The contract every task fulfils, so that `pipelines/` never asks which task it holds.
+
+A task is a subclass of `Task` living in its own module under `tasks/`. It declares:
+
+- `name`, `description`, `data_sources` (one line per accepted `--data` form);
+- three typed hyperparameter sections, as dataclasses: `DataConfig`, `ModelConfig`, and optional
+  `train_defaults` overriding the shared `TrainConfig` defaults (for example a longer sequence task
+  wanting a smaller batch);
+- `models`: a registry `name -> builder(model_config, data_info) -> keras.Model` (uncompiled);
+- `load(spec, data_config, seed) -> TaskData`: element-wise (unbatched) train / validation / test
+  `tf.data.Dataset`s plus `info`, a JSON-able dict of what the model and inference need to know about
+  the data (vocabulary, scaler, image size); `info` is saved with the run;
+- `loss(info)`, `metrics(info)`: what to compile with (the optimizer is the pipeline's business);
+- `evaluate(model, data) -> dict`: JSON-able metrics, baselines included;
+- `plots(model, data) -> {name: matplotlib Figure}`: the pictures people look at (the pipeline
+  saves them as `plots/<name>.png` and draws the learning curves every task shares);
+- `predict(model, inputs, info) -> list[dict]`: raw user inputs (strings: sentences, file paths, ...)
+  to JSON-able predictions;
+- `quick`: overrides for `--quick` (tiny data, one epoch) so a smoke run takes seconds;
+- `search_space(hp, model_config)` and `export_inputs(info)`: hooks for tuning and export.
+
+User mistakes (a bad data spec, a missing column, a wrong shape, a bad value) raise `UserError`
+where they are found, with a message naming the problem; the command line prints it as one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for; its message is one line that names the problem."""
+
+
+def hparam(default, *, help: str = "", min=None, max=None, choices=None, exclusive_min=False):
+    """A dataclass field carrying the metadata `validate_section` checks and `recurrent tasks` shows."""
+    return field(
+        default=default,
+        metadata={
+            "help": help,
+            "min": min,
+            "max": max,
+            "choices": tuple(choices) if choices else None,
+            "exclusive_min": exclusive_min,
+        },
+    )
+
+
+def validate_section(section_name: str, obj) -> None:
+    """Check every field of a hyperparameter dataclass against its declared type and range."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        key = f"{section_name}.{f.name}"
+        meta = f.metadata or {}
+        lo, hi, choices = meta.get("min"), meta.get("max"), meta.get("choices")
+        if value is None:
+            continue
+        if choices and value not in choices:
+            raise UserError(f"{key}={value!r}: expected one of {', '.join(map(str, choices))}")
+        if lo is not None:
+            if meta.get("exclusive_min") and not value > lo:
+                raise UserError(f"{key}={value!r}: must be greater than {lo}")
+            if not meta.get("exclusive_min") and value < lo:
+                raise UserError(f"{key}={value!r}: must be at least {lo}")
+        if hi is not None and value > hi:
+            raise UserError(f"{key}={value!r}: must be at most {hi}")
+
+
+@dataclass
+class TrainConfig:
+    """Training settings shared by every task (section `train`)."""
+
+    epochs: int = hparam(10, help="passes over the training split", min=1)
+    batch_size: int = hparam(64, help="examples per gradient step", min=1)
+    learning_rate: float = hparam(1e-3, help="Adam step size", min=0.0, exclusive_min=True)
+    clipnorm: float = hparam(
+        1.0, help="clip each gradient to this global norm (the exploding-gradient remedy); 0 disables", min=0.0
+    )
+    optimizer: str = hparam("adam", help="optimizer name", choices=("adam", "adamw", "rmsprop", "sgd"))
+    weight_decay: float = hparam(0.0, help="decoupled weight decay (adamw only)", min=0.0)
+    patience: int = hparam(
+        0, help="stop after this many epochs without validation improvement and keep the best weights; 0 = off", min=0
+    )
+    seed: int = hparam(1337, help="seed for data splits, shuffling, initialisation and dropout", min=0)
+
+
+@dataclass
+class TaskData:
+    """What `Task.load` returns: element-wise datasets and what the model needs to know about the data.
+
+    `extras` holds anything else evaluation wants (raw texts for a bag-of-words baseline, a series
+    for plotting); it is not saved.
+    """
+
+    train: Any
+    validation: Any
+    test: Any
+    info: dict
+    extras: dict = field(default_factory=dict)
+
+
+class Task:
+    """Base class of every task; see the module docstring for the contract."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    data_sources: ClassVar[tuple[str, ...]] = ()
+    DataConfig: ClassVar[type]
+    ModelConfig: ClassVar[type]
+    train_defaults: ClassVar[dict] = {}
+    quick: ClassVar[dict] = {}
+    models: ClassVar[dict[str, Callable]] = {}
+    default_model: ClassVar[str] = ""
+
+    # -- data -------------------------------------------------------------------------------------
+    def load(self, spec: str | None, data_config, seed: int) -> TaskData:
+        raise NotImplementedError
+
+    def batch(self, dataset, batch_size: int):
+        """Batch an element-wise dataset; tasks with ragged elements override this."""
+        return dataset.batch(batch_size)
+
+    # -- model ------------------------------------------------------------------------------------
+    def build(self, model_name: str, model_config, info: dict):
+        if model_name not in self.models:
+            raise UserError(
+                f"unknown model {model_name!r} for task {self.name!r}; choose from {', '.join(self.models)}"
+            )
+        return self.models[model_name](model_config, info)
+
+    def loss(self, info: dict):
+        raise NotImplementedError
+
+    def metrics(self, info: dict) -> list:
+        return []
+
+    # -- results ----------------------------------------------------------------------------------
+    def evaluate(self, model, data: TaskData) -> dict:
+        raise NotImplementedError
+
+    def plots(self, model, data: TaskData) -> dict:
+        return {}
+
+    def predict(self, model, inputs: list[str], info: dict) -> list[dict]:
+        raise NotImplementedError
+
+    def format_prediction(self, row: dict) -> str:
+        return "\t".join(f"{k}={v}" for k, v in row.items())
+
+    # -- hooks for the tuning and export issue ----------------------------------------------------
+    def search_space(self, hp, model_config):
+        """Return a ModelConfig whose fields are drawn from the keras-tuner `hp`."""
+        raise NotImplementedError(f"task {self.name!r} declares no search space yet")
+
+    def export_inputs(self, info: dict):
+        """The inference inputs, with static shapes, for SavedModel / TFLite export."""
+        raise NotImplementedError(f"task {self.name!r} declares no export inputs yet")

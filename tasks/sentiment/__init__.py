@@ -1,0 +1,210 @@
+"""Sentiment classification: text in, positive / negative out.
+
+data -> TextVectorization adapted on the training split only -> embedding (padding masked) ->
+stacked recurrent encoder -> dropout -> sigmoid unit. Metrics: accuracy and F1 beside a TF-IDF +
+logistic-regression bag-of-words baseline trained on the same split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tasks.base import Task, TaskData, UserError, hparam
+from tasks.encoders import RECURRENT_ENCODERS, stacked_encoder
+from tasks.sentiment import data as sdata
+
+
+@dataclass
+class SentimentData:
+    """Section `data` of the sentiment task."""
+
+    text_column: str = hparam("text", help="CSV/TSV column holding the text")
+    label_column: str = hparam("label", help="CSV/TSV column holding the two-class label")
+    encoding: str = hparam("utf-8", help="text encoding of files (the polarity data is cp1252)")
+    num_examples: int = hparam(6000, help="size of the embedded generated corpus", min=10)
+    max_examples: int = hparam(0, help="use at most this many examples of a source, drawn at random; 0 = all", min=0)
+    validation_fraction: float = hparam(0.1, help="share of training examples held out for validation", min=0.01, max=0.5)
+    test_fraction: float = hparam(0.1, help="share held out for test where the source has no test split", min=0.01, max=0.5)
+    max_tokens: int = hparam(20000, help="vocabulary size, padding and out-of-vocabulary included", min=3)
+    sequence_length: int = hparam(0, help="tokens kept per text; 0 = 95th percentile of training lengths (at most 256)", min=0)
+    tfds_dir: str = hparam("", help="tensorflow-datasets data_dir; empty = its default")
+
+
+@dataclass
+class SentimentModel:
+    """Section `model` of the sentiment task."""
+
+    embedding_dim: int = hparam(64, help="token embedding width", min=1)
+    units: int = hparam(64, help="recurrent units per layer (per direction for bidirectional models)", min=1)
+    num_layers: int = hparam(1, help="stacked recurrent layers", min=1)
+    dropout: float = hparam(0.3, help="dropout on the recurrent inputs and before the classifier", min=0.0, max=0.95)
+
+
+def build_classifier(kind: str):
+    """A builder for the model registry: embedding -> `kind` encoder -> sigmoid head."""
+
+    def build(config: SentimentModel, info: dict):
+        import keras
+
+        tokens = keras.Input(shape=(info["sequence_length"],), dtype="int32", name="tokens")
+        x = keras.layers.Embedding(len(info["vocabulary"]), config.embedding_dim, mask_zero=True, name="embedding")(tokens)
+        x = stacked_encoder(kind, x, config.units, config.num_layers, config.dropout)
+        x = keras.layers.Dropout(config.dropout, name="head_dropout")(x)
+        probability = keras.layers.Dense(1, activation="sigmoid", name="positive_probability")(x)
+        return keras.Model(tokens, probability, name=f"sentiment_{kind}")
+
+    build.__doc__ = f"Embedding, {kind} encoder, sigmoid classifier."
+    return build
+
+
+def make_vectorizer(info: dict):
+    """The TextVectorization of a run, rebuilt from the vocabulary saved in its data_info."""
+    import keras
+
+    return keras.layers.TextVectorization(
+        vocabulary=info["vocabulary"][2:],  # the saved list starts with the padding "" and "[UNK]"
+        output_mode="int",
+        output_sequence_length=info["sequence_length"],
+    )
+
+
+def _as_dataset(ids: np.ndarray, labels: list[int]):
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices((ids, np.asarray(labels, dtype="float32")))
+
+
+def bag_of_words_baseline(train, test, ngram_range=(1, 1)) -> dict:
+    """TF-IDF + logistic regression (scikit-learn), trained on `train`, scored on `test`."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+
+    vectorizer = TfidfVectorizer(ngram_range=ngram_range, min_df=1, sublinear_tf=True)
+    classifier = LogisticRegression(max_iter=2000, C=4.0)
+    classifier.fit(vectorizer.fit_transform(train[0]), train[1])
+    predicted = classifier.predict(vectorizer.transform(test[0]))
+    return {"accuracy": float(accuracy_score(test[1], predicted)), "f1": float(f1_score(test[1], predicted))}
+
+
+class SentimentTask(Task):
+    name = "sentiment"
+    description = "Two-class sentiment of a text (positive / negative)"
+    data_sources = (
+        "(none): embedded generated reviews whose labels hinge on word order (negation, contrast, emphasis)",
+        "tfds:imdb_reviews, tfds:glue/sst2: tensorflow-datasets",
+        "DIR with pos/ and neg/ (or train/ and test/ holding them): the aclImdb layout",
+        "DIR with *.pos and *.neg files, one text a line: the rt-polarity layout (--encoding cp1252)",
+        "FILE.csv / FILE.tsv: set data.text_column and data.label_column",
+    )
+    DataConfig = SentimentData
+    ModelConfig = SentimentModel
+    models = {kind: build_classifier(kind) for kind in ("simple_rnn", "lstm", "gru", "bilstm", "bigru")}
+    default_model = "bigru"
+    quick = {
+        "data.num_examples": 400,
+        "data.max_examples": 400,
+        "data.max_tokens": 2000,
+        "model.embedding_dim": 16,
+        "model.units": 16,
+        "train.epochs": 1,
+        "train.batch_size": 32,
+    }
+
+    def load(self, spec, config: SentimentData, seed: int) -> TaskData:
+        import keras
+
+        source = sdata.read_source(spec, config, seed)
+        if config.max_examples and len(source.train[0]) > config.max_examples:
+            keep = np.random.default_rng(seed).permutation(len(source.train[0]))[: config.max_examples]
+            source.train = ([source.train[0][i] for i in keep], [source.train[1][i] for i in keep])
+            if source.test is not None:
+                source.test = (source.test[0][: config.max_examples], source.test[1][: config.max_examples])
+        train, validation, test = sdata.split_examples(source, config, seed)
+        if not test[0]:
+            raise UserError(f"{source.source}: the test split is empty")
+
+        adapter = keras.layers.TextVectorization(max_tokens=config.max_tokens, output_mode="int")
+        adapter.adapt(np.asarray(train[0], dtype=object), batch_size=1024)
+        train_array = np.asarray(train[0], dtype=object)
+        counts = np.count_nonzero(np.asarray(adapter(train_array)), axis=1).tolist()
+        info = {
+            "vocabulary": [str(w) for w in adapter.get_vocabulary()],
+            "sequence_length": config.sequence_length or sdata.auto_sequence_length(counts),
+            "labels": list(sdata.LABEL_NAMES),
+            "source": source.source,
+            "sizes": {"train": len(train[0]), "validation": len(validation[0]), "test": len(test[0])},
+        }
+        vectorize = make_vectorizer(info)
+
+        def to_ids(texts):
+            return np.asarray(vectorize(np.asarray(texts, dtype=object)), dtype="int32")
+
+        return TaskData(
+            train=_as_dataset(to_ids(train[0]), train[1]),
+            validation=_as_dataset(to_ids(validation[0]), validation[1]),
+            test=_as_dataset(to_ids(test[0]), test[1]),
+            info=info,
+            extras={"train": train, "test": test},
+        )
+
+    def loss(self, info):
+        return "binary_crossentropy"
+
+    def metrics(self, info):
+        return ["accuracy"]
+
+    def _test_predictions(self, model, data: TaskData):
+        ids = np.stack([x for x, _ in data.test.as_numpy_iterator()])
+        probabilities = model.predict(ids, batch_size=256, verbose=0)[:, 0]
+        return np.asarray(data.extras["test"][1]), probabilities
+
+    def evaluate(self, model, data: TaskData) -> dict:
+        from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+        truth, probabilities = self._test_predictions(model, data)
+        predicted = (probabilities >= 0.5).astype(int)
+        majority = int(np.mean(np.asarray(data.extras["train"][1])) >= 0.5)
+        return {
+            "test_examples": int(len(truth)),
+            "accuracy": float(accuracy_score(truth, predicted)),
+            "f1": float(f1_score(truth, predicted, zero_division=0)),
+            "confusion_matrix": confusion_matrix(truth, predicted, labels=[0, 1]).tolist(),
+            "baselines": {
+                "majority_class": {"accuracy": float(np.mean(truth == majority))},
+                "bag_of_words_logreg": bag_of_words_baseline(data.extras["train"], data.extras["test"]),
+                "bigram_tfidf_logreg": bag_of_words_baseline(data.extras["train"], data.extras["test"], (1, 2)),
+            },
+        }
+
+    def plots(self, model, data: TaskData) -> dict:
+        import matplotlib.pyplot as plt
+        from sklearn.metrics import ConfusionMatrixDisplay
+
+        truth, probabilities = self._test_predictions(model, data)
+        fig, ax = plt.subplots(figsize=(4.5, 4))
+        ConfusionMatrixDisplay.from_predictions(
+            truth, (probabilities >= 0.5).astype(int), display_labels=list(sdata.LABEL_NAMES), ax=ax, colorbar=False
+        )
+        ax.set_title(f"{model.name}: test confusion matrix")
+        fig.tight_layout()
+        return {"confusion_matrix": fig}
+
+    def predict(self, model, inputs, info) -> list[dict]:
+        if not inputs:
+            raise UserError("predict: give at least one text")
+        ids = np.asarray(make_vectorizer(info)(np.asarray(inputs, dtype=object)), dtype="int32")
+        probabilities = model.predict(ids, verbose=0)[:, 0]
+        rows = []
+        for text, p in zip(inputs, probabilities):
+            label = int(p >= 0.5)
+            rows.append({"label": info["labels"][label], "probability": round(float(p if label else 1 - p), 4), "text": text})
+        return rows
+
+    def format_prediction(self, row: dict) -> str:
+        return f"{row['label']:<9} {row['probability']:.3f}  {row['text']}"
+
+
+__all__ = ["SentimentTask", "SentimentData", "SentimentModel", "RECURRENT_ENCODERS"]
