@@ -18,8 +18,8 @@ setup: $(STAMP)
 # The main job: train the default sentiment model (BiGRU) on the embedded corpus, evaluate it, and
 # classify a few sentences whose labels hinge on word order.
 demo: $(STAMP)
-	$(BIN)/recurrent train sentiment --run-dir saved_models/sentiment/demo --resume-or-new $(QUIET)
-	$(BIN)/recurrent predict saved_models/sentiment/demo \
+	$(BIN)/recurrent train sentiment $(QUIET)
+	$(BIN)/recurrent predict saved_models/sentiment/latest \
 		"the plot was not good" "the plot was not bad" \
 		"the acting was good but the ending was boring" \
 		"although the script was dull , the cast was wonderful"

@@ -75,6 +75,7 @@ def train(
     root: str = rundir.DEFAULT_ROOT,
     quick: bool = False,
     quiet: bool = False,
+    callbacks: list | None = None,
 ) -> Run:
     """Train a task's model and write a run directory; resume it if the same run was interrupted.
 
@@ -89,6 +90,7 @@ def train(
         run_dir: where to write; default `<root>/<task>/<model>-<config hash>`.
         quick: the task's tiny smoke-test settings (small data, one epoch).
         quiet: no progress bars or messages.
+        callbacks: extra Keras callbacks, run after the pipeline's own.
 
     Returns:
         A `Run` with the run directory, the resolved config and the test metrics.
@@ -126,14 +128,14 @@ def train(
     val_ds = the_task.batch(data_set.validation, train_config.batch_size)
     history_path = os.path.join(path, "history.csv")
     seeder = EpochSeeder(train_config.seed, epoch_variable)
-    callbacks = [
+    pipeline_callbacks = [
         seeder,
         keras.callbacks.BackupAndRestore(os.path.join(path, "backup")),
         HistoryCSV(history_path),
         keras.callbacks.TensorBoard(os.path.join(path, "tensorboard"), profile_batch=0),
     ]
     if train_config.patience:
-        callbacks.append(
+        pipeline_callbacks.append(
             keras.callbacks.EarlyStopping(patience=train_config.patience, restore_best_weights=True, verbose=0)
         )
     started = time.perf_counter()
@@ -141,7 +143,7 @@ def train(
         train_ds.prefetch(tf.data.AUTOTUNE),
         validation_data=val_ds.prefetch(tf.data.AUTOTUNE),
         epochs=train_config.epochs,
-        callbacks=callbacks,
+        callbacks=pipeline_callbacks + list(callbacks or ()),
         shuffle=False,  # epoch_shuffled already orders each epoch by (seed, epoch)
         verbose=0 if quiet else 1,
     )

@@ -1,0 +1,55 @@
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def polarity_dir():
+    path = SHARED_DATA / "rt_polarity"
+    if not path.is_dir():
+        pytest.skip("../shared/data/rt_polarity is not beside the project")
+    return str(path)
+
+
+def _review(i: int, positive: bool) -> str:
+    return f"{'a fine and good' if positive else 'a dull and bad'} film number {i}"
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    rows = ["review,sentiment"] + [f"\"{_review(i, i % 2 == 0)}\",{'pos' if i % 2 == 0 else 'neg'}" for i in range(60)]
+    path = tmp_path / "reviews.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def imdb_dir(tmp_path):
+    """A tiny tree in the aclImdb layout: train/ and test/, each with pos/ and neg/."""
+    root = tmp_path / "aclImdb"
+    for split, count in (("train", 40), ("test", 12)):
+        for label in ("pos", "neg"):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for i in range(count // 2):
+                (folder / f"{i}_7.txt").write_text(_review(i, label == "pos"), encoding="utf-8")
+    return str(root)
+
+
+@pytest.fixture
+def cp1252_lines_dir(tmp_path):
+    """The rt-polarity layout with a cp1252 byte (0x85, an ellipsis) that is not valid UTF-8."""
+    folder = tmp_path / "polarity"
+    folder.mkdir()
+    pos = b"\n".join(_review(i, True).encode() + (b" \x85" if i == 3 else b"") for i in range(30))
+    neg = b"\n".join(_review(i, False).encode() for i in range(30))
+    (folder / "tiny.pos").write_bytes(pos + b"\n")
+    (folder / "tiny.neg").write_bytes(neg + b"\n")
+    return str(folder)

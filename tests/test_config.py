@@ -1,0 +1,95 @@
+"""Config resolution: defaults, then --quick, then a config file, then --set, then flags."""
+
+import json
+
+import pytest
+
+from pipelines.config import coerce, config_from_dict, resolve_config
+from tasks import UserError, get_task
+
+
+@pytest.fixture(scope="module")
+def task():
+    return get_task("sentiment")
+
+
+def test_defaults(task):
+    config = resolve_config(task)
+    assert config.model_name == "bigru"
+    assert config.train.clipnorm == 1.0  # gradient clipping is on by default
+    assert config.data_spec is None
+
+
+def test_order_file_then_set_then_flags(task, tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"model_name": "lstm", "train": {"epochs": 4, "batch_size": 8}, "model": {"units": 7}}))
+    config = resolve_config(task, config_file=str(path), overrides=["train.epochs=6", "model.dropout=0.5"], epochs=9)
+    assert (config.model_name, config.train.epochs, config.train.batch_size) == ("lstm", 9, 8)
+    assert (config.model.units, config.model.dropout) == (7, 0.5)
+
+
+def test_toml_config(task, tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[model]\nunits = 12\n[data]\nencoding = "cp1252"\n')
+    config = resolve_config(task, config_file=str(path))
+    assert config.model.units == 12 and config.data.encoding == "cp1252"
+
+
+def test_quick_applies_before_set(task):
+    config = resolve_config(task, quick=True, overrides=["model.units=5"])
+    assert config.train.epochs == 1 and config.model.units == 5
+
+
+def test_round_trip_through_dict(task):
+    config = resolve_config(task, overrides=["model.units=33", "data.encoding=cp1252"], model="gru")
+    assert config_from_dict(task, json.loads(json.dumps(config.to_dict()))) == config
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.epochs=abc", "train.epochs='abc': expected an integer"),
+        ("train.epochs=0", "train.epochs=0: must be at least 1"),
+        ("model.dropout=1.5", "model.dropout=1.5: must be at most 0.95"),
+        ("model.colour=red", "model.colour: unknown key"),
+        ("nosection=1", "nosection: unknown key"),
+        ("train.optimizer=adagrad", "expected one of adam"),
+        ("train.learning_rate=0", "must be greater than 0"),
+        ("novalue", "expected key=value"),
+    ],
+)
+def test_bad_overrides(task, override, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        resolve_config(task, overrides=[override])
+
+
+def test_bad_config_file(task, tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text("{not json")
+    with pytest.raises(UserError, match="not valid JSON"):
+        resolve_config(task, config_file=str(path))
+    path.write_text(json.dumps({"optimiser": {}}))
+    with pytest.raises(UserError, match="unknown key 'optimiser'"):
+        resolve_config(task, config_file=str(path))
+    with pytest.raises(UserError, match="no such file"):
+        resolve_config(task, config_file=str(tmp_path / "missing.json"))
+
+
+def test_unknown_model(task):
+    with pytest.raises(UserError, match="unknown model 'transformer'.*bigru"):
+        resolve_config(task, model="transformer")
+
+
+def test_coerce():
+    assert coerce("3", int, "k") == 3 and coerce(2.0, int, "k") == 2
+    assert coerce("1e-3", float, "k") == 0.001
+    assert coerce("yes", bool, "k") is True and coerce("off", bool, "k") is False
+    for value, to in ((True, int), ("2.5", int), ("x", float), ("maybe", bool), ({}, str)):
+        with pytest.raises(UserError):
+            coerce(value, to, "k")
+
+
+def test_file_specs_become_absolute(task, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_config(task, data="reviews.csv").data_spec == str(tmp_path / "reviews.csv")
+    assert resolve_config(task, data="tfds:imdb_reviews").data_spec == "tfds:imdb_reviews"

@@ -1,0 +1,45 @@
+"""The embedded corpus: deterministic, balanced, and not solvable by a bag of words."""
+
+import numpy as np
+
+from tasks.sentiment.corpus import NEGATIVE, POSITIVE, generate_corpus
+
+
+def test_deterministic_and_balanced():
+    texts, labels = generate_corpus(2000, seed=3)
+    assert (texts, labels) == generate_corpus(2000, seed=3)
+    assert texts != generate_corpus(2000, seed=4)[0]
+    assert 0.45 < np.mean(labels) < 0.55
+
+
+def _clause_polarity(clause: str) -> int:
+    words = clause.split()
+    sign = 1 if any(w in POSITIVE for w in words) else -1
+    return -sign if any(w in ("not", "never", "hardly") for w in words) else sign
+
+
+def test_labels_follow_the_grammar():
+    """Re-derive each label from the text with the documented rules."""
+    intensifiers = ("very", "truly", "really", "extremely", "incredibly")
+    for text, label in zip(*generate_corpus(500, seed=0)):
+        body = text
+        if " but " in body:
+            expected = _clause_polarity(body.split(" but ")[1])
+        elif "although" in body:
+            expected = _clause_polarity(body.split("although", 1)[1].split(" , ")[1])
+        elif " and " in body:
+            clauses = body.split(" and ")
+            strong = [c for c in clauses if any(f" {w} " in f" {c} " for w in intensifiers)]
+            assert len(strong) == 1, text
+            expected = _clause_polarity(strong[0])
+        else:
+            expected = _clause_polarity(body)
+        assert int(expected > 0) == label, text
+
+
+def test_unigram_bag_of_words_is_near_chance():
+    from tasks.sentiment import bag_of_words_baseline
+
+    train = generate_corpus(3000, seed=1)
+    test = generate_corpus(1000, seed=2)
+    assert bag_of_words_baseline(train, test)["accuracy"] < 0.6

@@ -1,0 +1,104 @@
+"""Run-level behaviour through the Python API: reproducibility, resume, and run-directory safety."""
+
+import json
+import os
+
+import keras
+import pytest
+
+import pipelines
+from pipelines.callbacks import read_history
+from tasks import UserError
+
+# Small but not trivial: dropout on, three epochs, so order and RNG both matter to the result.
+SMALL = dict(quick=True, epochs=3, quiet=True, set=["model.dropout=0.3"])
+
+
+def metrics_of(run):
+    return {k: v for k, v in run.metrics.items() if k != "train_seconds_this_process"}
+
+
+def test_same_seed_same_metrics(tmp_path):
+    a = pipelines.train("sentiment", run_dir=str(tmp_path / "a"), seed=11, **SMALL)
+    b = pipelines.train("sentiment", run_dir=str(tmp_path / "b"), seed=11, **SMALL)
+    assert metrics_of(a) == metrics_of(b)
+    assert read_history(os.path.join(a.path, "history.csv")) == read_history(os.path.join(b.path, "history.csv"))
+    for name in ("config.json", "data_info.json", "environment.json", "history.csv", "metrics.json", "model.keras",
+                 "plots/learning_curves.png", "plots/confusion_matrix.png"):
+        assert os.path.isfile(os.path.join(a.path, name)), name
+    assert os.path.isdir(os.path.join(a.path, "tensorboard"))
+    assert not os.path.exists(os.path.join(a.path, "backup"))  # removed once training finished
+
+
+class InterruptAfter(keras.callbacks.Callback):
+    """Ctrl-C right after an epoch's backup was written."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_to_the_same_metrics(tmp_path):
+    reference = pipelines.train("sentiment", run_dir=str(tmp_path / "ref"), seed=3, **SMALL)
+    target = str(tmp_path / "resumed")
+    with pytest.raises(KeyboardInterrupt):
+        pipelines.train("sentiment", run_dir=target, seed=3, callbacks=[InterruptAfter(1)], **SMALL)
+    assert os.path.isfile(os.path.join(target, "backup", "training_metadata.json"))
+    assert not os.path.exists(os.path.join(target, "metrics.json"))
+    resumed = pipelines.train("sentiment", run_dir=target, seed=3, **SMALL)
+    assert resumed.resumed_from_epoch == 2
+    assert metrics_of(resumed) == metrics_of(reference)
+    assert read_history(os.path.join(target, "history.csv")) == read_history(os.path.join(reference.path, "history.csv"))
+
+
+def test_default_run_name_resumes_and_finished_runs_are_kept(tmp_path):
+    root = str(tmp_path / "saved")
+    with pytest.raises(KeyboardInterrupt):
+        pipelines.train("sentiment", root=root, seed=4, callbacks=[InterruptAfter(0)], **SMALL)
+    (unfinished,) = os.listdir(os.path.join(root, "sentiment"))
+    assert unfinished.startswith("bigru-")
+    run = pipelines.train("sentiment", root=root, seed=4, **SMALL)
+    assert os.path.basename(run.path) == unfinished and run.resumed_from_epoch == 1
+    assert os.path.realpath(os.path.join(root, "sentiment", "latest")) == os.path.realpath(run.path)
+    before = os.stat(os.path.join(run.path, "model.keras")).st_mtime_ns
+    again = pipelines.train("sentiment", root=root, seed=4, **SMALL)
+    assert again.already_finished and again.metrics == run.metrics
+    assert os.stat(os.path.join(run.path, "model.keras")).st_mtime_ns == before
+
+
+def test_run_dir_with_another_config_is_refused(tmp_path):
+    run = pipelines.train("sentiment", run_dir=str(tmp_path / "r"), seed=5, **SMALL)
+    saved = open(os.path.join(run.path, "metrics.json")).read()
+    with pytest.raises(UserError, match="different config \\(train.seed differ\\)"):
+        pipelines.train("sentiment", run_dir=run.path, seed=6, **SMALL)
+    assert open(os.path.join(run.path, "metrics.json")).read() == saved
+
+
+def test_foreign_directory_is_refused(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="not a run directory"):
+        pipelines.train("sentiment", run_dir=str(tmp_path / "mine"), **SMALL)
+
+
+def test_evaluate_and_predict(tmp_path):
+    run = pipelines.train("sentiment", run_dir=str(tmp_path / "r"), seed=7, **SMALL)
+    assert metrics_of(run)["accuracy"] == pytest.approx(pipelines.evaluate(run.path, quiet=True)["accuracy"])
+    rows = pipelines.predict(run.path, ["the plot was not good", "a truly wonderful film"])
+    assert [r["text"] for r in rows] == ["the plot was not good", "a truly wonderful film"]
+    assert all(r["label"] in ("negative", "positive") and 0.5 <= r["probability"] <= 1 for r in rows)
+    info = json.load(open(os.path.join(run.path, "data_info.json")))
+    assert info["vocabulary"][:2] == ["", "[UNK]"]
+
+
+def test_evaluate_needs_a_finished_run(tmp_path):
+    with pytest.raises(UserError, match="no such run directory"):
+        pipelines.evaluate(str(tmp_path / "nothing"))
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").write_text("{}")
+    with pytest.raises(UserError, match="not a finished run"):
+        pipelines.predict(str(tmp_path / "half"), ["x"])

@@ -1,0 +1,143 @@
+"""Sentiment loaders: every --data form, label handling, encodings, mocked tfds, the real polarity data."""
+
+import numpy as np
+import pytest
+
+from tasks import UserError, get_task
+from tasks.sentiment import SentimentData
+from tasks.sentiment import data as sdata
+
+
+@pytest.fixture(scope="module")
+def task():
+    return get_task("sentiment")
+
+
+def config(**kwargs):
+    return SentimentData(**kwargs)
+
+
+def test_csv_with_named_columns(task, csv_file):
+    data = task.load(csv_file, config(text_column="review", label_column="sentiment"), seed=0)
+    sizes = data.info["sizes"]
+    assert sum(sizes.values()) == 60 and min(sizes.values()) > 0
+    x, y = next(iter(data.train))
+    assert x.shape == (data.info["sequence_length"],) and float(y) in (0.0, 1.0)
+    # pos -> 1 whatever the sorting of the label names
+    texts, labels = data.extras["train"]
+    assert all((label == 1) == ("good" in text) for text, label in zip(texts, labels))
+
+
+def test_tsv(tmp_path):
+    path = tmp_path / "r.tsv"
+    path.write_text("text\tlabel\na good film\t1\na bad film\t0\n", encoding="utf-8")
+    assert sdata.read_table(str(path), "text", "label", "utf-8") == (["a good film", "a bad film"], [1, 0])
+
+
+def test_missing_column(task, csv_file):
+    with pytest.raises(UserError, match="no column 'text' \\(columns: review, sentiment\\)"):
+        task.load(csv_file, config(), seed=0)
+
+
+def test_three_classes(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("text,label\na,pos\nb,neg\nc,neutral\n")
+    with pytest.raises(UserError, match="label column 'label' has 3 classes \\(neg, neutral, pos\\)"):
+        sdata.read_table(str(path), "text", "label", "utf-8")
+
+
+def test_empty_csv(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("text,label\n")
+    with pytest.raises(UserError, match="no examples"):
+        sdata.read_table(str(path), "text", "label", "utf-8")
+
+
+def test_one_class_only(task, tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("text,label\n" + "".join(f"good {i},1\n" for i in range(20)))
+    with pytest.raises(UserError, match="same label"):
+        task.load(str(path), config(), seed=0)
+
+
+def test_aclimdb_layout_keeps_its_test_split(task, imdb_dir):
+    data = task.load(imdb_dir, config(), seed=0)
+    assert data.info["sizes"]["test"] == 12
+    assert data.info["sizes"]["train"] + data.info["sizes"]["validation"] == 40
+
+
+def test_aclimdb_without_split(task, imdb_dir):
+    data = task.load(imdb_dir + "/train", config(), seed=0)
+    assert sum(data.info["sizes"].values()) == 40
+
+
+def test_not_utf8_names_the_file_and_the_option(task, cp1252_lines_dir):
+    with pytest.raises(UserError, match=r"tiny\.pos:4: byte 0x85 .* not valid utf-8; pass --encoding"):
+        task.load(cp1252_lines_dir, config(), seed=0)
+    data = task.load(cp1252_lines_dir, config(encoding="cp1252"), seed=0)
+    assert sum(data.info["sizes"].values()) == 60
+    assert any("\u2026" in t for t in data.extras["train"][0] + data.extras["test"][0])
+
+
+def test_unknown_encoding(task, cp1252_lines_dir):
+    with pytest.raises(UserError, match="unknown text encoding"):
+        task.load(cp1252_lines_dir, config(encoding="klingon"), seed=0)
+
+
+def test_bad_paths(task, tmp_path):
+    with pytest.raises(UserError, match="no such file or directory"):
+        task.load(str(tmp_path / "nope"), config(), seed=0)
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(UserError, match="expected a .csv or .tsv"):
+        task.load(str(tmp_path / "notes.txt"), config(), seed=0)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="layout not recognised"):
+        task.load(str(tmp_path / "empty"), config(), seed=0)
+
+
+def test_vocabulary_from_training_split_only(task, tmp_path):
+    rows = ["text,label"] + [f"good film {i},1" for i in range(30)] + [f"bad film {i},0" for i in range(30)]
+    rows += ["zebra,1", "zebra,0"]  # two rare rows: wherever they land, the vocabulary must not peek
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join(rows))
+    data = task.load(str(path), config(test_fraction=0.2), seed=0)
+    train_words = {w for t in data.extras["train"][0] for w in t.split()}
+    assert set(data.info["vocabulary"][2:]) <= train_words
+
+
+def test_split_is_fixed_by_the_seed(task):
+    a = task.load(None, config(num_examples=200), seed=5)
+    b = task.load(None, config(num_examples=200), seed=5)
+    assert a.extras["test"] == b.extras["test"] and a.info == b.info
+    c = task.load(None, config(num_examples=200), seed=6)
+    assert a.extras["test"] != c.extras["test"]
+
+
+@pytest.mark.parametrize("name", ["imdb_reviews", "glue/sst2"])
+def test_tfds_sources_with_mock_data(task, name):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=20):
+        data = task.load(f"tfds:{name}", config(), seed=0)
+    assert data.info["source"] == f"tfds:{name}"
+    assert data.info["sizes"]["test"] == 20
+    assert data.info["sizes"]["train"] + data.info["sizes"]["validation"] == 20
+
+
+def test_tfds_unknown_name(task):
+    with pytest.raises(UserError, match="not a sentiment source"):
+        task.load("tfds:mnist", config(), seed=0)
+
+
+def test_real_polarity_data(polarity_dir):
+    with pytest.raises(UserError, match="not valid utf-8"):
+        sdata.read_line_files(polarity_dir, "utf-8")
+    texts, labels = sdata.read_line_files(polarity_dir, "cp1252")
+    # 5,331 lines a class; splitting bytes on b"\n" (not str.splitlines) keeps U+0085 inside lines.
+    assert len(texts) == 10662 and np.sum(labels) == 5331
+
+
+def test_auto_sequence_length():
+    assert sdata.auto_sequence_length([3] * 100) == 8
+    assert sdata.auto_sequence_length(list(range(1, 101))) == 96
+    assert sdata.auto_sequence_length([1000] * 10) == 256
