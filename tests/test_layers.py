@@ -1,0 +1,280 @@
+"""Mogrifier LSTM, SRU and SRU++ against NumPy references of their papers' equations, plus masking,
+direction, gradients and serialization."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from layers import SRU, MogrifierLSTM, SRUpp
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+# ---- NumPy references, written from the papers' equations --------------------------------------------
+
+def mogrifier_reference(x, layer):
+    """Melis et al. 2020: r rounds of x <- 2 sig(Q h) x (odd), h <- 2 sig(R x) h (even), then an LSTM step."""
+    cell = layer.cell
+    kernel, recurrent, bias = (np.asarray(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias))
+    rounds = [([np.asarray(f) for f in fs], np.asarray(b)) for fs, b in zip(cell.mogrifier_kernels, cell.mogrifier_biases)]
+    batch, time, _ = x.shape
+    h = np.zeros((batch, cell.units))
+    c = np.zeros((batch, cell.units))
+    outputs = []
+    for t in range(time):
+        xt = x[:, t]
+        for i, (factors, b) in enumerate(rounds, start=1):
+            z = h if i % 2 else xt
+            for f in factors:
+                z = z @ f
+            if i % 2:
+                xt = 2 * sigmoid(z + b) * xt
+            else:
+                h = 2 * sigmoid(z + b) * h
+        gates = xt @ kernel + h @ recurrent + bias
+        gi, gf, gg, go = np.split(gates, 4, axis=-1)
+        c = sigmoid(gf) * c + sigmoid(gi) * np.tanh(gg)
+        h = sigmoid(go) * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs, 1)
+
+
+def recurrence_reference(u, x_highway, layer):
+    """Lei et al. 2018: f, r gates with v * c_{t-1}; c = f c + (1-f) u_c; h = r c + (1-r) alpha x'."""
+    v_f, v_r, b_f, b_r = (np.asarray(w) for w in (layer.v_f, layer.v_r, layer.b_f, layer.b_r))
+    u_c, u_f, u_r = np.split(u, 3, axis=-1)
+    c = np.zeros((u.shape[0], layer.units))
+    outputs = []
+    for t in range(u.shape[1]):
+        f = sigmoid(u_f[:, t] + v_f * c + b_f)
+        r = sigmoid(u_r[:, t] + v_r * c + b_r)
+        c = f * c + (1 - f) * u_c[:, t]
+        outputs.append(r * c + (1 - r) * layer.alpha * x_highway[:, t])
+    return np.stack(outputs, 1), c
+
+
+def sru_reference(x, layer):
+    highway = x if layer.highway_kernel is None else x @ np.asarray(layer.highway_kernel)
+    return recurrence_reference(x @ np.asarray(layer.kernel), highway, layer)
+
+
+def srupp_reference(x, layer):
+    """Lei 2021: Q = X Wq, K = Q Wk, V = Q Wv, A = softmax(QK^T/sqrt(d')) V, U = LN(Q + alpha A) Wo."""
+    q = x @ np.asarray(layer.query_kernel)
+    k = q @ np.asarray(layer.key_kernel)
+    v = q @ np.asarray(layer.value_kernel)
+    scores = q @ k.transpose(0, 2, 1) / np.sqrt(layer.attention_dim)
+    if layer.causal:
+        scores = np.where(np.tril(np.ones(scores.shape[1:], bool)), scores, -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    z = q + float(layer.residual_scale) * (weights @ v)
+    mean, var = z.mean(-1, keepdims=True), z.var(-1, keepdims=True)
+    gamma, beta = (np.asarray(w) for w in layer.layer_norm.weights)
+    z = (z - mean) / np.sqrt(var + layer.layer_norm.epsilon) * gamma + beta
+    highway = x if layer.highway_kernel is None else x @ np.asarray(layer.highway_kernel)
+    return recurrence_reference(z @ np.asarray(layer.output_kernel), highway, layer)
+
+
+def randomise(layer, rng, scale=0.5):
+    """Random weights everywhere (zeros-initialised vectors and alpha included) so every term counts."""
+    layer.set_weights([rng.normal(0, scale, np.shape(w)).astype(np.asarray(w).dtype) for w in layer.get_weights()])
+
+
+CASES = {
+    "mogrifier": (lambda **kw: MogrifierLSTM(6, rounds=5, **kw), mogrifier_reference),
+    "mogrifier_low_rank": (lambda **kw: MogrifierLSTM(6, rounds=4, rank=2, **kw), mogrifier_reference),
+    "sru": (lambda **kw: SRU(6, **kw), sru_reference),
+    "sru_same_width": (lambda **kw: SRU(5, highway_bias=-1.0, **kw), sru_reference),
+    "srupp": (lambda **kw: SRUpp(6, attention_dim=3, **kw), srupp_reference),
+    "srupp_causal": (lambda **kw: SRUpp(5, attention_dim=4, causal=True, **kw), srupp_reference),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_matches_numpy_reference(name):
+    """Forward pass within 1e-5 of the reference on random weights and inputs."""
+    make, reference = CASES[name]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 7, 5)).astype("float32")
+    layer = make(return_sequences=True)
+    layer(x)
+    randomise(layer, rng)
+    expected = reference(x.astype("float64"), layer)
+    expected = expected[0] if isinstance(expected, tuple) else expected
+    np.testing.assert_allclose(np.asarray(layer(x)), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_mogrifier_with_zero_rounds_is_exactly_an_lstm():
+    x = np.random.default_rng(1).normal(size=(2, 6, 4)).astype("float32")
+    mogrifier, lstm = MogrifierLSTM(5, rounds=0, return_sequences=True), keras.layers.LSTM(5, return_sequences=True)
+    mogrifier(x), lstm(x)
+    lstm.set_weights(mogrifier.get_weights())
+    np.testing.assert_array_equal(np.asarray(mogrifier(x)), np.asarray(lstm(x)))
+
+
+def test_sru_highway_scale_and_state():
+    layer = SRU(4, highway_bias=-2.0, return_state=True)
+    assert layer.alpha == pytest.approx(np.sqrt(1 + 2 * np.exp(-2.0)))
+    x = np.random.default_rng(2).normal(size=(2, 5, 3)).astype("float32")
+    last, state = layer(x)
+    randomise(layer, np.random.default_rng(3))
+    last, state = layer(x)
+    outputs, c = sru_reference(x.astype("float64"), layer)
+    np.testing.assert_allclose(np.asarray(last), outputs[:, -1], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(state), c, atol=1e-5)
+
+
+def test_srupp_starts_as_a_low_rank_sru():
+    """With alpha = 0 (its initial value) attention does not contribute: U = LN(X Wq) Wo."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 6, 8)).astype("float32")
+    layer = SRUpp(8, attention_dim=2, return_sequences=True)
+    before = np.asarray(layer(x))
+    assert float(layer.residual_scale) == 0.0
+    shuffled = np.asarray(layer(x[:, ::-1]))[:, ::-1]  # no attention: a step sees no other step directly
+    assert not np.allclose(before, shuffled)  # ...but the recurrence still makes order matter
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_gradients_match_finite_differences(name):
+    make, _ = CASES[name]
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 4, 5))
+    layer = make(return_sequences=True, dtype="float64")
+    layer(x)
+    randomise(layer, rng)
+    probe = rng.normal(size=layer(x).shape)
+    weight = layer.trainable_weights[0]
+
+    def loss(x_value):
+        return float(np.sum(np.asarray(layer(x_value)) * probe))
+
+    x_tensor = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x_tensor)
+        value = tf.reduce_sum(layer(x_tensor) * probe)
+    grad_x, grad_w = tape.gradient(value, [x_tensor, weight.value])
+    eps = 1e-6
+    for index in [(0, 0, 0), (1, 3, 4), (0, 2, 1)]:
+        bumped = x.copy()
+        bumped[index] += eps
+        lowered = x.copy()
+        lowered[index] -= eps
+        assert np.asarray(grad_x)[index] == pytest.approx((loss(bumped) - loss(lowered)) / (2 * eps), rel=1e-5, abs=1e-8)
+    original = np.asarray(weight).copy()
+    flat_index = np.unravel_index(1, original.shape)
+    numeric = []
+    for sign in (1, -1):
+        changed = original.copy()
+        changed[flat_index] += sign * eps
+        weight.assign(changed)
+        numeric.append(loss(x))
+    weight.assign(original)
+    assert np.asarray(grad_w)[flat_index] == pytest.approx((numeric[0] - numeric[1]) / (2 * eps), rel=1e-5, abs=1e-8)
+
+
+def _run_with_padding(layer_factory, x, lengths, seed):
+    """Outputs of a padded, masked batch and of each sequence alone, unpadded, with the same weights."""
+    rng = np.random.default_rng(seed)
+    padded_layer = layer_factory()
+    mask = np.arange(x.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    padded_layer(x, mask=mask)
+    randomise(padded_layer, rng)
+    padded = np.asarray(padded_layer(np.where(mask[..., None], x, 7.0), mask=mask))  # junk in the padding
+    alone = []
+    for i, length in enumerate(lengths):
+        single = layer_factory()
+        single(x[i:i + 1, :length])
+        single.set_weights(padded_layer.get_weights())
+        alone.append(np.asarray(single(x[i:i + 1, :length]))[0])
+    return padded, alone
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_padding_is_masked(name):
+    make, _ = CASES[name]
+    x = np.random.default_rng(6).normal(size=(3, 6, 5)).astype("float32")
+    lengths = [6, 3, 1]
+    padded, alone = _run_with_padding(lambda: make(), x, lengths, seed=7)
+    for i in range(3):
+        np.testing.assert_allclose(padded[i], alone[i], atol=1e-5)
+    padded, alone = _run_with_padding(lambda: make(return_sequences=True), x, lengths, seed=7)
+    for i, length in enumerate(lengths):
+        np.testing.assert_allclose(padded[i, :length], alone[i], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_go_backwards_reads_the_reversed_sequence(name):
+    make, _ = CASES[name]
+    x = np.random.default_rng(8).normal(size=(2, 5, 5)).astype("float32")
+    forward, backward = make(), make(go_backwards=True)
+    forward(x), backward(x)
+    randomise(forward, np.random.default_rng(9))
+    backward.set_weights(forward.get_weights())
+    np.testing.assert_allclose(np.asarray(backward(x)), np.asarray(forward(x[:, ::-1])), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_bidirectional_with_padding(name):
+    make, _ = CASES[name]
+    x = np.random.default_rng(10).normal(size=(3, 6, 5)).astype("float32")
+    lengths = [6, 4, 2]
+    padded, alone = _run_with_padding(lambda: keras.layers.Bidirectional(make()), x, lengths, seed=11)
+    for i in range(3):
+        np.testing.assert_allclose(padded[i], alone[i], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_save_and_load_with_safe_mode(name, tmp_path):
+    make, _ = CASES[name]
+    inputs = keras.Input((None, 5))
+    outputs = keras.layers.Dense(1)(make(dropout=0.1, return_sequences=False)(keras.layers.Masking()(inputs)))
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(12).normal(size=(2, 4, 5)).astype("float32")
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    layer = model.layers[2]
+    assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("name", ["mogrifier", "sru", "srupp_causal"])
+def test_dropout_only_in_training_and_one_mask_per_sequence(name):
+    make, _ = CASES[name]
+    layer = make(dropout=0.5, seed=1, return_sequences=True)
+    x = np.ones((2, 4, 5), "float32")
+    np.testing.assert_array_equal(np.asarray(layer(x)), np.asarray(layer(x)))
+    assert not np.allclose(np.asarray(layer(x, training=True)), np.asarray(layer(x)))
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    name=st.sampled_from(sorted(CASES)),
+    batch=st.integers(1, 3),
+    time=st.integers(1, 6),
+    features=st.integers(1, 4),
+    data=st.data(),
+)
+def test_property_shapes_and_masking(name, batch, time, features, data):
+    """Any shape and any right-padding: outputs have the right shape and padded steps change nothing."""
+    make, _ = CASES[name]
+    lengths = data.draw(st.lists(st.integers(1, time), min_size=batch, max_size=batch))
+    rng = np.random.default_rng(batch * 100 + time * 10 + features)
+    x = rng.normal(size=(batch, time, features)).astype("float32")
+    mask = np.arange(time)[None, :] < np.asarray(lengths)[:, None]
+    layer = make(return_sequences=True, return_state=name.startswith("sru"))
+    out = layer(x, mask=mask)
+    sequence = out[0] if isinstance(out, (list, tuple)) else out
+    assert tuple(sequence.shape) == (batch, time, layer.units if hasattr(layer, "units") else 6)
+    junk = np.where(mask[..., None], x, 100.0).astype("float32")
+    again = layer(junk, mask=mask)
+    again = again[0] if isinstance(again, (list, tuple)) else again
+    for i, length in enumerate(lengths):
+        np.testing.assert_allclose(np.asarray(again)[i, :length], np.asarray(sequence)[i, :length], atol=1e-5)
