@@ -19,9 +19,10 @@ import time
 from benchmarks.common import SHARED_DATA, write_result
 
 MODELS = ("simple_rnn", "lstm", "gru", "bilstm", "bigru")
-# Settings for the polarity data: short texts, few examples, so wide embeddings and strong dropout, and
+# Settings for the polarity data: short texts, few examples, so wide embeddings, strong dropout, max-pooling over
+# the encoder states (BiLSTM-max style; last-state BiGRU measured 76.1%, max 77.2%, mean 77.0%), and
 # the epoch with the best validation loss kept.
-POLARITY_SETTINGS = ["model.embedding_dim=128", "model.units=64", "model.dropout=0.5", "train.patience=2",
+POLARITY_SETTINGS = ["model.embedding_dim=128", "model.units=64", "model.dropout=0.5", "model.pooling=max", "train.patience=2",
                      "data.test_fraction=0.1", "data.validation_fraction=0.1"]
 
 

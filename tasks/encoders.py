@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import keras
 
+from layers import SRU, MogrifierLSTM, SRUpp
+
 
 def _keras_rnn(cls):
     def make(units: int, return_sequences: bool, dropout: float = 0.0, name: str | None = None):
@@ -31,6 +33,11 @@ RECURRENT_ENCODERS = {
     "gru": _keras_rnn(keras.layers.GRU),
     "bilstm": _bidirectional(_keras_rnn(keras.layers.LSTM)),
     "bigru": _bidirectional(_keras_rnn(keras.layers.GRU)),
+    "mogrifier": _keras_rnn(MogrifierLSTM),
+    "sru": _keras_rnn(SRU),
+    # Unmasked (bidirectional) attention: the encoder tasks classify or summarise whole sequences;
+    # a language model builds its own causal SRUpp.
+    "srupp": _keras_rnn(SRUpp),
 }
 
 

@@ -278,3 +278,15 @@ def test_property_shapes_and_masking(name, batch, time, features, data):
     again = again[0] if isinstance(again, (list, tuple)) else again
     for i, length in enumerate(lengths):
         np.testing.assert_allclose(np.asarray(again)[i, :length], np.asarray(sequence)[i, :length], atol=1e-5)
+
+
+def test_masked_max_pooling_ignores_padding():
+    from layers import MaskedGlobalMaxPooling1D
+
+    x = np.array([[[1.0, -5.0], [3.0, -2.0], [99.0, 99.0]], [[-1.0, -1.0], [0.0, 0.0], [0.0, 0.0]]], "float32")
+    mask = np.array([[True, True, False], [True, False, False]])
+    pooled = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=mask))
+    np.testing.assert_array_equal(pooled, [[3.0, -2.0], [-1.0, -1.0]])
+    np.testing.assert_array_equal(np.asarray(MaskedGlobalMaxPooling1D()(x)), [[99.0, 99.0], [0.0, 0.0]])
+    empty = np.asarray(MaskedGlobalMaxPooling1D()(x, mask=np.zeros((2, 3), bool)))
+    np.testing.assert_array_equal(empty, np.zeros((2, 2)))

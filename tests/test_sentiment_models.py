@@ -13,20 +13,22 @@ TASK = get_task("sentiment")
 INFO = {"vocabulary": ["", "[UNK]"] + [f"w{i}" for i in range(50)], "sequence_length": 12, "labels": ["negative", "positive"]}
 
 
-@pytest.mark.parametrize("name", ["simple_rnn", "lstm", "gru", "bilstm", "bigru"])
+@pytest.mark.parametrize("name", sorted(TASK.models))
 def test_builds_and_predicts_probabilities(name):
     model = TASK.build(name, SentimentModel(units=8, embedding_dim=8, num_layers=2), INFO)
     ids = np.random.default_rng(0).integers(1, 52, size=(4, 12)).astype("int32")
     out = model.predict(ids, verbose=0)
     assert out.shape == (4, 1) and np.all((out > 0) & (out < 1))
-    assert sum(isinstance(l, (keras.layers.RNN, keras.layers.Bidirectional)) for l in model.layers) == 2
+    assert [l.name for l in model.layers if l.name.startswith(name + "_")] == [f"{name}_1", f"{name}_2"]
 
 
-@pytest.mark.parametrize("name", ["lstm", "bigru"])
-def test_padding_is_masked(name):
+@pytest.mark.parametrize("name, pooling", [("lstm", "last"), ("bigru", "last"), ("bigru", "max"), ("gru", "mean"),
+                                           ("mogrifier", "last"), ("sru", "max"), ("srupp", "last")])
+def test_padding_is_masked(name, pooling):
     """The same tokens with more trailing padding give the same probability."""
-    short = TASK.build(name, SentimentModel(units=8, embedding_dim=8, dropout=0.0), INFO)
-    long = TASK.build(name, SentimentModel(units=8, embedding_dim=8, dropout=0.0), {**INFO, "sequence_length": 30})
+    config = SentimentModel(units=8, embedding_dim=8, dropout=0.0, pooling=pooling)
+    short = TASK.build(name, config, INFO)
+    long = TASK.build(name, config, {**INFO, "sequence_length": 30})
     long.set_weights(short.get_weights())
     tokens = np.array([[5, 9, 3, 7, 2]], dtype="int32")
     a = short.predict(np.pad(tokens, ((0, 0), (0, 7))), verbose=0)

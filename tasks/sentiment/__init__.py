@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from layers import MaskedGlobalMaxPooling1D
 from tasks.base import Task, TaskData, UserError, hparam
 from tasks.encoders import RECURRENT_ENCODERS, stacked_encoder
 from tasks.sentiment import data as sdata
@@ -40,6 +41,8 @@ class SentimentModel:
     units: int = hparam(64, help="recurrent units per layer (per direction for bidirectional models)", min=1)
     num_layers: int = hparam(1, help="stacked recurrent layers", min=1)
     dropout: float = hparam(0.3, help="dropout on the recurrent inputs and before the classifier", min=0.0, max=0.95)
+    pooling: str = hparam("last", help="sentence vector: the last state, or the max / mean over all (unpadded) states",
+                          choices=("last", "max", "mean"))
 
 
 def build_classifier(kind: str):
@@ -50,7 +53,12 @@ def build_classifier(kind: str):
 
         tokens = keras.Input(shape=(info["sequence_length"],), dtype="int32", name="tokens")
         x = keras.layers.Embedding(len(info["vocabulary"]), config.embedding_dim, mask_zero=True, name="embedding")(tokens)
-        x = stacked_encoder(kind, x, config.units, config.num_layers, config.dropout)
+        x = stacked_encoder(kind, x, config.units, config.num_layers, config.dropout,
+                            return_sequences=config.pooling != "last")
+        if config.pooling == "max":
+            x = MaskedGlobalMaxPooling1D(name="max_over_time")(x)
+        elif config.pooling == "mean":
+            x = keras.layers.GlobalAveragePooling1D(name="mean_over_time")(x)  # honours the mask
         x = keras.layers.Dropout(config.dropout, name="head_dropout")(x)
         probability = keras.layers.Dense(1, activation="sigmoid", name="positive_probability")(x)
         return keras.Model(tokens, probability, name=f"sentiment_{kind}")
@@ -101,7 +109,7 @@ class SentimentTask(Task):
     )
     DataConfig = SentimentData
     ModelConfig = SentimentModel
-    models = {kind: build_classifier(kind) for kind in ("simple_rnn", "lstm", "gru", "bilstm", "bigru")}
+    models = {kind: build_classifier(kind) for kind in RECURRENT_ENCODERS}
     default_model = "bigru"
     quick = {
         "data.num_examples": 400,
