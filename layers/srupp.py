@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from layers.sru import _SRUBase
+from layers.sru import _SRUBase, project
 
 
 @keras.saving.register_keras_serializable(package="recurrent")
@@ -82,7 +82,7 @@ class SRUpp(_SRUBase):
             allowed = keys if allowed is None else ops.logical_and(allowed, keys)
         return allowed
 
-    def transform(self, inputs, mask, training):
+    def transform(self, inputs, inputs_time_major, mask):
         q = ops.matmul(inputs, self.query_kernel)
         k = ops.matmul(q, self.key_kernel)
         v = ops.matmul(q, self.value_kernel)
@@ -94,7 +94,8 @@ class SRUpp(_SRUBase):
             scores = ops.where(allowed, scores, ops.cast(-1e9, scores.dtype))
         attended = ops.matmul(ops.softmax(scores, axis=-1), v)
         z = self.layer_norm(q + self.residual_scale * attended)
-        return ops.matmul(z, self.output_kernel)
+        # Transpose the narrow (d') tensor to time-major, not the 3 * units wide result.
+        return project(ops.transpose(z, (1, 0, 2)), self.output_kernel)
 
     def get_config(self):
         config = super().get_config()
