@@ -151,8 +151,8 @@ def main(argv=None) -> int:
         elif args.verb == "predict":
             from pipelines.verbs import load_run
 
-            task, _config, info, model = load_run(args.run)
-            for row in task.predict(model, args.inputs, info):
+            task, config, info, model = load_run(args.run)
+            for row in task.predict(model, args.inputs, info, config):
                 print(json.dumps(row) if args.json else task.format_prediction(row))
     except UserError as e:
         print(f"recurrent: error: {e}", file=sys.stderr)

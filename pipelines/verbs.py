@@ -177,8 +177,10 @@ def summary_line(metrics: dict) -> str:
     shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()]
     for name, values in metrics.get("baselines", {}).items():
-        if "accuracy" in values:
-            parts.append(f"baseline[{name}].accuracy={values['accuracy']:.4f}")
+        # A baseline is a number (bpc of an n-gram model) or a dict of numbers (accuracy, f1, ...).
+        shown = values.get("accuracy") if isinstance(values, dict) else values
+        if isinstance(shown, (int, float)):
+            parts.append(f"baseline[{name}]={shown:.4f}")
     return "  ".join(parts)
 
 
@@ -219,5 +221,5 @@ def evaluate(run: str, *, quiet: bool = False) -> dict:
 
 def predict(run: str, inputs: list[str]) -> list[dict]:
     """Predictions of a finished run for raw inputs (texts, file paths: whatever the task reads)."""
-    task, _config, info, model = load_run(run)
-    return task.predict(model, list(inputs), info)
+    task, config, info, model = load_run(run)
+    return task.predict(model, list(inputs), info, config)

@@ -12,6 +12,7 @@ from tasks.base import Task, TaskData, TrainConfig, UserError
 # name -> "module:ClassName"; imported lazily so that `recurrent tasks` stays cheap as tasks grow.
 _TASK_MODULES = {
     "sentiment": "tasks.sentiment:SentimentTask",
+    "language_model": "tasks.language_model:LanguageModelTask",
 }
 
 

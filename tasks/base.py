@@ -14,8 +14,8 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
 - `evaluate(model, data) -> dict`: JSON-able metrics, baselines included;
 - `plots(model, data) -> {name: matplotlib Figure}`: the pictures people look at (the pipeline
   saves them as `plots/<name>.png` and draws the learning curves every task shares);
-- `predict(model, inputs, info) -> list[dict]`: raw user inputs (strings: sentences, file paths, ...)
-  to JSON-able predictions;
+- `predict(model, inputs, info, config) -> list[dict]`: raw user inputs (strings: sentences, file
+  paths, ...) to JSON-able predictions; `config` is the run's resolved RunConfig (sampling settings...);
 - `quick`: overrides for `--quick` (tiny data, one epoch) so a smoke run takes seconds;
 - `search_space(hp, model_config)` and `export_inputs(info)`: hooks for tuning and export.
 
@@ -143,7 +143,7 @@ class Task:
     def plots(self, model, data: TaskData) -> dict:
         return {}
 
-    def predict(self, model, inputs: list[str], info: dict) -> list[dict]:
+    def predict(self, model, inputs: list[str], info: dict, config=None) -> list[dict]:
         raise NotImplementedError
 
     def format_prediction(self, row: dict) -> str:

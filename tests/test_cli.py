@@ -28,7 +28,7 @@ def test_quick_train_evaluate_predict(tmp_path, csv_file):
     assert trained.stdout.strip() == run and trained.stderr == ""
     evaluated = recurrent("evaluate", run, cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr
-    assert "accuracy=" in evaluated.stdout and "baseline[bag_of_words_logreg]" in evaluated.stdout
+    assert "accuracy=" in evaluated.stdout and "baseline[bag_of_words_logreg]=" in evaluated.stdout
     predicted = recurrent("predict", run, "a fine and good film", "a dull and bad film", "--json", cwd=tmp_path)
     assert predicted.returncode == 0, predicted.stderr
     rows = [json.loads(line) for line in predicted.stdout.splitlines()]
@@ -38,7 +38,8 @@ def test_quick_train_evaluate_predict(tmp_path, csv_file):
 def test_bad_input_in_a_real_process_is_one_line_without_traceback(tmp_path):
     result = recurrent("train", "sentimnet", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["recurrent: error: unknown task 'sentimnet'; known tasks: sentiment"]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("recurrent: error: unknown task 'sentimnet'; known tasks: sentiment, ")
 
 
 def test_tasks_listing(capsys):

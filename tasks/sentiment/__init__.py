@@ -200,7 +200,7 @@ class SentimentTask(Task):
         fig.tight_layout()
         return {"confusion_matrix": fig}
 
-    def predict(self, model, inputs, info) -> list[dict]:
+    def predict(self, model, inputs, info, config=None) -> list[dict]:
         if not inputs:
             raise UserError("predict: give at least one text")
         ids = np.asarray(make_vectorizer(info)(np.asarray(inputs, dtype=object)), dtype="int32")
