@@ -13,6 +13,7 @@ from tasks.base import Task, TaskData, TrainConfig, UserError
 _TASK_MODULES = {
     "sentiment": "tasks.sentiment:SentimentTask",
     "language_model": "tasks.language_model:LanguageModelTask",
+    "adding": "tasks.adding:AddingTask",
 }
 
 
