@@ -32,118 +32,141 @@ def project(x, kernel):
     return ops.reshape(flat, (*shape[:-1], ops.shape(kernel)[-1]))
 
 
-def _forget_chain_forward(forget_logits, candidate, v_f, c0):
-    """c_t = u_t + f_t * (c_{t-1} - u_t), f_t = sigmoid(l_t + v_f * c_{t-1}); time-major, returns all c_t.
+def _sru_forward(u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0):
+    """Every step of SRU, time-major: returns (outputs H, states C), each (time, batch, units).
 
-    This chain is the only part of SRU that must run in time order: the reset gate and the output
-    depend on c_{t-1} and c_t but on no earlier output, so they are computed for all steps at once.
+    u is (time, batch, 3 * units) holding the candidate, forget and reset inputs side by side; slicing
+    them per step (rather than splitting u up front) saves a copy of u. m is (time, batch, 1): 1 for a
+    real step, 0 for a masked one, where f = 1 keeps c and the output is 0.
     """
-
-    def step(c_prev, inputs):
-        logit, u = inputs
-        f = ops.sigmoid(logit + v_f * c_prev)
-        c = u + f * (c_prev - u)
-        return c, c
-
-    _, states = ops.scan(step, c0, (forget_logits, candidate))
-    return states
-
-
-def _forget_chain_backward(d_states, states, forget_logits, candidate, v_f, c0):
-    """Hand-written gradient of `_forget_chain_forward`, a reverse loop of element-wise work.
-
-    With g_t the total gradient reaching c_t (from the outputs, plus from c_{t+1}):
-        d u_t = g_t (1 - f_t);   d l_t = g_t (c_{t-1} - u_t) f_t (1 - f_t)
-        g_{t-1} += g_t f_t + d l_t * v_f;   d v_f = sum over t of d l_t * c_{t-1}
-    f_t is recomputed from c_{t-1} rather than stored, trading a sigmoid for a (time, batch, units) buffer.
-    """
-    previous = ops.concatenate([ops.expand_dims(c0, 0), states[:-1]], axis=0)
+    units = ops.shape(c0)[-1]
 
     def step(carry, inputs):
-        g_next, _ = carry
-        d_state, c_prev, logit, u = inputs
-        g = d_state + g_next
-        f = ops.sigmoid(logit + v_f * c_prev)
-        d_candidate = g * (1.0 - f)
-        d_logit = g * (c_prev - u) * f * (1.0 - f)
-        g_prev = g * f + d_logit * v_f
+        c_prev, _ = carry
+        u_t, x_t, m_t = inputs
+        candidate, forget_in, reset_in = u_t[:, :units], u_t[:, units:2 * units], u_t[:, 2 * units:]
+        f = m_t * ops.sigmoid(forget_in + v_f * c_prev + b_f) + (1.0 - m_t)
+        c = candidate + f * (c_prev - candidate)
+        r = ops.sigmoid(reset_in + v_r * c_prev + b_r)
+        s = alpha * x_t
+        h = m_t * (s + r * (c - s))
         # Keras's TensorFlow scan wants the per-step output to mirror the carry's structure.
-        return (g_prev, d_logit), (d_candidate, d_logit)
+        return (c, h), (c, h)
 
+    _, (states, outputs) = ops.scan(step, (c0, ops.zeros_like(c0)), (u, x_highway, m))
+    return outputs, states
+
+
+def _sru_backward(d_outputs, d_states, states, u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0):
+    """Hand-written gradient of `_sru_forward`: one reverse loop of element-wise work.
+
+    At step t (s = alpha x'_t, a_f and a_r the gate pre-activations, g the total gradient reaching c_t):
+        d a_r = dh (c_t - s) r (1 - r);   d x'_t = alpha dh (1 - r)
+        g = dC_t + g_{t+1} + dh r;        d u_c = g (1 - f)
+        d a_f = g (c_{t-1} - u_c) m f~ (1 - f~)   (f~ = sigmoid(a_f), f = m f~ + 1 - m)
+        g_t-1 = g f + d a_f v_f + d a_r v_r
+    and v_f, v_r, b_f, b_r collect d a_f c_{t-1}, d a_r c_{t-1}, d a_f, d a_r. The gates are recomputed
+    from c_{t-1} rather than stored. Outputs are written in place (dynamic-update-slice under XLA).
+    """
+    time, units = ops.shape(u)[0], ops.shape(c0)[-1]
     zeros = ops.zeros_like(c0)
-    # Walk time backwards by flipping the inputs (a reverse scan does not compile under XLA).
-    flipped = tuple(ops.flip(t, axis=0) for t in (d_states, previous, forget_logits, candidate))
-    (d_c0, _), (d_candidate, d_logits) = ops.scan(step, (zeros, zeros), flipped)
-    d_candidate, d_logits = ops.flip(d_candidate, axis=0), ops.flip(d_logits, axis=0)
-    d_v_f = ops.sum(d_logits * previous, axis=(0, 1))
-    return d_logits, d_candidate, d_v_f, d_c0
+
+    def body(i, state):
+        g_next, acc_vf, acc_vr, acc_bf, acc_br, d_u, d_x = state
+        t = time - 1 - i
+
+        def at(sequence, index=t):
+            return ops.take(sequence, index, axis=0)
+
+        u_t, x_t, m_t, c_t = at(u), at(x_highway), at(m), at(states)
+        c_prev = ops.where(t > 0, at(states, ops.maximum(t - 1, 0)), c0)
+        candidate, forget_in, reset_in = u_t[:, :units], u_t[:, units:2 * units], u_t[:, 2 * units:]
+        f_sig = ops.sigmoid(forget_in + v_f * c_prev + b_f)
+        f = m_t * f_sig + (1.0 - m_t)
+        r = ops.sigmoid(reset_in + v_r * c_prev + b_r)
+        s = alpha * x_t
+        dh = m_t * at(d_outputs)
+        d_reset = dh * (c_t - s) * r * (1.0 - r)
+        d_highway = alpha * dh * (1.0 - r)
+        g = at(d_states) + g_next + dh * r
+        d_candidate = g * (1.0 - f)
+        d_forget = g * (c_prev - candidate) * m_t * f_sig * (1.0 - f_sig)
+        g_prev = g * f + d_forget * v_f + d_reset * v_r
+        d_u_t = ops.concatenate([d_candidate, d_forget, d_reset], axis=-1)
+        d_u = ops.slice_update(d_u, (t, 0, 0), ops.expand_dims(d_u_t, 0))
+        d_x = ops.slice_update(d_x, (t, 0, 0), ops.expand_dims(d_highway, 0))
+        return (g_prev, acc_vf + d_forget * c_prev, acc_vr + d_reset * c_prev, acc_bf + d_forget, acc_br + d_reset,
+                d_u, d_x)
+
+    init = (zeros, zeros, zeros, zeros, zeros, ops.zeros_like(u), ops.zeros_like(x_highway))
+    d_c0, acc_vf, acc_vr, acc_bf, acc_br, d_u, d_x = ops.fori_loop(0, time, body, init)
+    total = lambda acc: ops.sum(acc, axis=0)  # noqa: E731
+    return (d_u, d_x, ops.zeros_like(m), total(acc_vf), total(acc_vr), total(acc_bf), total(acc_br),
+            ops.zeros_like(alpha), d_c0)
 
 
-def _make_forget_chain(compile_forward: bool):
+def _make_sru_core(compile_forward: bool):
     @ops.custom_gradient
-    def forget_chain(forget_logits, candidate, v_f, c0):
-        """All states c_t of SRU's recurrence (time-major), with a hand-written, compiled backward pass."""
+    def sru_core(u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0):
+        """(outputs, states) of SRU, time-major, with a hand-written, compiled backward pass."""
         # stop_gradient: the gradient is `grad` below; no tape may try to differentiate the loops.
-        inputs = [ops.stop_gradient(t) for t in (forget_logits, candidate, v_f, c0)]
-        forward = compiled(_forget_chain_forward) if compile_forward else _forget_chain_forward
-        states = forward(*inputs)
+        inputs = [ops.stop_gradient(t) for t in (u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0)]
+        forward = compiled(_sru_forward) if compile_forward else _sru_forward
+        outputs, states = forward(*inputs)
 
         def grad(*args, upstream=None):
             if upstream is None:
-                (upstream,) = args
-            return compiled(_forget_chain_backward)(ops.stop_gradient(upstream), states, *inputs)
+                upstream = args
+            d_outputs, d_states = (ops.stop_gradient(t) for t in upstream)
+            return compiled(_sru_backward)(d_outputs, d_states, states, *inputs[:-1], inputs[-1])
 
-        return states, grad
+        return (outputs, states), grad
 
-    return forget_chain
+    return sru_core
 
 
-# Training compiles the forward loop too (8 ms of 53 per step at batch 32, length 256, width 256);
+# Training compiles the forward loop too (about 8 ms of 53 per step at batch 32, length 256, width 256);
 # inference runs it as written, since a compiled loop is rebuilt for every new sequence length
 # (text sampling grows the sequence one step at a time).
-forget_chain_for_training = _make_forget_chain(compile_forward=True)
-forget_chain_for_inference = _make_forget_chain(compile_forward=False)
+sru_core_for_training = _make_sru_core(compile_forward=True)
+sru_core_for_inference = _make_sru_core(compile_forward=False)
 
 
-def elementwise_recurrence(candidate, forget_in, reset_in, highway, v_f, v_r, b_f, b_r, alpha,
-                           mask=None, initial_c=None, implementation="fused", training=False):
+def elementwise_recurrence(u, highway, v_f, v_r, b_f, b_r, alpha, mask=None, initial_c=None,
+                           implementation="fused", training=False):
     """The SRU recurrence over time, shared by `SRU` and `SRUpp`. Everything is time-major.
 
     Args:
-        candidate, forget_in, reset_in, highway: (time, batch, units): U_c, U_f, U_r and x'.
+        u: (time, batch, 3 * units): the candidate, forget and reset inputs U_c, U_f, U_r side by side.
+        highway: (time, batch, units): x', the highway input.
         v_f, v_r, b_f, b_r: (units,) weights of the gates.
         alpha: the highway scale (a Python float).
         mask: optional (time, batch) booleans; a masked step leaves the state unchanged and outputs zeros;
             the last output is the output of the last unmasked step.
         initial_c: optional (batch, units) initial state; zeros by default.
-        implementation: "fused" (default): only the c-chain runs step by step, with a hand-written
-            gradient and XLA where available; "scan": every equation inside a plain `ops.scan` with
-            automatic differentiation (the straightforward version, kept as the benchmark's baseline).
-        training: whether this is a training step (compiles the forward loop; see forget_chain_for_training).
+        implementation: "fused" (default): the whole recurrence in one loop with a hand-written
+            gradient, compiled (XLA) where the backend can; "scan": the same equations in a plain
+            `ops.scan` differentiated automatically (the straightforward version, kept for comparison).
+        training: whether this is a training step (compiles the forward loop too).
 
     Returns:
         (outputs (time, batch, units), last output (batch, units), last state (batch, units)).
     """
     if implementation == "scan":
-        return _scan_recurrence(candidate, forget_in, reset_in, highway, v_f, v_r, b_f, b_r, alpha, mask, initial_c)
-    batch, units = ops.shape(candidate)[1], ops.shape(candidate)[2]
-    c0 = ops.zeros((batch, units), dtype=candidate.dtype) if initial_c is None else ops.cast(initial_c, candidate.dtype)
-    forget_logits = forget_in + b_f
-    if mask is not None:
-        # A masked step must keep c: f = 1 does that, and sigmoid(1e4) is exactly 1 in float32 and float16.
-        keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
-        forget_logits = ops.where(keep, forget_logits, ops.cast(1e4, forget_logits.dtype))
-    # `* 1.0` turns a variable into a tensor, so the custom gradient sees no variable read inside it.
-    chain = forget_chain_for_training if training else forget_chain_for_inference
-    states = chain(forget_logits, candidate, v_f * 1.0, c0)
-    previous = ops.concatenate([ops.expand_dims(c0, 0), states[:-1]], axis=0)
-    r = ops.sigmoid(reset_in + v_r * previous + b_r)
-    scaled_highway = highway * alpha
-    outputs = scaled_highway + r * (states - scaled_highway)
+        return _scan_recurrence(*ops.split(u, 3, axis=-1), highway, v_f, v_r, b_f, b_r, alpha, mask, initial_c)
+    time, batch, units = ops.shape(highway)
+    c0 = ops.zeros((batch, units), dtype=u.dtype) if initial_c is None else ops.cast(initial_c, u.dtype)
+    if mask is None:
+        m = ops.ones((time, batch, 1), dtype=u.dtype)
+    else:
+        m = ops.expand_dims(ops.cast(mask, u.dtype), -1)
+    core = sru_core_for_training if training else sru_core_for_inference
+    # `* 1.0` turns variables into tensors, so the custom gradient sees no variable read inside it.
+    outputs, states = core(u, highway, m, v_f * 1.0, v_r * 1.0, b_f * 1.0, b_r * 1.0,
+                           ops.convert_to_tensor(alpha, dtype=u.dtype), c0)
     c_last = states[-1]
     if mask is None:
         return outputs, outputs[-1], c_last
-    outputs = ops.where(keep, outputs, ops.zeros_like(outputs))
     # The output of the last unmasked step: index of the last True (0 if none, whose output is then 0).
     steps = ops.expand_dims(ops.arange(ops.shape(mask)[0]), 1)
     last_index = ops.max(ops.where(ops.cast(mask, "bool"), steps, 0), axis=0)
@@ -233,13 +256,12 @@ class _SRUBase(keras.layers.Layer):
         inputs_tm = ops.transpose(inputs, (1, 0, 2))
         mask_tm = None if mask is None else ops.transpose(mask, (1, 0))
         u = self.transform(inputs, inputs_tm, mask)
-        candidate, forget_in, reset_in = ops.split(u, 3, axis=-1)
         highway = inputs_tm if self.highway_kernel is None else project(inputs_tm, self.highway_kernel)
         initial_c = None
         if initial_state is not None:
             initial_c = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
         outputs, h_last, c_last = elementwise_recurrence(
-            candidate, forget_in, reset_in, highway, self.v_f, self.v_r, self.b_f, self.b_r, self.alpha,
+            u, highway, self.v_f, self.v_r, self.b_f, self.b_r, self.alpha,
             mask=mask_tm, initial_c=initial_c, implementation=self.implementation, training=bool(training),
         )
         result = ops.transpose(outputs, (1, 0, 2)) if self.return_sequences else h_last

@@ -24,14 +24,26 @@ from pipelines import rundir
 
 
 def epoch_shuffled(dataset, seed: int, epoch_variable):
-    """Reshuffle `dataset` each epoch with an order that depends only on (seed, epoch)."""
+    """Reshuffle `dataset` each epoch with an order that depends only on (seed, epoch).
+
+    The permutation is stateless (`tf.random.experimental.stateless_shuffle` keyed on (seed, epoch),
+    the epoch read from a variable when the epoch's iteration starts), so a resumed process replays
+    exactly the order the interrupted one would have used. The elements are held in memory as tensors,
+    which every task's data is (a seeded `Dataset.shuffle` with a tensor seed would stream, but fails
+    when the global seed is 0).
+    """
     size = int(dataset.cardinality())
     if size < 0:
         raise ValueError("epoch_shuffled needs a dataset of known size")
-    base = tf.constant(seed, tf.int64) * 1_000_003
+    elements = dataset.batch(max(size, 1)).get_single_element()
+    seed_tensor = tf.constant(seed, tf.int64)
 
     def one_epoch(_):
-        return dataset.shuffle(max(size, 1), seed=base + epoch_variable.read_value(), reshuffle_each_iteration=False)
+        key = tf.stack([seed_tensor, epoch_variable.read_value()])
+        order = tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed=key)
+        return tf.data.Dataset.from_tensor_slices(order).map(
+            lambda i: tf.nest.map_structure(lambda t: tf.gather(t, i), elements)
+        )
 
     shuffled = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
     return shuffled.apply(tf.data.experimental.assert_cardinality(size))

@@ -30,6 +30,21 @@ def test_same_seed_same_metrics(tmp_path):
     assert not os.path.exists(os.path.join(a.path, "backup"))  # removed once training finished
 
 
+def test_epoch_order_depends_only_on_seed_and_epoch():
+    import tensorflow as tf
+
+    from pipelines.callbacks import epoch_shuffled
+
+    epoch = tf.Variable(0, dtype=tf.int64)
+    data = epoch_shuffled(tf.data.Dataset.range(20), seed=0, epoch_variable=epoch)  # seed 0 included
+    orders = []
+    for e in (0, 1, 0):
+        epoch.assign(e)
+        orders.append([int(x) for x in data])
+    assert orders[0] == orders[2] != orders[1]
+    assert sorted(orders[0]) == list(range(20))
+
+
 class InterruptAfter(keras.callbacks.Callback):
     """Ctrl-C right after an epoch's backup was written."""
 
