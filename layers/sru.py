@@ -42,22 +42,25 @@ def _sru_forward(u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0):
     units = ops.shape(c0)[-1]
 
     def step(carry, inputs):
-        c_prev, _ = carry
+        c_prev = carry[0]
         u_t, x_t, m_t = inputs
         candidate, forget_in, reset_in = u_t[:, :units], u_t[:, units:2 * units], u_t[:, 2 * units:]
-        f = m_t * ops.sigmoid(forget_in + v_f * c_prev + b_f) + (1.0 - m_t)
+        f_sig = ops.sigmoid(forget_in + v_f * c_prev + b_f)
+        f = m_t * f_sig + (1.0 - m_t)
         c = candidate + f * (c_prev - candidate)
         r = ops.sigmoid(reset_in + v_r * c_prev + b_r)
         s = alpha * x_t
         h = m_t * (s + r * (c - s))
         # Keras's TensorFlow scan wants the per-step output to mirror the carry's structure.
-        return (c, h), (c, h)
+        return (c, h, f_sig, r), (c, h, f_sig, r)
 
-    _, (states, outputs) = ops.scan(step, (c0, ops.zeros_like(c0)), (u, x_highway, m))
-    return outputs, states
+    zeros = ops.zeros_like(c0)
+    _, (states, outputs, forget_gates, reset_gates) = ops.scan(step, (c0, zeros, zeros, zeros), (u, x_highway, m))
+    return outputs, states, forget_gates, reset_gates
 
 
-def _sru_backward(d_outputs, d_states, states, u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0):
+def _sru_backward(d_outputs, d_states, states, forget_gates, reset_gates, u, x_highway, m, v_f, v_r, b_f, b_r,
+                  alpha, c0):
     """Hand-written gradient of `_sru_forward`: one reverse loop of element-wise work.
 
     At step t (s = alpha x'_t, a_f and a_r the gate pre-activations, g the total gradient reaching c_t):
@@ -65,8 +68,9 @@ def _sru_backward(d_outputs, d_states, states, u, x_highway, m, v_f, v_r, b_f, b
         g = dC_t + g_{t+1} + dh r;        d u_c = g (1 - f)
         d a_f = g (c_{t-1} - u_c) m f~ (1 - f~)   (f~ = sigmoid(a_f), f = m f~ + 1 - m)
         g_t-1 = g f + d a_f v_f + d a_r v_r
-    and v_f, v_r, b_f, b_r collect d a_f c_{t-1}, d a_r c_{t-1}, d a_f, d a_r. The gates are recomputed
-    from c_{t-1} rather than stored. Outputs are written in place (dynamic-update-slice under XLA).
+    and v_f, v_r, b_f, b_r collect d a_f c_{t-1}, d a_r c_{t-1}, d a_f, d a_r. The gates come stored from
+    the forward pass (recomputing their sigmoids was most of this loop's time). Outputs are written in
+    place (dynamic-update-slice under XLA).
     """
     time, units = ops.shape(u)[0], ops.shape(c0)[-1]
     zeros = ops.zeros_like(c0)
@@ -80,10 +84,9 @@ def _sru_backward(d_outputs, d_states, states, u, x_highway, m, v_f, v_r, b_f, b
 
         u_t, x_t, m_t, c_t = at(u), at(x_highway), at(m), at(states)
         c_prev = ops.where(t > 0, at(states, ops.maximum(t - 1, 0)), c0)
-        candidate, forget_in, reset_in = u_t[:, :units], u_t[:, units:2 * units], u_t[:, 2 * units:]
-        f_sig = ops.sigmoid(forget_in + v_f * c_prev + b_f)
+        candidate = u_t[:, :units]
+        f_sig, r = at(forget_gates), at(reset_gates)
         f = m_t * f_sig + (1.0 - m_t)
-        r = ops.sigmoid(reset_in + v_r * c_prev + b_r)
         s = alpha * x_t
         dh = m_t * at(d_outputs)
         d_reset = dh * (c_t - s) * r * (1.0 - r)
@@ -112,13 +115,13 @@ def _make_sru_core(compile_forward: bool):
         # stop_gradient: the gradient is `grad` below; no tape may try to differentiate the loops.
         inputs = [ops.stop_gradient(t) for t in (u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0)]
         forward = compiled(_sru_forward) if compile_forward else _sru_forward
-        outputs, states = forward(*inputs)
+        outputs, states, forget_gates, reset_gates = forward(*inputs)
 
         def grad(*args, upstream=None):
             if upstream is None:
                 upstream = args
             d_outputs, d_states = (ops.stop_gradient(t) for t in upstream)
-            return compiled(_sru_backward)(d_outputs, d_states, states, *inputs[:-1], inputs[-1])
+            return compiled(_sru_backward)(d_outputs, d_states, states, forget_gates, reset_gates, *inputs)
 
         return (outputs, states), grad
 
