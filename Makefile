@@ -27,7 +27,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
+# Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 30 minutes on 2 cores.
 bench: $(STAMP)
+	$(BIN)/python -m benchmarks.recurrent_speed
+	$(BIN)/python -m benchmarks.vanishing_gradients
+	$(BIN)/python -m benchmarks.language_model_quality
 	$(BIN)/python -m benchmarks.sentiment_polarity
 
 clean:
