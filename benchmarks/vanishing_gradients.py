@@ -9,7 +9,7 @@
    several lengths with the same budget; test MSE against the always-1.0 baseline (1/6):
    benchmarks/results/adding_length_sweep.png.
 
-Run: `python -m benchmarks.vanishing_gradients [--lengths 10,50,100] [--epochs 6]`; writes
+Run: `python -m benchmarks.vanishing_gradients [--lengths 10,50,100] [--epochs 20]`; writes
 benchmarks/results/vanishing_gradients.json.
 """
 
@@ -48,26 +48,32 @@ def gradient_reach_at_init(length: int, seeds=(0, 1, 2)) -> dict:
 
 
 def plot_reach(rows: dict, path: str) -> None:
-    """rows: {row title: {model: curve}}; one row of side-by-side panels per entry."""
+    """rows: {row title: {model: curve}}; side-by-side panels sharing one log scale per row.
+
+    Each curve is divided by its value at the last step, so a panel reads as the fraction of the
+    training signal that reaches step t (values below 1e-30 are float32 underflow: nothing reaches).
+    """
     import matplotlib.pyplot as plt
 
     from pipelines.rundir import save_figure
 
-    fig, axes = plt.subplots(len(rows), len(MODELS), figsize=(3.2 * len(MODELS), 3.0 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(MODELS), figsize=(3.0 * len(MODELS), 3.0 * len(rows)), squeeze=False,
+                             sharey="row")
     for axes_row, (title, reach) in zip(axes, rows.items()):
         for ax, name in zip(axes_row, MODELS):
-            curve = reach[name]
-            ax.semilogy(np.arange(1, len(curve) + 1), np.maximum(curve, 1e-30))
-            ax.set_title(f"{name}")
+            curve = np.asarray(reach[name], dtype="float64")
+            relative = np.maximum(curve / max(curve[-1], 1e-30), 1e-30)
+            ax.semilogy(np.arange(1, len(curve) + 1), relative)
+            ax.set_title(name)
             ax.set_xlabel("input step")
             ax.grid(alpha=0.3, which="both")
-        axes_row[0].set_ylabel(f"|| d loss / d x_t ||\n{title}")
+        axes_row[0].set_ylabel(f"gradient at step t / at last step\n{title}")
     fig.suptitle("How far back the gradient reaches (adding problem, 64 units)")
     fig.tight_layout()
     save_figure(fig, path)
 
 
-def length_sweep(lengths, epochs: int, examples: int) -> tuple[dict, dict]:
+def length_sweep(lengths, epochs: int, examples: int, learning_rate: float) -> tuple[dict, dict]:
     """Test MSE per model and length, and the trained models' gradient reach at the longest length."""
     import pipelines
     from pipelines.verbs import load_run
@@ -79,7 +85,8 @@ def length_sweep(lengths, epochs: int, examples: int) -> tuple[dict, dict]:
         for length in lengths:
             for name in MODELS:
                 run = pipelines.train("adding", model=name, epochs=epochs, seed=0, root=root, quiet=True,
-                                      set=[f"data.length={length}", f"data.num_examples={examples}"])
+                                      set=[f"data.length={length}", f"data.num_examples={examples}",
+                                           f"train.learning_rate={learning_rate}"])
                 table[name][length] = round(run.metrics["test_mse"], 5)
                 print(f"  length {length:4d} {name:10s} test MSE {run.metrics['test_mse']:.4f}", flush=True)
                 if length == max(lengths):
@@ -113,13 +120,14 @@ def plot_sweep(table: dict, path: str) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", default="10,50,100")
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--examples", type=int, default=5000)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--examples", type=int, default=10000)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--reach-length", type=int, default=200)
     args = parser.parse_args(argv)
     reach = gradient_reach_at_init(args.reach_length)
     lengths = [int(n) for n in args.lengths.split(",")]
-    table, trained = length_sweep(lengths, args.epochs, args.examples)
+    table, trained = length_sweep(lengths, args.epochs, args.examples, args.learning_rate)
     plot_reach({f"at initialisation, length {args.reach_length}": reach,
                 f"after training, length {max(lengths)}": trained}, os.path.join(RESULTS, "gradient_reach.png"))
     plot_sweep(table, os.path.join(RESULTS, "adding_length_sweep.png"))
@@ -129,7 +137,8 @@ def main(argv=None) -> None:
 
     write_result("vanishing_gradients", {
         "settings": {"seed": 0, "models": MODELS, "units": 64, "reach_length": args.reach_length,
-                     "lengths": lengths, "epochs": args.epochs, "examples": args.examples},
+                     "lengths": lengths, "epochs": args.epochs, "examples": args.examples,
+                     "learning_rate": args.learning_rate},
         "gradient_reach_log10_first_over_last_at_init": fade(reach),
         "gradient_reach_log10_first_over_last_trained": fade(trained),
         "gradient_reach_curves_at_init": {name: [float(v) for v in curve] for name, curve in reach.items()},

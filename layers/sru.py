@@ -118,8 +118,9 @@ def _make_sru_core(compile_forward: bool):
         outputs, states, forget_gates, reset_gates = forward(*inputs)
 
         def grad(*args, upstream=None):
+            # TensorFlow passes one cotangent per output; JAX passes the (outputs, states) pair as one.
             if upstream is None:
-                upstream = args
+                upstream = args[0] if len(args) == 1 else args
             d_outputs, d_states = (ops.stop_gradient(t) for t in upstream)
             return compiled(_sru_backward)(d_outputs, d_states, states, forget_gates, reset_gates, *inputs)
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from layers import SRU, MogrifierLSTM, SRUpp
 from tasks.base import Task, TaskData, UserError, hparam
+from tasks.text import decode
 
 UNKNOWN = "\ufffd"  # index 0: characters never seen in training
 
@@ -73,14 +74,7 @@ def read_text(spec: str | None, config: LanguageModelData) -> tuple[str, str]:
     if not os.path.isfile(path):
         raise UserError(f"--data {spec}: no such file (a directory must hold input.txt)")
     with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        text = raw.decode(config.encoding)
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: byte {raw[e.start]:#04x} at offset {e.start} is not valid {config.encoding}; "
-                        f"pass --encoding") from None
-    except LookupError:
-        raise UserError(f"data.encoding={config.encoding!r}: unknown text encoding") from None
+        text = decode(f.read(), config.encoding, path)
     return text, path
 
 

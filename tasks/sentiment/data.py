@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tasks.base import UserError
+from tasks.text import decode
 
 LABEL_NAMES = ("negative", "positive")
 # Label values recognised as negative / positive whatever the source calls them.
@@ -43,18 +44,6 @@ class Splits:
     source: str
 
 
-def _decode(raw: bytes, encoding: str, where: str) -> str:
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError as e:
-        hint = "; pass --encoding (for example --encoding cp1252)" if encoding.lower().replace("-", "") == "utf8" else ""
-        raise UserError(
-            f"{where}: byte {raw[e.start]:#04x} at offset {e.start} is not valid {encoding}{hint}"
-        ) from None
-    except LookupError:
-        raise UserError(f"data.encoding={encoding!r}: unknown text encoding") from None
-
-
 def normalise_labels(values: list, column: str) -> list[int]:
     """Map a two-class label column to 0 (negative) / 1 (positive)."""
     distinct = sorted({str(v).strip() for v in values})
@@ -74,7 +63,7 @@ def normalise_labels(values: list, column: str) -> list[int]:
 def read_table(path: str, text_column: str, label_column: str, encoding: str):
     """Read a CSV (comma) or TSV (tab) file with a header row."""
     with open(path, "rb") as f:
-        text = _decode(f.read(), encoding, path)
+        text = decode(f.read(), encoding, path)
     delimiter = "\t" if path.lower().endswith(".tsv") else ","
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     columns = reader.fieldnames or []
@@ -107,7 +96,7 @@ def read_line_files(directory: str, encoding: str):
             # Split bytes on b"\n": decoding first and calling splitlines() would also split on
             # U+0085 and other Unicode line breaks that cp1252 text can contain.
             for lineno, raw in enumerate(f.read().split(b"\n"), 1):
-                line = _decode(raw, encoding, f"{path}:{lineno}").strip()
+                line = decode(raw, encoding, f"{path}:{lineno}").strip()
                 if line:
                     texts.append(line)
                     labels.append(label)
@@ -118,7 +107,7 @@ def _dataset_to_lists(ds, encoding: str, where: str):
     texts, labels = [], []
     paths = getattr(ds, "file_paths", None)
     for i, (text, label) in enumerate(ds.unbatch().as_numpy_iterator() if _is_batched(ds) else ds.as_numpy_iterator()):
-        texts.append(_decode(bytes(text), encoding, paths[i] if paths else where))
+        texts.append(decode(bytes(text), encoding, paths[i] if paths else where))
         labels.append(int(label))
     return texts, labels
 
@@ -173,7 +162,7 @@ def read_tfds(name: str, config) -> Splits:
         ds = tfds.load(name, split=split, shuffle_files=False, data_dir=config.tfds_dir or None)
         texts, labels = [], []
         for example in ds.as_numpy_iterator():
-            texts.append(_decode(example[text_key], "utf-8", f"tfds:{name}"))
+            texts.append(decode(example[text_key], "utf-8", f"tfds:{name}"))
             labels.append(int(example["label"]))
         loaded[split] = (texts, labels)
     return Splits(loaded[train_split], loaded[test_split], f"tfds:{name}")
