@@ -41,6 +41,8 @@ class SentimentModel:
     units: int = hparam(64, help="recurrent units per layer (per direction for bidirectional models)", min=1)
     num_layers: int = hparam(1, help="stacked recurrent layers", min=1)
     dropout: float = hparam(0.3, help="dropout on the recurrent inputs and before the classifier", min=0.0, max=0.95)
+    embedding_dropout: float = hparam(0.0, help="drop whole word vectors (word dropout), one draw per token",
+                                      min=0.0, max=0.95)
     pooling: str = hparam("last", help="sentence vector: the last state, or the max / mean over all (unpadded) states",
                           choices=("last", "max", "mean"))
 
@@ -53,6 +55,10 @@ def build_classifier(kind: str):
 
         tokens = keras.Input(shape=(info["sequence_length"],), dtype="int32", name="tokens")
         x = keras.layers.Embedding(len(info["vocabulary"]), config.embedding_dim, mask_zero=True, name="embedding")(tokens)
+        if config.embedding_dropout:
+            # noise shape (batch, time, 1): a dropped token loses its whole vector, not single coordinates.
+            x = keras.layers.Dropout(config.embedding_dropout, noise_shape=(None, info["sequence_length"], 1),
+                                     name="word_dropout")(x)
         x = stacked_encoder(kind, x, config.units, config.num_layers, config.dropout,
                             return_sequences=config.pooling != "last")
         if config.pooling == "max":
