@@ -50,11 +50,10 @@ def make_optimizer(train_config):
     ](lr, **clip)
 
 
-def _prepare(task, config, data=None):
+def _prepare(task, config):
     """Seed, load data, build and compile the model: everything that can fail before a run dir exists."""
     seed_everything(config.train.seed)
-    if data is None:
-        data = task.load(config.data_spec, config.data, config.train.seed)
+    data = task.load(config.data_spec, config.data, config.train.seed)
     model = task.build(config.model_name, config.model, data.info)
     model.compile(optimizer=make_optimizer(config.train), loss=task.loss(data.info), metrics=task.metrics(data.info))
     return data, model

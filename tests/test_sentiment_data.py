@@ -66,6 +66,15 @@ def test_aclimdb_layout_keeps_its_test_split(task, imdb_dir):
     assert data.info["sizes"]["train"] + data.info["sizes"]["validation"] == 40
 
 
+def test_subsets_are_drawn_at_random_not_from_the_top():
+    """Directory sources list one class after the other; a subset must not take the first rows."""
+    texts, labels = [f"t{i}" for i in range(100)], [0] * 50 + [1] * 50
+    sub_texts, sub_labels = sdata.random_subset((texts, labels), 10, np.random.default_rng(0))
+    assert len(sub_texts) == 10 and set(sub_labels) == {0, 1}
+    assert sub_texts == sorted(sub_texts, key=lambda t: int(t[1:]))  # original order kept
+    assert sdata.random_subset((texts, labels), 500, np.random.default_rng(0)) == (texts, labels)
+
+
 def test_aclimdb_without_split(task, imdb_dir):
     data = task.load(imdb_dir + "/train", config(), seed=0)
     assert sum(data.info["sizes"].values()) == 40

@@ -131,11 +131,12 @@ class SentimentTask(Task):
         import keras
 
         source = sdata.read_source(spec, config, seed)
-        if config.max_examples and len(source.train[0]) > config.max_examples:
-            keep = np.random.default_rng(seed).permutation(len(source.train[0]))[: config.max_examples]
-            source.train = ([source.train[0][i] for i in keep], [source.train[1][i] for i in keep])
+        if config.max_examples:
+            rng = np.random.default_rng(seed)
+            source.train = sdata.random_subset(source.train, config.max_examples, rng)
             if source.test is not None:
-                source.test = (source.test[0][: config.max_examples], source.test[1][: config.max_examples])
+                # At random, not the first rows: directory sources list one class after the other.
+                source.test = sdata.random_subset(source.test, config.max_examples, rng)
         train, validation, test = sdata.split_examples(source, config, seed)
         if not test[0]:
             raise UserError(f"{source.source}: the test split is empty")
@@ -221,4 +222,4 @@ class SentimentTask(Task):
         return f"{row['label']:<9} {row['probability']:.3f}  {row['text']}"
 
 
-__all__ = ["SentimentTask", "SentimentData", "SentimentModel", "RECURRENT_ENCODERS"]
+__all__ = ["SentimentTask", "SentimentData", "SentimentModel"]

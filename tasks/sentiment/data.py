@@ -104,16 +104,13 @@ def read_line_files(directory: str, encoding: str):
 
 
 def _dataset_to_lists(ds, encoding: str, where: str):
+    """Decode an unbatched (text, label) dataset, naming the file of any text that does not decode."""
     texts, labels = [], []
     paths = getattr(ds, "file_paths", None)
-    for i, (text, label) in enumerate(ds.unbatch().as_numpy_iterator() if _is_batched(ds) else ds.as_numpy_iterator()):
+    for i, (text, label) in enumerate(ds.as_numpy_iterator()):
         texts.append(decode(bytes(text), encoding, paths[i] if paths else where))
         labels.append(int(label))
     return texts, labels
-
-
-def _is_batched(ds) -> bool:
-    return len(ds.element_spec[0].shape) > 0
 
 
 def read_directory_tree(directory: str, encoding: str):
@@ -176,6 +173,15 @@ def read_source(spec: str | None, config, seed: int) -> Splits:
     if spec.startswith("tfds:"):
         return read_tfds(spec[len("tfds:"):], config)
     return read_path(spec, config)
+
+
+def random_subset(examples: tuple[list, list], size: int, rng: np.random.Generator) -> tuple[list, list]:
+    """At most `size` (text, label) pairs drawn without replacement, in their original order."""
+    texts, labels = examples
+    if len(texts) <= size:
+        return examples
+    keep = np.sort(rng.choice(len(texts), size=size, replace=False))
+    return [texts[i] for i in keep], [labels[i] for i in keep]
 
 
 def split_examples(splits: Splits, config, seed: int):
