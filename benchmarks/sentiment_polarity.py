@@ -18,12 +18,14 @@ import time
 
 from benchmarks.common import SHARED_DATA, write_result
 
-MODELS = ("simple_rnn", "lstm", "gru", "bilstm", "bigru")
-# Settings for the polarity data: short texts, few examples, so wide embeddings, strong dropout, max-pooling over
-# the encoder states (BiLSTM-max style; last-state BiGRU measured 76.1%, max 77.2%, mean 77.0%), and
-# the epoch with the best validation loss kept.
-POLARITY_SETTINGS = ["model.embedding_dim=128", "model.units=64", "model.dropout=0.5", "model.pooling=max", "train.patience=2",
-                     "data.test_fraction=0.1", "data.validation_fraction=0.1"]
+MODELS = ("simple_rnn", "lstm", "gru", "bilstm", "bigru", "mogrifier", "sru", "srupp")
+# Settings for the polarity data: short texts and few examples, so wide embeddings, a 10k vocabulary,
+# strong dropout, max-pooling over the encoder states (BiLSTM-max style), and the epoch with the best
+# validation loss kept. Two-seed means measured for BiGRU while choosing: 128-wide max-pooled 75.3%, +10k vocabulary
+# 75.7%, + word dropout 74.5%, AdamW 75.3%, 300-wide embeddings 76.2% (this setting), 32 units 75.8%.
+POLARITY_SETTINGS = ["model.embedding_dim=300", "model.units=64", "model.dropout=0.5", "model.pooling=max",
+                     "data.max_tokens=10000", "train.patience=3", "data.test_fraction=0.1",
+                     "data.validation_fraction=0.1"]
 
 
 def main(argv=None) -> None:

@@ -32,31 +32,47 @@ def project(x, kernel):
     return ops.reshape(flat, (*shape[:-1], ops.shape(kernel)[-1]))
 
 
+def _sru_step(c_prev, u_t, x_t, m_t, v_f, v_r, b_f, b_r, alpha, units):
+    """One SRU step on (batch, ...) slices: returns (c_t, h_t, forget gate before masking, reset gate)."""
+    candidate, forget_in, reset_in = u_t[:, :units], u_t[:, units:2 * units], u_t[:, 2 * units:]
+    f_sig = ops.sigmoid(forget_in + v_f * c_prev + b_f)
+    f = m_t * f_sig + (1.0 - m_t)
+    c = candidate + f * (c_prev - candidate)
+    r = ops.sigmoid(reset_in + v_r * c_prev + b_r)
+    s = alpha * x_t
+    return c, m_t * (s + r * (c - s)), f_sig, r
+
+
 def _sru_forward(u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0):
-    """Every step of SRU, time-major: returns (outputs H, states C), each (time, batch, units).
+    """Every step of SRU, time-major: returns (outputs H, states C, forget gates, reset gates).
 
     u is (time, batch, 3 * units) holding the candidate, forget and reset inputs side by side; slicing
     them per step (rather than splitting u up front) saves a copy of u. m is (time, batch, 1): 1 for a
-    real step, 0 for a masked one, where f = 1 keeps c and the output is 0.
+    real step, 0 for a masked one, where f = 1 keeps c and the output is 0. The gates are kept for the
+    backward pass.
     """
     units = ops.shape(c0)[-1]
 
     def step(carry, inputs):
-        c_prev = carry[0]
-        u_t, x_t, m_t = inputs
-        candidate, forget_in, reset_in = u_t[:, :units], u_t[:, units:2 * units], u_t[:, 2 * units:]
-        f_sig = ops.sigmoid(forget_in + v_f * c_prev + b_f)
-        f = m_t * f_sig + (1.0 - m_t)
-        c = candidate + f * (c_prev - candidate)
-        r = ops.sigmoid(reset_in + v_r * c_prev + b_r)
-        s = alpha * x_t
-        h = m_t * (s + r * (c - s))
+        kept = _sru_step(carry[0], *inputs, v_f, v_r, b_f, b_r, alpha, units)
         # Keras's TensorFlow scan wants the per-step output to mirror the carry's structure.
-        return (c, h, f_sig, r), (c, h, f_sig, r)
+        return kept, kept
 
     zeros = ops.zeros_like(c0)
     _, (states, outputs, forget_gates, reset_gates) = ops.scan(step, (c0, zeros, zeros, zeros), (u, x_highway, m))
     return outputs, states, forget_gates, reset_gates
+
+
+def _sru_forward_lean(u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0):
+    """`_sru_forward` without keeping the gates: what inference needs, half the writes."""
+    units = ops.shape(c0)[-1]
+
+    def step(carry, inputs):
+        c, h, _, _ = _sru_step(carry[0], *inputs, v_f, v_r, b_f, b_r, alpha, units)
+        return (c, h), (c, h)
+
+    _, (states, outputs) = ops.scan(step, (c0, ops.zeros_like(c0)), (u, x_highway, m))
+    return outputs, states
 
 
 def _sru_backward(d_outputs, d_states, states, forget_gates, reset_gates, u, x_highway, m, v_f, v_r, b_f, b_r,
@@ -108,20 +124,25 @@ def _sru_backward(d_outputs, d_states, states, forget_gates, reset_gates, u, x_h
             ops.zeros_like(alpha), d_c0)
 
 
-def _make_sru_core(compile_forward: bool):
+def _make_sru_core(for_training: bool):
     @ops.custom_gradient
     def sru_core(u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0):
         """(outputs, states) of SRU, time-major, with a hand-written, compiled backward pass."""
         # stop_gradient: the gradient is `grad` below; no tape may try to differentiate the loops.
         inputs = [ops.stop_gradient(t) for t in (u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0)]
-        forward = compiled(_sru_forward) if compile_forward else _sru_forward
-        outputs, states, forget_gates, reset_gates = forward(*inputs)
+        if for_training:
+            outputs, states, *gates = compiled(_sru_forward)(*inputs)
+        else:
+            outputs, states = _sru_forward_lean(*inputs)
+            gates = None
 
         def grad(*args, upstream=None):
             # TensorFlow passes one cotangent per output; JAX passes the (outputs, states) pair as one.
             if upstream is None:
                 upstream = args[0] if len(args) == 1 else args
             d_outputs, d_states = (ops.stop_gradient(t) for t in upstream)
+            # Differentiating an inference call (rare) recomputes the gates the lean loop did not keep.
+            forget_gates, reset_gates = gates or compiled(_sru_forward)(*inputs)[2:]
             return compiled(_sru_backward)(d_outputs, d_states, states, forget_gates, reset_gates, *inputs)
 
         return (outputs, states), grad
@@ -129,11 +150,12 @@ def _make_sru_core(compile_forward: bool):
     return sru_core
 
 
-# Training compiles the forward loop too (about 8 ms of 53 per step at batch 32, length 256, width 256);
-# inference runs it as written, since a compiled loop is rebuilt for every new sequence length
-# (text sampling grows the sequence one step at a time).
-sru_core_for_training = _make_sru_core(compile_forward=True)
-sru_core_for_inference = _make_sru_core(compile_forward=False)
+# Training runs a compiled forward loop that keeps the gates for the backward pass (about 8 ms of 53 per
+# step at batch 32, length 256, width 256 come from compiling it). Inference runs a lean loop as written:
+# a compiled loop is rebuilt for every new sequence length (text sampling grows the sequence one step at
+# a time), and inference needs no gates.
+sru_core_for_training = _make_sru_core(for_training=True)
+sru_core_for_inference = _make_sru_core(for_training=False)
 
 
 def elementwise_recurrence(u, highway, v_f, v_r, b_f, b_r, alpha, mask=None, initial_c=None,
