@@ -171,25 +171,26 @@ def elementwise_recurrence(u, highway, v_f, v_r, b_f, b_r, alpha, mask=None, ini
             the last output is the output of the last unmasked step.
         initial_c: optional (batch, units) initial state; zeros by default.
         implementation: "fused" (default): the whole recurrence in one loop with a hand-written
-            gradient, compiled (XLA) where the backend can; "scan": the same equations in a plain
-            `ops.scan` differentiated automatically (the straightforward version, kept for comparison).
+            gradient, compiled (XLA) where the backend can; "scan": the same loop (`_sru_forward_lean`)
+            differentiated automatically (the straightforward version, kept for comparison).
         training: whether this is a training step (compiles the forward loop too).
 
     Returns:
         (outputs (time, batch, units), last output (batch, units), last state (batch, units)).
     """
-    if implementation == "scan":
-        return _scan_recurrence(*ops.split(u, 3, axis=-1), highway, v_f, v_r, b_f, b_r, alpha, mask, initial_c)
     time, batch, units = ops.shape(highway)
     c0 = ops.zeros((batch, units), dtype=u.dtype) if initial_c is None else ops.cast(initial_c, u.dtype)
     if mask is None:
         m = ops.ones((time, batch, 1), dtype=u.dtype)
     else:
         m = ops.expand_dims(ops.cast(mask, u.dtype), -1)
-    core = sru_core_for_training if training else sru_core_for_inference
     # `* 1.0` turns variables into tensors, so the custom gradient sees no variable read inside it.
-    outputs, states = core(u, highway, m, v_f * 1.0, v_r * 1.0, b_f * 1.0, b_r * 1.0,
-                           ops.convert_to_tensor(alpha, dtype=u.dtype), c0)
+    weights = (v_f * 1.0, v_r * 1.0, b_f * 1.0, b_r * 1.0, ops.convert_to_tensor(alpha, dtype=u.dtype))
+    if implementation == "scan":
+        outputs, states = _sru_forward_lean(u, highway, m, *weights, c0)
+    else:
+        core = sru_core_for_training if training else sru_core_for_inference
+        outputs, states = core(u, highway, m, *weights, c0)
     c_last = states[-1]
     if mask is None:
         return outputs, outputs[-1], c_last
@@ -198,33 +199,6 @@ def elementwise_recurrence(u, highway, v_f, v_r, b_f, b_r, alpha, mask=None, ini
     last_index = ops.max(ops.where(ops.cast(mask, "bool"), steps, 0), axis=0)
     last = ops.take_along_axis(outputs, ops.reshape(last_index, (1, -1, 1)), axis=0)[0]
     return outputs, last, c_last
-
-
-def _scan_recurrence(candidate, forget_in, reset_in, highway, v_f, v_r, b_f, b_r, alpha, mask, initial_c):
-    """Every SRU equation inside one `ops.scan` step, differentiated automatically."""
-    batch = ops.shape(candidate)[1]
-    units = ops.shape(candidate)[2]
-    c0 = ops.zeros((batch, units), dtype=candidate.dtype) if initial_c is None else initial_c
-    h0 = ops.zeros((batch, units), dtype=candidate.dtype)
-    sequences = [candidate, forget_in, reset_in, highway]
-    if mask is not None:
-        sequences.append(ops.expand_dims(ops.cast(mask, "bool"), -1))
-
-    def step(carry, inputs):
-        c_prev, h_prev = carry
-        u_c, u_f, u_r, x_hw = inputs[:4]
-        f = ops.sigmoid(u_f + v_f * c_prev + b_f)
-        r = ops.sigmoid(u_r + v_r * c_prev + b_r)
-        c = f * c_prev + (1.0 - f) * u_c
-        h = r * c + (1.0 - r) * (alpha * x_hw)
-        if mask is not None:
-            keep = inputs[4]
-            c = ops.where(keep, c, c_prev)
-            h = ops.where(keep, h, h_prev)
-        return (c, h), (c, h)
-
-    (c_last, h_last), (_, outputs) = ops.scan(step, (c0, h0), tuple(sequences))
-    return outputs, h_last, c_last
 
 
 class _SRUBase(keras.layers.Layer):
