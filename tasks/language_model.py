@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections import Counter
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 
-from layers import SRU, MogrifierLSTM, SRUpp
+from layers import MogrifierLSTM, SRUpp
 from tasks.base import Task, TaskData, UserError, hparam
+from tasks.encoders import RECURRENT_ENCODERS
 from tasks.text import decode
 
 UNKNOWN = "\ufffd"  # index 0: characters never seen in training
@@ -133,20 +133,13 @@ def bits_per_character_metric():
 
 
 def _causal_layer(kind: str, units: int, config: LanguageModelModel, name: str):
-    common = dict(return_sequences=True, name=name)
-    if kind == "simple_rnn":
-        return keras.layers.SimpleRNN(units, dropout=config.dropout, **common)
-    if kind == "lstm":
-        return keras.layers.LSTM(units, dropout=config.dropout, **common)
-    if kind == "gru":
-        return keras.layers.GRU(units, dropout=config.dropout, **common)
+    """One layer of the stack: the shared encoder registry's, except where a language model differs."""
     if kind == "mogrifier":
-        return MogrifierLSTM(units, rounds=config.rounds, dropout=config.dropout, **common)
-    if kind == "sru":
-        return SRU(units, dropout=config.dropout, **common)
-    if kind == "srupp":
-        return SRUpp(units, attention_dim=config.attention_dim or None, causal=True, dropout=config.dropout, **common)
-    raise KeyError(kind)
+        return MogrifierLSTM(units, rounds=config.rounds, dropout=config.dropout, return_sequences=True, name=name)
+    if kind == "srupp":  # causal: a step must not attend to the characters it is predicting
+        return SRUpp(units, attention_dim=config.attention_dim or None, causal=True, dropout=config.dropout,
+                     return_sequences=True, name=name)
+    return RECURRENT_ENCODERS[kind](units, True, config.dropout, name=name)
 
 
 def build_language_model(kind: str):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tasks.sentiment.corpus import NEGATIVE, POSITIVE, generate_corpus
+from tasks.sentiment.corpus import POSITIVE, generate_corpus
 
 
 def test_deterministic_and_balanced():
