@@ -11,8 +11,8 @@ SHARED_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 
 
 def write_result(name: str, result: dict) -> str:
-    from pipelines import rundir
-    from pipelines.environment import environment_record
+    from keras_recurrent.pipelines import rundir
+    from keras_recurrent.pipelines.environment import environment_record
 
     record = {"benchmark": name, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "environment": environment_record(result.get("settings", {}).get("seed", 0)), **result}

@@ -29,7 +29,7 @@ def solve_units(kind: str, target: int, info: dict, base) -> int:
     """Smallest width whose model has at least `target` parameters (bisection on units)."""
     from dataclasses import replace
 
-    from tasks import get_task
+    from keras_recurrent.tasks import get_task
 
     task = get_task("language_model")
 
@@ -49,11 +49,11 @@ def solve_units(kind: str, target: int, info: dict, base) -> int:
 def main(argv=None) -> None:
     import keras
 
-    import pipelines
-    import pipelines.callbacks
-    import pipelines.verbs
-    from tasks import get_task
-    from tasks.language_model import LanguageModelModel
+    from keras_recurrent import pipelines
+    import keras_recurrent.pipelines.callbacks  # noqa: F401  (loads the submodule)
+    import keras_recurrent.pipelines.verbs  # noqa: F401  (loads the submodule)
+    from keras_recurrent.tasks import get_task
+    from keras_recurrent.tasks.language_model import LanguageModelModel
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=256)
@@ -123,7 +123,7 @@ def main(argv=None) -> None:
 def plot(runs: dict, path: str, args) -> None:
     import matplotlib.pyplot as plt
 
-    from pipelines.rundir import save_figure
+    from keras_recurrent.pipelines.rundir import save_figure
 
     fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(11, 4))
     for kind, run in runs.items():

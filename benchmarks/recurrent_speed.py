@@ -32,7 +32,7 @@ SETTINGS = [(32, 256, 256), (32, 64, 128)]
 def model_factories(width: int):
     import keras
 
-    from layers import SRU, MogrifierLSTM, SRUpp
+    from keras_recurrent.layers import SRU, MogrifierLSTM, SRUpp
 
     d_attention = width // 4
     rank = width // 8

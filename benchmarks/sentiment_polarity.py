@@ -29,7 +29,7 @@ POLARITY_SETTINGS = ["model.embedding_dim=300", "model.units=64", "model.dropout
 
 
 def main(argv=None) -> None:
-    import pipelines
+    from keras_recurrent import pipelines
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS))

@@ -31,8 +31,8 @@ MODELS = ("simple_rnn", "lstm", "gru", "mogrifier", "sru", "srupp")
 def gradient_reach_at_init(length: int, seeds=(0, 1, 2)) -> dict:
     import keras
 
-    from tasks import get_task
-    from tasks.adding import AddingModel, generate, gradient_reach
+    from keras_recurrent.tasks import get_task
+    from keras_recurrent.tasks.adding import AddingModel, generate, gradient_reach
 
     task = get_task("adding")
     reach = {}
@@ -55,7 +55,7 @@ def plot_reach(rows: dict, path: str) -> None:
     """
     import matplotlib.pyplot as plt
 
-    from pipelines.rundir import save_figure
+    from keras_recurrent.pipelines.rundir import save_figure
 
     fig, axes = plt.subplots(len(rows), len(MODELS), figsize=(3.0 * len(MODELS), 3.0 * len(rows)), squeeze=False,
                              sharey="row")
@@ -75,9 +75,9 @@ def plot_reach(rows: dict, path: str) -> None:
 
 def length_sweep(lengths, epochs: int, examples: int, learning_rate: float) -> tuple[dict, dict]:
     """Test MSE per model and length, and the trained models' gradient reach at the longest length."""
-    import pipelines
-    from pipelines.verbs import load_run
-    from tasks.adding import generate, gradient_reach
+    from keras_recurrent import pipelines
+    from keras_recurrent.pipelines.verbs import load_run
+    from keras_recurrent.tasks.adding import generate, gradient_reach
 
     table = {name: {} for name in MODELS}
     trained_reach = {}
@@ -99,8 +99,8 @@ def length_sweep(lengths, epochs: int, examples: int, learning_rate: float) -> t
 def plot_sweep(table: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
-    from pipelines.rundir import save_figure
-    from tasks.adding import BASELINE_MSE
+    from keras_recurrent.pipelines.rundir import save_figure
+    from keras_recurrent.tasks.adding import BASELINE_MSE
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, row in table.items():

@@ -3,9 +3,9 @@
 They know nothing of tasks. Each module holds one concept and cites its paper.
 """
 
-from layers.mogrifier_lstm import MogrifierLSTM, MogrifierLSTMCell
-from layers.pooling import MaskedGlobalMaxPooling1D
-from layers.sru import SRU, elementwise_recurrence
-from layers.srupp import SRUpp
+from keras_recurrent.layers.mogrifier_lstm import MogrifierLSTM, MogrifierLSTMCell
+from keras_recurrent.layers.pooling import MaskedGlobalMaxPooling1D
+from keras_recurrent.layers.sru import SRU, elementwise_recurrence
+from keras_recurrent.layers.srupp import SRUpp
 
 __all__ = ["MaskedGlobalMaxPooling1D", "MogrifierLSTM", "MogrifierLSTMCell", "SRU", "SRUpp", "elementwise_recurrence"]

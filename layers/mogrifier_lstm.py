@@ -22,7 +22,7 @@ import keras
 from keras import ops
 
 
-@keras.saving.register_keras_serializable(package="recurrent")
+@keras.saving.register_keras_serializable(package="keras_recurrent")
 class MogrifierLSTMCell(keras.layers.Layer):
     """One step of the Mogrifier LSTM.
 
@@ -145,7 +145,7 @@ class MogrifierLSTMCell(keras.layers.Layer):
         return config
 
 
-@keras.saving.register_keras_serializable(package="recurrent")
+@keras.saving.register_keras_serializable(package="keras_recurrent")
 class MogrifierLSTM(keras.layers.RNN):
     """Mogrifier LSTM layer (Melis et al., ICLR 2020): `MogrifierLSTMCell` run over a sequence.
 

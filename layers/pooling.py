@@ -12,7 +12,7 @@ import keras
 from keras import ops
 
 
-@keras.saving.register_keras_serializable(package="recurrent")
+@keras.saving.register_keras_serializable(package="keras_recurrent")
 class MaskedGlobalMaxPooling1D(keras.layers.Layer):
     """Maximum over the time axis of (batch, time, features), skipping masked steps.
 

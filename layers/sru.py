@@ -22,7 +22,7 @@ import math
 import keras
 from keras import ops
 
-from layers._compile import compiled
+from keras_recurrent.layers._compile import compiled
 
 
 def project(x, kernel):
@@ -288,7 +288,7 @@ class _SRUBase(keras.layers.Layer):
         return config
 
 
-@keras.saving.register_keras_serializable(package="recurrent")
+@keras.saving.register_keras_serializable(package="keras_recurrent")
 class SRU(_SRUBase):
     """Simple Recurrent Unit layer (Lei et al., EMNLP 2018).
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from layers.sru import _SRUBase, project
+from keras_recurrent.layers.sru import _SRUBase, project
 
 
-@keras.saving.register_keras_serializable(package="recurrent")
+@keras.saving.register_keras_serializable(package="keras_recurrent")
 class SRUpp(_SRUBase):
     """SRU++ layer: self-attention computes the inputs of a fast element-wise recurrence (Lei, 2021).
 

@@ -1,10 +1,10 @@
 """Floor 3: the machinery every task shares (config, run directories, train / evaluate / predict, CLI).
 
-    >>> import pipelines
+    >>> from keras_recurrent import pipelines
     >>> run = pipelines.train("sentiment", model="bigru", quick=True)
     >>> pipelines.predict(run.path, ["the plot was not bad"])
 """
 
-from pipelines.verbs import Run, evaluate, predict, train
+from keras_recurrent.pipelines.verbs import Run, evaluate, predict, train
 
 __all__ = ["Run", "train", "evaluate", "predict"]

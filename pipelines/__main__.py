@@ -1,3 +1,3 @@
-from pipelines.cli import main
+from keras_recurrent.pipelines.cli import main
 
 raise SystemExit(main())

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines import rundir
+from keras_recurrent.pipelines import rundir
 
 
 def epoch_shuffled(dataset, seed: int, epoch_variable):

@@ -1,5 +1,6 @@
 """`recurrent`: one command line, the same verbs for every task.
 
+    recurrent --version
     recurrent tasks [--json]
     recurrent train TASK [--model NAME] [--data SPEC] [--config FILE] [--set key=value ...]
                          [--epochs N] [--seed S] [--batch-size B] [--encoding ENC] [--run-dir DIR]
@@ -17,7 +18,7 @@ import argparse
 import json
 import sys
 
-from pipelines.environment import quiet_tensorflow, stderr_silenced
+from keras_recurrent.pipelines.environment import quiet_tensorflow, stderr_silenced
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -47,8 +48,37 @@ def _count(kind: str, minimum: int):
     return parse
 
 
+def version_line() -> str:
+    """This project's version with those of Keras, its backend and TensorFlow (what a bug report needs)."""
+    import keras_recurrent
+
+    with stderr_silenced():
+        import keras
+
+        try:
+            import tensorflow as tf
+
+            tf_version = tf.__version__
+        except ImportError:  # a JAX- or PyTorch-only environment can still run the layers
+            tf_version = "not installed"
+    return (f"keras-recurrent {keras_recurrent.__version__} (keras {keras.__version__}, "
+            f"backend {keras.backend.backend()}, tensorflow {tf_version})")
+
+
+class _VersionAction(argparse.Action):
+    """Like argparse's `version` action, but the versions are read only when asked (TensorFlow is slow to import)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the versions of this project, Keras, its backend and TensorFlow")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="recurrent", description="Recurrent models: train, evaluate and predict, one task at a time.")
+    parser.add_argument("--version", action=_VersionAction)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_OneLineParser)
     verbs.required = True
 
@@ -82,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _list_tasks(as_json: bool) -> None:
-    from pipelines.config import default_config, describe_fields
-    from tasks import get_task, task_names
+    from keras_recurrent.pipelines.config import default_config, describe_fields
+    from keras_recurrent.tasks import get_task, task_names
 
     described = []
     for name in task_names():
@@ -129,13 +159,13 @@ def main(argv=None) -> int:
     with stderr_silenced():
         import tensorflow  # noqa: F401  (its import-time log lines would precede our one-line errors)
 
-        from tasks import UserError
+        from keras_recurrent.tasks import UserError
 
     try:
         if args.verb == "tasks":
             _list_tasks(args.json)
         elif args.verb == "train":
-            import pipelines
+            from keras_recurrent import pipelines
 
             run = pipelines.train(
                 args.task, model=args.model, data=args.data, config=args.config, set=args.set,
@@ -145,11 +175,11 @@ def main(argv=None) -> int:
             if args.quiet:
                 print(run.path)
         elif args.verb == "evaluate":
-            import pipelines
+            from keras_recurrent import pipelines
 
             pipelines.evaluate(args.run, quiet=args.quiet)
         elif args.verb == "predict":
-            from pipelines.verbs import load_run
+            from keras_recurrent.pipelines.verbs import load_run
 
             task, config, info, model = load_run(args.run)
             for row in task.predict(model, args.inputs, info, config):

@@ -15,8 +15,8 @@ import os
 import typing
 from dataclasses import dataclass
 
-from tasks import Task, TrainConfig, UserError
-from tasks.base import validate_section
+from keras_recurrent.tasks import Task, TrainConfig, UserError
+from keras_recurrent.tasks.base import validate_section
 
 SECTIONS = ("train", "data", "model")
 TOP_LEVEL = ("model_name", "data_spec")

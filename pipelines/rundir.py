@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 
-from tasks import UserError
+from keras_recurrent.tasks import UserError
 
 DEFAULT_ROOT = "saved_models"
 NEW, UNFINISHED, FINISHED = "new", "unfinished", "finished"

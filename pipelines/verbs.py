@@ -2,7 +2,7 @@
 
 The command line (`pipelines.cli`) is a thin layer over these, so a notebook gets what a terminal gets:
 
-    >>> import pipelines
+    >>> from keras_recurrent import pipelines
     >>> run = pipelines.train("sentiment", model="bigru", epochs=3, quick=True, quiet=True)
     >>> run.metrics["accuracy"]
     >>> pipelines.predict(run.path, ["not bad at all"])
@@ -14,10 +14,10 @@ import os
 import time
 from dataclasses import dataclass
 
-from pipelines import config as cfg
-from pipelines import rundir
-from pipelines.environment import environment_record, quiet_tensorflow, seed_everything
-from tasks import UserError, get_task
+from keras_recurrent.pipelines import config as cfg
+from keras_recurrent.pipelines import rundir
+from keras_recurrent.pipelines.environment import environment_record, quiet_tensorflow, seed_everything
+from keras_recurrent.tasks import UserError, get_task
 
 quiet_tensorflow()
 
@@ -97,7 +97,7 @@ def train(
     import keras
     import tensorflow as tf
 
-    from pipelines.callbacks import EpochSeeder, HistoryCSV, epoch_shuffled, read_history
+    from keras_recurrent.pipelines.callbacks import EpochSeeder, HistoryCSV, epoch_shuffled, read_history
 
     the_task = get_task(task)
     resolved = cfg.resolve_config(
@@ -161,7 +161,7 @@ def train(
 
 
 def _evaluate_and_plot(the_task, net, data_set, path, history, model_name) -> dict:
-    from pipelines.plotting import learning_curves
+    from keras_recurrent.pipelines.plotting import learning_curves
 
     metrics = the_task.evaluate(net, data_set)
     figures = dict(the_task.plots(net, data_set))
@@ -202,7 +202,7 @@ def load_run(run: str):
 
 def evaluate(run: str, *, quiet: bool = False) -> dict:
     """Re-evaluate a finished run on its test split; rewrite `metrics.json` and the plots."""
-    from pipelines.callbacks import read_history
+    from keras_recurrent.pipelines.callbacks import read_history
 
     task, config, info, model = load_run(run)
     seed_everything(config.train.seed)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import importlib
 
-from tasks.base import Task, TaskData, TrainConfig, UserError
+from keras_recurrent.tasks.base import Task, TaskData, TrainConfig, UserError
 
 # name -> "module:ClassName"; imported lazily so that `recurrent tasks` stays cheap as tasks grow.
 _TASK_MODULES = {
-    "sentiment": "tasks.sentiment:SentimentTask",
-    "language_model": "tasks.language_model:LanguageModelTask",
-    "adding": "tasks.adding:AddingTask",
+    "sentiment": "keras_recurrent.tasks.sentiment:SentimentTask",
+    "language_model": "keras_recurrent.tasks.language_model:LanguageModelTask",
+    "adding": "keras_recurrent.tasks.adding:AddingTask",
 }
 
 

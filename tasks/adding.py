@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
 
 BASELINE_MSE = 1.0 / 6.0
 
@@ -58,7 +58,7 @@ def build_regressor(kind: str):
     def build(config: AddingModel, info: dict):
         import keras
 
-        from tasks.encoders import stacked_encoder
+        from keras_recurrent.tasks.encoders import stacked_encoder
 
         sequence = keras.Input(shape=(info["length"], 2), name="values_and_markers")
         x = stacked_encoder(kind, sequence, config.units, config.num_layers, dropout=0.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 
-from layers import SRU, MogrifierLSTM, SRUpp
+from keras_recurrent.layers import SRU, MogrifierLSTM, SRUpp
 
 
 def _keras_rnn(cls):

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from layers import MogrifierLSTM, SRUpp
-from tasks.base import Task, TaskData, UserError, hparam
-from tasks.encoders import RECURRENT_ENCODERS
-from tasks.text import decode
+from keras_recurrent.layers import MogrifierLSTM, SRUpp
+from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS
+from keras_recurrent.tasks.text import decode
 
 UNKNOWN = "\ufffd"  # index 0: characters never seen in training
 
@@ -52,7 +52,7 @@ class LanguageModelModel:
 
 def embedded_text(num_characters: int, seed: int = 0) -> str:
     """Offline default: generated reviews (tasks/sentiment/corpus.py), one per line, capitalised."""
-    from tasks.sentiment.corpus import generate_review
+    from keras_recurrent.tasks.sentiment.corpus import generate_review
 
     rng = np.random.default_rng(seed)
     lines, total = [], 0
@@ -122,7 +122,7 @@ def ngram_baselines(train_ids: np.ndarray, test_ids: np.ndarray, vocabulary_size
     }
 
 
-@keras.saving.register_keras_serializable(package="recurrent")
+@keras.saving.register_keras_serializable(package="keras_recurrent")
 def bits_per_character(y_true, y_pred):
     """Cross-entropy of the next-character logits, in bits."""
     return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True) / math.log(2.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.base import UserError
+from keras_recurrent.tasks.base import UserError
 
 
 def decode(raw: bytes, encoding: str, where: str) -> str:

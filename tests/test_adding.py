@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-import pipelines
-from tasks import UserError, get_task
-from tasks.adding import AddingModel, generate, gradient_reach
+from keras_recurrent import pipelines
+from keras_recurrent.tasks import UserError, get_task
+from keras_recurrent.tasks.adding import AddingModel, generate, gradient_reach
 
 
 def test_generated_data_follows_the_definition():

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pipelines.cli import main
+from keras_recurrent.pipelines.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,7 +54,7 @@ def test_tasks_listing(capsys):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A finished run whose files must survive every bad command below untouched."""
-    import pipelines
+    from keras_recurrent import pipelines
 
     path = str(tmp_path_factory.mktemp("runs") / "kept")
     pipelines.train("sentiment", run_dir=path, quick=True, quiet=True)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from pipelines.config import coerce, config_from_dict, resolve_config
-from tasks import UserError, get_task
+from keras_recurrent.pipelines.config import coerce, config_from_dict, resolve_config
+from keras_recurrent.tasks import UserError, get_task
 
 
 @pytest.fixture(scope="module")

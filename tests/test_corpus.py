@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tasks.sentiment.corpus import POSITIVE, generate_corpus
+from keras_recurrent.tasks.sentiment.corpus import POSITIVE, generate_corpus
 
 
 def test_deterministic_and_balanced():
@@ -38,7 +38,7 @@ def test_labels_follow_the_grammar():
 
 
 def test_unigram_bag_of_words_is_near_chance():
-    from tasks.sentiment import bag_of_words_baseline
+    from keras_recurrent.tasks.sentiment import bag_of_words_baseline
 
     train = generate_corpus(3000, seed=1)
     test = generate_corpus(1000, seed=2)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-import pipelines
-from tasks import UserError, get_task
-from tasks.language_model import LanguageModelData, encode, ngram_baselines, split_text, windows
+from keras_recurrent import pipelines
+from keras_recurrent.tasks import UserError, get_task
+from keras_recurrent.tasks.language_model import LanguageModelData, encode, ngram_baselines, split_text, windows
 
 TASK = get_task("language_model")
 
@@ -69,7 +69,7 @@ def test_learns_a_periodic_text_and_samples_it(model, tmp_path):
 
 
 def test_quick_cli_run_on_the_embedded_text(tmp_path, capsys):
-    from pipelines.cli import main
+    from keras_recurrent.pipelines.cli import main
 
     assert main(["train", "language_model", "--quick", "--quiet", "--run-dir", str(tmp_path / "r")]) == 0
     assert main(["predict", str(tmp_path / "r"), "The plot"]) == 0

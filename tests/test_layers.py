@@ -8,7 +8,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layers import SRU, MogrifierLSTM, SRUpp
+from keras_recurrent.layers import SRU, MogrifierLSTM, SRUpp
 
 
 def sigmoid(z):
@@ -281,7 +281,7 @@ def test_property_shapes_and_masking(name, batch, time, features, data):
 
 
 def test_masked_max_pooling_ignores_padding():
-    from layers import MaskedGlobalMaxPooling1D
+    from keras_recurrent.layers import MaskedGlobalMaxPooling1D
 
     x = np.array([[[1.0, -5.0], [3.0, -2.0], [99.0, 99.0]], [[-1.0, -1.0], [0.0, 0.0], [0.0, 0.0]]], "float32")
     mask = np.array([[True, True, False], [True, False, False]])

@@ -6,9 +6,9 @@ import os
 import keras
 import pytest
 
-import pipelines
-from pipelines.callbacks import read_history
-from tasks import UserError
+from keras_recurrent import pipelines
+from keras_recurrent.pipelines.callbacks import read_history
+from keras_recurrent.tasks import UserError
 
 # Small but not trivial: dropout on, three epochs, so order and RNG both matter to the result.
 SMALL = dict(quick=True, epochs=3, quiet=True, set=["model.dropout=0.3"])
@@ -33,7 +33,7 @@ def test_same_seed_same_metrics(tmp_path):
 def test_epoch_order_depends_only_on_seed_and_epoch():
     import tensorflow as tf
 
-    from pipelines.callbacks import epoch_shuffled
+    from keras_recurrent.pipelines.callbacks import epoch_shuffled
 
     epoch = tf.Variable(0, dtype=tf.int64)
     data = epoch_shuffled(tf.data.Dataset.range(20), seed=0, epoch_variable=epoch)  # seed 0 included

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from tasks import UserError, get_task
-from tasks.sentiment import SentimentData
-from tasks.sentiment import data as sdata
+from keras_recurrent.tasks import UserError, get_task
+from keras_recurrent.tasks.sentiment import SentimentData
+from keras_recurrent.tasks.sentiment import data as sdata
 
 
 @pytest.fixture(scope="module")

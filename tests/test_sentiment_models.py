@@ -4,10 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from pipelines.config import resolve_config
-from pipelines.verbs import make_optimizer
-from tasks import get_task
-from tasks.sentiment import SentimentModel
+from keras_recurrent.pipelines.config import resolve_config
+from keras_recurrent.pipelines.verbs import make_optimizer
+from keras_recurrent.tasks import get_task
+from keras_recurrent.tasks.sentiment import SentimentModel
 
 TASK = get_task("sentiment")
 INFO = {"vocabulary": ["", "[UNK]"] + [f"w{i}" for i in range(50)], "sequence_length": 12, "labels": ["negative", "positive"]}

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from layers import MaskedGlobalMaxPooling1D
-from tasks.base import Task, TaskData, UserError, hparam
-from tasks.encoders import RECURRENT_ENCODERS, stacked_encoder
-from tasks.sentiment import data as sdata
+from keras_recurrent.layers import MaskedGlobalMaxPooling1D
+from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS, stacked_encoder
+from keras_recurrent.tasks.sentiment import data as sdata
 
 
 @dataclass

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.base import UserError
-from tasks.text import decode
+from keras_recurrent.tasks.base import UserError
+from keras_recurrent.tasks.text import decode
 
 LABEL_NAMES = ("negative", "positive")
 # Label values recognised as negative / positive whatever the source calls them.
@@ -166,7 +166,7 @@ def read_tfds(name: str, config) -> Splits:
 
 
 def read_source(spec: str | None, config, seed: int) -> Splits:
-    from tasks.sentiment.corpus import generate_corpus
+    from keras_recurrent.tasks.sentiment.corpus import generate_corpus
 
     if not spec:
         return Splits(generate_corpus(config.num_examples, seed), None, "embedded")
