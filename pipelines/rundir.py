@@ -9,20 +9,62 @@ is atomic on one file system). A run directory is in one of three states:
 
 The default run name is `<model>-<hash of the resolved config>`, so the same command (same config,
 same seed) finds its own unfinished run and resumes it.
+
+A process that writes a run directory (train, evaluate, export) or a sweep directory holds its lock
+for as long as it writes (`locked`): a second writer gets a one-line error naming the holder's pid.
+The lock is an `flock` on `<dir>/.lock`, which the kernel releases when its process dies, so a lock left
+by a killed process is never stale: the next writer simply takes it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 
 from keras_recurrent.tasks import UserError
 
 DEFAULT_ROOT = "saved_models"
 NEW, UNFINISHED, FINISHED = "new", "unfinished", "finished"
+LOCK_NAME = ".lock"
+
+
+@contextlib.contextmanager
+def locked(directory: str, what: str = "run directory"):
+    """Hold an exclusive lock on `directory` (created if missing) for the block; UserError if another process holds it.
+
+    A directory this call created, that holds nothing but the lock when the block ends (the work failed
+    before writing anything), is removed again, so a failed start leaves no trace.
+    """
+    created = not os.path.isdir(directory)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"{directory}: exists and is not a directory; choose another {what}") from None
+    path = os.path.join(directory, LOCK_NAME)
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise UserError(f"{what} {directory} is in use by process {holder}; wait for it or choose another") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield directory
+        finally:
+            if created and os.listdir(directory) == [LOCK_NAME]:
+                shutil.rmtree(directory, ignore_errors=True)
+    finally:
+        handle.close()  # releases the flock
 
 
 @contextlib.contextmanager
@@ -78,7 +120,9 @@ def state_of(run_dir: str) -> str:
         return FINISHED
     if os.path.isfile(os.path.join(run_dir, "config.json")):
         return UNFINISHED
-    if os.path.isdir(run_dir) and os.listdir(run_dir):
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise UserError(f"--run-dir {run_dir}: exists and is not a directory; choose another")
+    if os.path.isdir(run_dir) and set(os.listdir(run_dir)) - {LOCK_NAME}:
         raise UserError(f"--run-dir {run_dir}: exists and is not a run directory; choose another")
     return NEW
 
@@ -94,10 +138,16 @@ def _flat(tree: dict) -> dict:
     return flat
 
 
+def run_path(config_dict: dict, run_dir: str | None, root: str = DEFAULT_ROOT) -> str:
+    """`run_dir` if given, else `<root>/<task>/<model>-<config hash>`."""
+    if run_dir is not None:
+        return run_dir
+    return os.path.join(root, config_dict["task"], f"{config_dict['model_name']}-{config_hash(config_dict)}")
+
+
 def choose_run_dir(config_dict: dict, run_dir: str | None, root: str = DEFAULT_ROOT) -> tuple[str, str]:
     """Return (run directory, state) for a resolved config; never a directory holding another config."""
-    if run_dir is None:
-        run_dir = os.path.join(root, config_dict["task"], f"{config_dict['model_name']}-{config_hash(config_dict)}")
+    run_dir = run_path(config_dict, run_dir, root)
     state = state_of(run_dir)
     if state != NEW:
         saved = read_json(os.path.join(run_dir, "config.json"))

@@ -94,18 +94,25 @@ def train(
     Returns:
         A `Run` with the run directory, the resolved config and the test metrics.
     """
-    import keras
-    import tensorflow as tf
-
-    from keras_recurrent.pipelines.callbacks import EpochSeeder, HistoryCSV, epoch_shuffled, read_history
-
     the_task = get_task(task)
     resolved = cfg.resolve_config(
         the_task, model=model, data=data, config_file=config, overrides=set, quick=quick,
         epochs=epochs, seed=seed, batch_size=batch_size, encoding=encoding,
     )
     config_dict = resolved.to_dict()
-    path, state = rundir.choose_run_dir(config_dict, run_dir, root)
+    # The lock covers the whole run, from reading the directory's state to the last file written.
+    with rundir.locked(rundir.run_path(config_dict, run_dir, root)) as locked_path:
+        return _train_locked(the_task, resolved, config_dict, locked_path, quiet, callbacks)
+
+
+def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks) -> Run:
+    import keras
+    import tensorflow as tf
+
+    from keras_recurrent.pipelines.callbacks import EpochSeeder, HistoryCSV, epoch_shuffled, read_history
+
+    task = the_task.name
+    path, state = rundir.choose_run_dir(config_dict, run_dir)
     if state == rundir.FINISHED:
         _say(quiet, f"already trained with this config and seed: {path} (pass --seed, --set or --run-dir to train another)")
         return Run(path, config_dict, rundir.read_json(os.path.join(path, "metrics.json")), already_finished=True)
@@ -205,15 +212,16 @@ def evaluate(run: str, *, quiet: bool = False) -> dict:
     from keras_recurrent.pipelines.callbacks import read_history
 
     task, config, info, model = load_run(run)
-    seed_everything(config.train.seed)
-    data_set = task.load(config.data_spec, config.data, config.train.seed)
-    history = read_history(os.path.join(run, "history.csv"))
-    metrics = _evaluate_and_plot(task, model, data_set, run, history, config.model_name)
-    previous = rundir.read_json(os.path.join(run, "metrics.json"))
-    for key in ("train_seconds_this_process", "epochs_trained"):
-        if key in previous:
-            metrics[key] = previous[key]
-    rundir.write_json(os.path.join(run, "metrics.json"), metrics)
+    with rundir.locked(run):
+        seed_everything(config.train.seed)
+        data_set = task.load(config.data_spec, config.data, config.train.seed)
+        history = read_history(os.path.join(run, "history.csv"))
+        metrics = _evaluate_and_plot(task, model, data_set, run, history, config.model_name)
+        previous = rundir.read_json(os.path.join(run, "metrics.json"))
+        for key in ("train_seconds_this_process", "epochs_trained"):
+            if key in previous:
+                metrics[key] = previous[key]
+        rundir.write_json(os.path.join(run, "metrics.json"), metrics)
     _say(quiet, summary_line(metrics))
     return metrics
 
