@@ -53,25 +53,37 @@ def _sru_forward(u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0):
     """
     units = ops.shape(c0)[-1]
 
-    def step(carry, inputs):
-        kept = _sru_step(carry[0], *inputs, v_f, v_r, b_f, b_r, alpha, units)
+    def step(carry, p_t):
+        kept = _sru_step(carry[0], *_unpack(p_t, units), v_f, v_r, b_f, b_r, alpha, units)
         # Keras's TensorFlow scan wants the per-step output to mirror the carry's structure.
         return kept, kept
 
     zeros = ops.zeros_like(c0)
-    _, (states, outputs, forget_gates, reset_gates) = ops.scan(step, (c0, zeros, zeros, zeros), (u, x_highway, m))
+    _, (states, outputs, forget_gates, reset_gates) = ops.scan(step, (c0, zeros, zeros, zeros),
+                                                               _pack(u, x_highway, m))
     return outputs, states, forget_gates, reset_gates
+
+
+def _pack(u, x_highway, m):
+    # One scanned sequence, not three: Keras's TensorFlow `scan` cannot trace several sequences whose
+    # length is unknown until run time (it compares their static lengths and fails on None), which is
+    # what a graph for any sequence length needs (a SavedModel export, which also traces the gradient).
+    return ops.concatenate([u, x_highway, m], axis=-1)
+
+
+def _unpack(p_t, units):
+    return p_t[:, :3 * units], p_t[:, 3 * units:4 * units], p_t[:, 4 * units:]
 
 
 def _sru_forward_lean(u, x_highway, m, v_f, v_r, b_f, b_r, alpha, c0):
     """`_sru_forward` without keeping the gates: what inference needs, half the writes."""
     units = ops.shape(c0)[-1]
 
-    def step(carry, inputs):
-        c, h, _, _ = _sru_step(carry[0], *inputs, v_f, v_r, b_f, b_r, alpha, units)
+    def step(carry, p_t):
+        c, h, _, _ = _sru_step(carry[0], *_unpack(p_t, units), v_f, v_r, b_f, b_r, alpha, units)
         return (c, h), (c, h)
 
-    _, (states, outputs) = ops.scan(step, (c0, ops.zeros_like(c0)), (u, x_highway, m))
+    _, (states, outputs) = ops.scan(step, (c0, ops.zeros_like(c0)), _pack(u, x_highway, m))
     return outputs, states
 
 

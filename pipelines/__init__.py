@@ -5,6 +5,7 @@
     >>> pipelines.predict(run.path, ["the plot was not bad"])
 """
 
+from keras_recurrent.pipelines.exporting import export
 from keras_recurrent.pipelines.verbs import Run, evaluate, predict, train
 
-__all__ = ["Run", "train", "evaluate", "predict"]
+__all__ = ["Run", "train", "evaluate", "predict", "export"]

@@ -7,6 +7,7 @@
                          [--quick] [--quiet]
     recurrent evaluate RUN [--quiet]
     recurrent predict RUN INPUT... [--json]
+    recurrent export RUN [--format savedmodel|tflite] [--quantize none|dynamic|float16|int8] [--quiet]
 
 A mistake in what was asked (unknown task, bad value, missing file) prints one line on stderr and
 exits with status 2; anything else is a bug and keeps its traceback.
@@ -108,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("run", help="run directory")
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="raw inputs: texts, file paths (task-dependent)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    export = verbs.add_parser("export", help="export a finished run as a SavedModel or a TFLite model (under RUN/export/)")
+    export.add_argument("run", help="run directory")
+    export.add_argument("--format", default="savedmodel", help="savedmodel (default) or tflite")
+    export.add_argument("--quantize", default="none", help="tflite only: none (default), dynamic, float16 or int8")
+    export.add_argument("--quiet", action="store_true", help="print only the exported path")
     return parser
 
 
@@ -184,6 +191,12 @@ def main(argv=None) -> int:
             task, config, info, model = load_run(args.run)
             for row in task.predict(model, args.inputs, info, config):
                 print(json.dumps(row) if args.json else task.format_prediction(row))
+        elif args.verb == "export":
+            from keras_recurrent.pipelines.exporting import export
+
+            report = export(args.run, format=args.format, quantize=args.quantize, quiet=args.quiet)
+            if args.quiet:
+                print(report["path"])
     except UserError as e:
         print(f"recurrent: error: {e}", file=sys.stderr)
         return EXIT_USAGE

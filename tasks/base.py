@@ -154,6 +154,38 @@ class Task:
         """Return a ModelConfig whose fields are drawn from the keras-tuner `hp`."""
         raise NotImplementedError(f"task {self.name!r} declares no search space yet")
 
-    def export_inputs(self, info: dict):
-        """The inference inputs, with static shapes, for SavedModel / TFLite export."""
-        raise NotImplementedError(f"task {self.name!r} declares no export inputs yet")
+    def export_inputs(self, info: dict, model) -> list:
+        """The model's inputs as `tf.TensorSpec`s without the batch axis, every dimension static.
+
+        A SavedModel serves them with any batch size; TFLite fixes batch 1 as well. The default reads
+        the shapes off the model's inputs; a task whose model takes sequences of any length says which
+        length to export.
+        """
+        import tensorflow as tf
+
+        specs = []
+        for tensor in model.inputs:
+            if any(d is None for d in tensor.shape[1:]):
+                raise UserError(f"task {self.name!r}: input {tensor.name!r} has no fixed shape {tuple(tensor.shape)} to export")
+            specs.append(tf.TensorSpec(tuple(tensor.shape[1:]), tensor.dtype, name=tensor.name))
+        return specs
+
+    def text_endpoint(self, model, info: dict) -> "TextEndpoint | None":
+        """For tasks that read text: a function from raw strings to the model's outputs, for `serve_text`."""
+        return None
+
+
+@dataclass
+class TextEndpoint:
+    """A raw-text entry point of an exported model, with what checks it.
+
+    `fn(strings)` maps a (batch,) string tensor to the model's outputs with TensorFlow ops only (its
+    vocabulary lives in `trackables`, which the export saves); `reference(texts)` computes the same
+    outputs through the task's own Python preprocessing and the Keras model; `examples` are texts to
+    compare the two on.
+    """
+
+    fn: Callable
+    trackables: Any
+    examples: list
+    reference: Callable

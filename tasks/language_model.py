@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from keras_recurrent.layers import MogrifierLSTM, SRUpp
-from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.base import Task, TaskData, TextEndpoint, UserError, hparam
 from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS
 from keras_recurrent.tasks.text import decode
 
@@ -233,6 +233,34 @@ class LanguageModelTask(Task):
 
     def format_prediction(self, row: dict) -> str:
         return f"{row['prime']}{row['generated']}"
+
+    def export_inputs(self, info, model):
+        import tensorflow as tf
+
+        # The model reads any length; exports fix the training window (TFLite needs static shapes).
+        return [tf.TensorSpec((info["sequence_length"],), tf.int32, name="characters")]
+
+    def text_endpoint(self, model, info):
+        """Raw strings in, logits of the character that follows each string out, (batch, vocabulary)."""
+        import tensorflow as tf
+
+        # Index 0 is the unknown character, as in `encode`; the rest in the saved vocabulary's order.
+        lookup = keras.layers.StringLookup(vocabulary=info["vocabulary"][1:], num_oov_indices=1)
+        lookup(tf.constant(["a"]))  # built, so the export can track its vocabulary
+
+        def from_strings(texts):
+            ids = tf.cast(lookup(tf.strings.unicode_split(texts, "UTF-8")), tf.int32)
+            lengths = tf.maximum(ids.row_lengths(), 1)
+            # Right padding cannot change a causal model's output at the last real character.
+            # One extra 0 column keeps a batch of empty strings at width 1 (an empty prime reads as UNKNOWN).
+            logits = model(tf.pad(ids.to_tensor(default_value=0), [[0, 0], [0, 1]]), training=False)
+            return tf.gather(logits, lengths - 1, batch_dims=1)
+
+        def reference(texts):
+            return np.stack([np.asarray(model(encode(t or UNKNOWN, info["vocabulary"])[None], training=False))[0, -1]
+                             for t in texts])
+
+        return TextEndpoint(from_strings, lookup, ["To be, or not", "the plot was", "Q"], reference)
 
 
 def sample(model, prime: str, info: dict, length: int, temperature: float, seed: int) -> str:

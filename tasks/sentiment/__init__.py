@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_recurrent.layers import MaskedGlobalMaxPooling1D
-from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.base import Task, TaskData, TextEndpoint, UserError, hparam
 from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS, stacked_encoder
 from keras_recurrent.tasks.sentiment import data as sdata
 
@@ -220,6 +220,21 @@ class SentimentTask(Task):
 
     def format_prediction(self, row: dict) -> str:
         return f"{row['label']:<9} {row['probability']:.3f}  {row['text']}"
+
+    def text_endpoint(self, model, info):
+        vectorize = make_vectorizer(info)
+        vectorize(np.asarray([""], dtype=object))  # built, so the export can track its vocabulary
+
+        def from_strings(texts):
+            return model(vectorize(texts), training=False)
+
+        def reference(texts):
+            ids = np.asarray(vectorize(np.asarray(texts, dtype=object)), dtype="int32")
+            return np.asarray(model(ids, training=False))
+
+        examples = ["the plot was not good", "although the script was dull , the cast was wonderful",
+                    "A film I will watch again!", ""]
+        return TextEndpoint(from_strings, vectorize, examples, reference)
 
 
 __all__ = ["SentimentTask", "SentimentData", "SentimentModel"]

@@ -1,0 +1,270 @@
+"""Export a finished run for serving: a TensorFlow SavedModel, or a TFLite model of built-in ops only.
+
+    recurrent export RUN --format savedmodel
+    recurrent export RUN --format tflite [--quantize none|dynamic|float16|int8]
+
+Everything lands under `RUN/export/`, each file written to a temporary name and renamed, and each next
+to a JSON report of how it was checked:
+
+- `savedmodel/`: signature `serve` (the model's own inputs, any batch size) and, for tasks that read
+  text, `serve_text` taking raw strings (the vocabulary lives inside the graph). Reloaded with
+  `tf.saved_model.load` and compared with the Keras model on real test inputs (`savedmodel.json`).
+- `model[-QUANT].tflite`: batch 1 and the task's fixed input shape, converted with TFLite's built-in op
+  set only (no Flex / Select-TF ops, which the pip interpreters cannot run): Keras's recurrent layers
+  and this project's custom loops lower to the builtin WHILE op once every shape but nothing else is
+  static. Run in the LiteRT interpreter against the Keras model on real test inputs; the report
+  (`model[-QUANT].tflite.json`) holds the op list, file size, latency and the largest difference.
+
+Quantization (TFLite only): `dynamic` (int8 weights, float activations), `float16` (half-precision
+weights), `int8` (integer weights and activations, calibrated on training inputs; refused with the
+converter's reason where a model's ops have no integer kernels).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+from keras_recurrent.pipelines import rundir
+from keras_recurrent.pipelines.environment import seed_everything, stderr_silenced
+from keras_recurrent.tasks import UserError
+
+FORMATS = ("savedmodel", "tflite")
+QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
+SAVEDMODEL_TOLERANCE = 1e-5
+TFLITE_TOLERANCE = 1e-4  # float TFLite; quantized variants report their error instead
+PARITY_EXAMPLES = 32
+
+
+def export(run: str, *, format: str = "savedmodel", quantize: str = "none", quiet: bool = False) -> dict:
+    """Export the finished run `run`; return the report that is also written beside the export.
+
+    Raises UserError (nothing written) for a run that does not exist or is unfinished, an unknown
+    format or quantization, a quantization of a SavedModel, or a model the format cannot take.
+    """
+    from keras_recurrent.pipelines.verbs import load_run
+
+    if format not in FORMATS:
+        raise UserError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
+    if quantize not in QUANTIZATIONS:
+        raise UserError(f"--quantize {quantize!r}: expected one of {', '.join(QUANTIZATIONS)}")
+    if format == "savedmodel" and quantize != "none":
+        raise UserError("--quantize applies to --format tflite; a SavedModel keeps the trained float weights")
+    task, config, info, model = load_run(run)
+    with rundir.locked(run):
+        seed_everything(config.train.seed)
+        data = task.load(config.data_spec, config.data, config.train.seed)
+        inputs = _real_inputs(data.test, PARITY_EXAMPLES)
+        if format == "savedmodel":
+            report = _export_savedmodel(task, model, info, inputs, os.path.join(run, "export"))
+        else:
+            calibration = _real_inputs(data.train, 100) if quantize == "int8" else None
+            report = _export_tflite(task, model, info, inputs, os.path.join(run, "export"), quantize, calibration)
+    if not quiet:
+        shown = {k: v for k, v in report.items() if k not in ("ops", "signatures")}
+        print(json.dumps(shown, indent=2))
+    return report
+
+
+def _real_inputs(dataset, count: int):
+    """The first `count` model inputs of an element-wise (inputs, targets) dataset, as NumPy."""
+    import tensorflow as tf
+
+    batch = next(iter(dataset.take(count).batch(count)))
+    features = batch[0] if isinstance(batch, tuple) else batch
+    return tf.nest.map_structure(np.asarray, features)
+
+
+def _input_specs(task, model, info):
+    """(TensorSpec per model input, with batch None) for the SavedModel; static shapes for TFLite."""
+    import tensorflow as tf
+
+    static = task.export_inputs(info, model)
+    dynamic = [tf.TensorSpec((None, *t.shape), t.dtype, name=t.name) for t in static]
+    fixed = [tf.TensorSpec((1, *t.shape), t.dtype, name=t.name) for t in static]
+    return dynamic, fixed
+
+
+def _archive(model, specs, text_endpoint=None):
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    single = len(specs) == 1
+    archive.add_endpoint("serve", (lambda x: model(x, training=False)) if single else
+                         (lambda *xs: model(list(xs), training=False)), input_signature=specs)
+    if text_endpoint is not None:
+        archive.track(text_endpoint.trackables)
+        archive.add_endpoint("serve_text", text_endpoint.fn, input_signature=[tf.TensorSpec((None,), tf.string, name="text")])
+    return archive
+
+
+def _replace_dir(tmp: str, final: str) -> None:
+    """Move the finished `tmp` onto `final`; an older export is removed only once the new one is in place."""
+    old = None
+    if os.path.exists(final):
+        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(final))
+        os.rename(final, os.path.join(old, "x"))
+    os.rename(tmp, final)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _max_diff(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a, dtype="float64") - np.asarray(b, dtype="float64"))))
+
+
+def _export_savedmodel(task, model, info, inputs, export_dir) -> dict:
+    import tensorflow as tf
+
+    dynamic, _ = _input_specs(task, model, info)
+    text_endpoint = task.text_endpoint(model, info)
+    os.makedirs(export_dir, exist_ok=True)
+    final = os.path.join(export_dir, "savedmodel")
+    tmp = tempfile.mkdtemp(prefix=".tmp-savedmodel-", dir=export_dir)
+    try:
+        _archive(model, dynamic, text_endpoint).write_out(os.path.join(tmp, "m"), verbose=False)
+        reloaded = tf.saved_model.load(os.path.join(tmp, "m"))
+        args = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        expected = np.asarray(model(inputs, training=False))
+        got = np.asarray(reloaded.serve(*[tf.constant(a) for a in args]))
+        report = {"format": "savedmodel", "path": final, "signatures": sorted(reloaded.signatures),
+                  "examples_compared": int(len(expected)), "max_abs_diff_serve": _max_diff(got, expected)}
+        if report["max_abs_diff_serve"] > SAVEDMODEL_TOLERANCE:
+            raise RuntimeError(f"SavedModel differs from the Keras model by {report['max_abs_diff_serve']:.3g}")
+        if text_endpoint is not None:
+            texts = text_endpoint.examples
+            via_text = np.asarray(reloaded.serve_text(tf.constant(texts)))
+            report["max_abs_diff_serve_text"] = _max_diff(via_text, text_endpoint.reference(texts))
+            if report["max_abs_diff_serve_text"] > SAVEDMODEL_TOLERANCE:
+                raise RuntimeError(f"serve_text differs from the Keras model by {report['max_abs_diff_serve_text']:.3g}")
+        _replace_dir(os.path.join(tmp, "m"), final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rundir.write_json(os.path.join(export_dir, "savedmodel.json"), report)
+    return report
+
+
+def _converter(model, fixed_specs, workdir):
+    import tensorflow as tf
+
+    path = os.path.join(workdir, "batch1")
+    _archive(model, fixed_specs).write_out(path, verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(path)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter
+
+
+def _quantize(converter, quantize: str, calibration):
+    import tensorflow as tf
+
+    if quantize == "none":
+        return
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+
+
+_INT8_CONVERSION = """
+import sys, numpy as np, tensorflow as tf
+work = sys.argv[1]
+rows = list(np.load(work + "/calibration.npz").values())
+converter = tf.lite.TFLiteConverter.from_saved_model(work + "/batch1")
+converter.optimizations = [tf.lite.Optimize.DEFAULT]
+converter.representative_dataset = lambda: ([r[i:i + 1] for r in rows] for i in range(len(rows[0])))
+converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+open(work + "/int8.tflite", "wb").write(converter.convert())
+"""
+
+
+def _convert_int8_isolated(work: str, calibration, model_name: str) -> bytes:
+    """Full-integer conversion in a child process: TFLite's calibrator can crash the process outright
+    (a segmentation fault, seen on every recurrent model here) rather than raise."""
+    import subprocess
+    import sys
+
+    rows = calibration if isinstance(calibration, (list, tuple)) else [calibration]
+    np.savez(os.path.join(work, "calibration.npz"), *rows)
+    done = subprocess.run([sys.executable, "-c", _INT8_CONVERSION, work], capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        reason = (f"the converter crashed (signal {-done.returncode}) while calibrating integer activations"
+                  if done.returncode < 0 else (lines[-1] if lines else f"exit status {done.returncode}"))
+        raise UserError(f"{model_name} cannot take --quantize int8 (integer weights and activations): {reason}; "
+                        f"use --quantize dynamic or float16, which keep float activations")
+    with open(os.path.join(work, "int8.tflite"), "rb") as f:
+        return f.read()
+
+
+def interpreter(model_content: bytes):
+    """A LiteRT interpreter (the `ai-edge-litert` package), or TensorFlow's own where LiteRT is missing."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - platforms without LiteRT wheels
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    with stderr_silenced():  # LiteRT announces its CPU delegate on stderr
+        runner = Interpreter(model_content=model_content)
+        runner.allocate_tensors()
+    return runner
+
+
+def run_tflite(runner, inputs) -> np.ndarray:
+    """Outputs of a batch-1 TFLite model for every example of `inputs` (one invocation each)."""
+    rows = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    details = runner.get_input_details()
+    output = runner.get_output_details()[0]["index"]
+    results = []
+    for i in range(len(rows[0])):
+        for detail, row in zip(details, rows):
+            runner.set_tensor(detail["index"], row[i: i + 1].astype(detail["dtype"]))
+        runner.invoke()
+        results.append(runner.get_tensor(output)[0])
+    return np.stack(results)
+
+
+def _export_tflite(task, model, info, inputs, export_dir, quantize, calibration) -> dict:
+    _, fixed = _input_specs(task, model, info)
+    os.makedirs(export_dir, exist_ok=True)
+    name = "model.tflite" if quantize == "none" else f"model-{quantize}.tflite"
+    with tempfile.TemporaryDirectory(prefix=".tmp-tflite-", dir=export_dir) as work:
+        converter = _converter(model, fixed, work)
+        if quantize == "int8":
+            content = _convert_int8_isolated(work, calibration, model.name)
+        else:
+            _quantize(converter, quantize, calibration)
+            try:
+                content = converter.convert()
+            except Exception as e:  # the converter's reason, in one line
+                reason = " ".join(str(e).split())[:300]
+                raise UserError(f"{model.name} cannot be converted with --quantize {quantize}: {reason}") from None
+    runner = interpreter(content)
+    ops = sorted({op["op_name"] for op in runner._get_ops_details()})
+    foreign = [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
+    if foreign:
+        raise UserError(f"{model.name}: the TFLite model needs non-builtin ops ({', '.join(foreign)})")
+    expected = np.asarray(model(inputs, training=False))
+    started = time.perf_counter()
+    got = run_tflite(runner, inputs)
+    latency_ms = (time.perf_counter() - started) * 1000 / len(got)
+    report = {
+        "format": "tflite", "quantize": quantize, "path": os.path.join(export_dir, name),
+        "input_shapes": [[1, *spec.shape[1:]] for spec in fixed], "bytes": len(content),
+        "examples_compared": int(len(got)), "max_abs_diff": _max_diff(got, expected),
+        "latency_ms_batch1": round(latency_ms, 3), "ops": ops,
+    }
+    if quantize == "none" and report["max_abs_diff"] > TFLITE_TOLERANCE:
+        raise RuntimeError(f"TFLite model differs from the Keras model by {report['max_abs_diff']:.3g}")
+    with rundir.atomic_path(report["path"], ".tflite") as tmp:
+        with open(tmp, "wb") as f:
+            f.write(content)
+    rundir.write_json(report["path"] + ".json", report)
+    return report

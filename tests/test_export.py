@@ -1,0 +1,111 @@
+"""Export of every model of every task: SavedModel and TFLite (built-in ops only) match the Keras model.
+
+Parametrised over the task registry, so a task added later is covered without touching this file.
+The models are built with the task's quick settings and random weights (not the zeros some layers
+start from), and compared on real inputs of the task's data.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_recurrent.pipelines import exporting as ex
+from keras_recurrent.pipelines.cli import main
+from keras_recurrent.pipelines.config import resolve_config
+from keras_recurrent.tasks import get_task, task_names
+
+CASES = [(t, m) for t in task_names() for m in get_task(t).models]
+_DATA = {}
+
+
+def _model_and_inputs(task_name, model_name):
+    task = get_task(task_name)
+    config = resolve_config(task, model=model_name, quick=True)
+    if task_name not in _DATA:
+        _DATA[task_name] = task.load(None, config.data, 0)
+    data = _DATA[task_name]
+    model = task.build(model_name, config.model, data.info)
+    rng = np.random.default_rng(0)
+    for w in model.weights:
+        if "float" in str(w.dtype):
+            w.assign(rng.normal(0.0, 0.3, w.shape).astype(w.dtype))
+    return task, model, data.info, ex._real_inputs(data.test, 8)
+
+
+@pytest.mark.parametrize("task_name,model_name", CASES)
+def test_savedmodel_and_tflite_match_keras(task_name, model_name, tmp_path):
+    task, model, info, inputs = _model_and_inputs(task_name, model_name)
+    saved = ex._export_savedmodel(task, model, info, inputs, str(tmp_path))
+    assert saved["max_abs_diff_serve"] <= ex.SAVEDMODEL_TOLERANCE
+    assert "serve" in saved["signatures"]
+    if task.text_endpoint(model, info) is not None:
+        assert "serve_text" in saved["signatures"] and saved["max_abs_diff_serve_text"] <= ex.SAVEDMODEL_TOLERANCE
+    lite = ex._export_tflite(task, model, info, inputs, str(tmp_path), "none", None)
+    assert lite["max_abs_diff"] <= ex.TFLITE_TOLERANCE
+    assert not [op for op in lite["ops"] if op.startswith("Flex") or op == "CUSTOM"]
+    assert os.path.getsize(tmp_path / "model.tflite") == lite["bytes"]
+    assert json.loads((tmp_path / "model.tflite.json").read_text())["ops"] == lite["ops"]
+
+
+def test_text_endpoint_takes_raw_strings(tmp_path):
+    import tensorflow as tf
+
+    task, model, info, inputs = _model_and_inputs("sentiment", "bigru")
+    ex._export_savedmodel(task, model, info, inputs, str(tmp_path))
+    served = tf.saved_model.load(str(tmp_path / "savedmodel"))
+    texts = ["the plot was not bad", "a dull and boring film"]
+    got = served.serve_text(tf.constant(texts)).numpy()
+    from keras_recurrent.tasks.sentiment import make_vectorizer
+
+    ids = np.asarray(make_vectorizer(info)(np.asarray(texts, dtype=object)), dtype="int32")
+    np.testing.assert_allclose(got, np.asarray(model(ids)), atol=1e-5)
+    assert got.shape == (2, 1) and not np.allclose(got[0], got[1])
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    from keras_recurrent import pipelines
+
+    return pipelines.train("sentiment", quick=True, quiet=True, run_dir=str(tmp_path_factory.mktemp("r") / "run")).path
+
+
+def test_export_through_the_command_line(quick_run, capsys):
+    assert main(["export", quick_run, "--format", "tflite", "--quantize", "dynamic", "--quiet"]) == 0
+    path = capsys.readouterr().out.strip()
+    assert path == os.path.join(quick_run, "export", "model-dynamic.tflite") and os.path.isfile(path)
+    report = json.loads(open(path + ".json").read())
+    assert report["quantize"] == "dynamic" and report["max_abs_diff"] < 0.05  # reported, not required to be tiny
+    assert main(["export", quick_run, "--quiet"]) == 0
+    assert os.path.isdir(os.path.join(quick_run, "export", "savedmodel"))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--format", "onnx"], "--format 'onnx': expected one of savedmodel, tflite"),
+    (["--quantize", "int4", "--format", "tflite"], "--quantize 'int4': expected one of"),
+    (["--quantize", "dynamic"], "--quantize applies to --format tflite"),
+])
+def test_bad_export_options_are_one_line(quick_run, capsys, args, message):
+    before = sorted(os.listdir(quick_run))
+    assert main(["export", quick_run, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert sorted(os.listdir(quick_run)) == before
+
+
+def test_export_of_a_missing_or_unfinished_run(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "nope")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").write_text("{}")
+    assert main(["export", str(tmp_path / "half")]) == 2
+    assert "not a finished run" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path / "half")) == ["config.json"]
+
+
+def test_int8_is_refused_with_the_reason(quick_run, capsys):
+    assert main(["export", quick_run, "--format", "tflite", "--quantize", "int8"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot take --quantize int8" in err and "dynamic or float16" in err
+    assert not os.path.exists(os.path.join(quick_run, "export", "model-int8.tflite"))
