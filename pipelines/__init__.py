@@ -6,6 +6,7 @@
 """
 
 from keras_recurrent.pipelines.exporting import export
+from keras_recurrent.pipelines.tuning import tune
 from keras_recurrent.pipelines.verbs import Run, evaluate, predict, train
 
-__all__ = ["Run", "train", "evaluate", "predict", "export"]
+__all__ = ["Run", "train", "evaluate", "predict", "tune", "export"]

@@ -7,6 +7,8 @@
                          [--quick] [--quiet]
     recurrent evaluate RUN [--quiet]
     recurrent predict RUN INPUT... [--json]
+    recurrent tune TASK [--tuner random|grid|hyperband|bayesian] [--max-trials N] [--space KEY=SPEC ...]
+                        [--fresh] [--retrain-best] (and train's --model, --data, --config, --set, --epochs, --seed, --quick)
     recurrent export RUN [--format savedmodel|tflite] [--quantize none|dynamic|float16|int8] [--quiet]
 
 A mistake in what was asked (unknown task, bad value, missing file) prints one line on stderr and
@@ -110,6 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="raw inputs: texts, file paths (task-dependent)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    tune = verbs.add_parser("tune", help="sweep a task's hyperparameters with keras-tuner (resumable)")
+    tune.add_argument("task", help="task name (see `recurrent tasks`)")
+    tune.add_argument("--tuner", default="random", help="random (default), grid, hyperband or bayesian")
+    tune.add_argument("--max-trials", type=_count("an integer", 1), default=10, help="trials to run (default 10)")
+    tune.add_argument("--space", action="append", default=[], metavar="KEY=SPEC",
+                      help="search KEY over a,b,c or low:high[:log] instead of the task's default space (repeatable)")
+    tune.add_argument("--model", help="model name from the task's registry")
+    tune.add_argument("--data", help="data spec, as for train")
+    tune.add_argument("--config", help="JSON or TOML file: the base settings every trial starts from")
+    tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed base setting (repeatable)")
+    tune.add_argument("--epochs", type=_count("an integer", 1), help="epochs per trial (hyperband: the most)")
+    tune.add_argument("--seed", type=_count("an integer", 0), help="seed of the base config and the tuner")
+    tune.add_argument("--quick", action="store_true", help="the task's tiny settings as the base: a smoke test")
+    tune.add_argument("--fresh", action="store_true", help="start the sweep over instead of continuing it")
+    tune.add_argument("--retrain-best", action="store_true", help="train the best config into a run directory")
+    tune.add_argument("--quiet", action="store_true", help="print only the best config's path")
+
     export = verbs.add_parser("export", help="export a finished run as a SavedModel or a TFLite model (under RUN/export/)")
     export.add_argument("run", help="run directory")
     export.add_argument("--format", default="savedmodel", help="savedmodel (default) or tflite")
@@ -191,6 +210,16 @@ def main(argv=None) -> int:
             task, config, info, model = load_run(args.run)
             for row in task.predict(model, args.inputs, info, config):
                 print(json.dumps(row) if args.json else task.format_prediction(row))
+        elif args.verb == "tune":
+            from keras_recurrent.pipelines.tuning import tune
+
+            summary = tune(
+                args.task, tuner=args.tuner, max_trials=args.max_trials, model=args.model, data=args.data,
+                config=args.config, set=args.set, space=args.space, epochs=args.epochs, seed=args.seed,
+                quick=args.quick, fresh=args.fresh, retrain_best=args.retrain_best, quiet=args.quiet,
+            )
+            if args.quiet:
+                print(summary["best_config"])
         elif args.verb == "export":
             from keras_recurrent.pipelines.exporting import export
 

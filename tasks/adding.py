@@ -90,6 +90,11 @@ class AddingTask(Task):
     models = {kind: build_regressor(kind) for kind in ("simple_rnn", "lstm", "gru", "mogrifier", "sru", "srupp")}
     default_model = "lstm"
     train_defaults = {"epochs": 10, "batch_size": 64, "learning_rate": 2e-3}
+    tunable = {
+        "model.units": [32, 64, 128],
+        "train.learning_rate": (3e-4, 3e-3, "log"),
+        "train.batch_size": [32, 64, 128],
+    }
     quick = {"data.num_examples": 256, "data.length": 12, "model.units": 8, "train.epochs": 1}
 
     def load(self, spec, config: AddingData, seed: int) -> TaskData:

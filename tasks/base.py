@@ -17,7 +17,11 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
 - `predict(model, inputs, info, config) -> list[dict]`: raw user inputs (strings: sentences, file
   paths, ...) to JSON-able predictions; `config` is the run's resolved RunConfig (sampling settings...);
 - `quick`: overrides for `--quick` (tiny data, one epoch) so a smoke run takes seconds;
-- `search_space(hp, model_config)` and `export_inputs(info)`: hooks for tuning and export.
+- `tunable`: the default search space of `recurrent tune`, `{"section.field": choices or range}`: a
+  list is a choice, `(low, high)` a uniform range, `(low, high, "log")` a log-uniform one (integers
+  stay integers);
+- `export_inputs(info, model)` and `text_endpoint(model, info)`: what export needs (fixed input
+  shapes; a raw-text entry point for tasks that read text).
 
 User mistakes (a bad data spec, a missing column, a wrong shape, a bad value) raise `UserError`
 where they are found, with a message naming the problem; the command line prints it as one line.
@@ -113,6 +117,8 @@ class Task:
     quick: ClassVar[dict] = {}
     models: ClassVar[dict[str, Callable]] = {}
     default_model: ClassVar[str] = ""
+    # Searched by `recurrent tune` unless `--space` says otherwise; fit-time settings included.
+    tunable: ClassVar[dict] = {"train.learning_rate": (3e-4, 3e-3, "log"), "train.batch_size": [32, 64]}
 
     # -- data -------------------------------------------------------------------------------------
     def load(self, spec: str | None, data_config, seed: int) -> TaskData:
@@ -150,9 +156,6 @@ class Task:
         return "\t".join(f"{k}={v}" for k, v in row.items())
 
     # -- hooks for the tuning and export issue ----------------------------------------------------
-    def search_space(self, hp, model_config):
-        """Return a ModelConfig whose fields are drawn from the keras-tuner `hp`."""
-        raise NotImplementedError(f"task {self.name!r} declares no search space yet")
 
     def export_inputs(self, info: dict, model) -> list:
         """The model's inputs as `tf.TensorSpec`s without the batch axis, every dimension static.

@@ -171,6 +171,12 @@ class LanguageModelTask(Task):
     models = {kind: build_language_model(kind) for kind in ("simple_rnn", "lstm", "gru", "mogrifier", "sru", "srupp")}
     default_model = "lstm"
     train_defaults = {"batch_size": 32, "epochs": 5, "learning_rate": 2e-3}
+    tunable = {
+        "model.units": [128, 256, 512],
+        "model.dropout": (0.0, 0.3),
+        "data.sequence_length": [64, 128, 256],
+        "train.learning_rate": (5e-4, 5e-3, "log"),
+    }
     quick = {
         "data.embedded_characters": 6000,
         "data.max_characters": 6000,

@@ -117,6 +117,14 @@ class SentimentTask(Task):
     ModelConfig = SentimentModel
     models = {kind: build_classifier(kind) for kind in RECURRENT_ENCODERS}
     default_model = "bigru"
+    tunable = {
+        "model.units": [32, 64, 128],
+        "model.embedding_dim": [32, 64, 128],
+        "model.dropout": (0.0, 0.6),
+        "model.pooling": ["last", "max", "mean"],
+        "train.learning_rate": (3e-4, 3e-3, "log"),
+        "train.batch_size": [32, 64],
+    }
     quick = {
         "data.num_examples": 400,
         "data.max_examples": 400,

@@ -1,0 +1,288 @@
+"""Hyperparameter sweeps with keras-tuner, the same for every task.
+
+    recurrent tune TASK [--tuner random|grid|hyperband|bayesian] [--max-trials N] [--model M] [--data SPEC]
+                        [--set KEY=VALUE ...] [--space KEY=SPEC ...] [--fresh] [--retrain-best]
+
+A trial is an ordinary training of the task (the task's loader, model registry, optimizer and seeds)
+with some settings drawn by the tuner; its objective is the lowest validation loss. The searched
+settings are the task's `tunable` declaration unless `--space` names others:
+`--space model.units=32,64,128` (a choice), `--space train.learning_rate=1e-4:1e-2:log` (a
+log-uniform range), `--space model.dropout=0:0.5` (a uniform range; integers if both ends are).
+
+The sweep lives in `<root>/<task>/sweeps/<tuner>-<hash>/` (the hash covers the base config, the space
+and the tuner), and is resumable: running the same command again continues where it stopped and never
+re-runs a finished trial; `--fresh` starts over. When the search ends it writes `trials.csv`,
+`summary.json`, `plots/trials.png` (objective by trial and by each searched setting) and
+`best_config.json`, which `recurrent train --config` accepts; `--retrain-best` trains it into an
+ordinary run directory. The Keras session is cleared after every trial, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+
+from keras_recurrent.pipelines import config as cfg
+from keras_recurrent.pipelines import rundir
+from keras_recurrent.pipelines.environment import quiet_tensorflow, seed_everything
+from keras_recurrent.tasks import UserError, get_task
+
+quiet_tensorflow()
+
+TUNERS = ("random", "grid", "hyperband", "bayesian")
+OBJECTIVE = "val_loss"
+
+
+def parse_space(items) -> dict:
+    """`["model.units=32,64", "train.learning_rate=1e-4:1e-2:log"]` -> {key: list or (low, high[, "log"])}."""
+    space = {}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        key, text = key.strip(), text.strip()
+        if not sep or not key or not text:
+            raise UserError(f"--space {item!r}: expected KEY=a,b,c or KEY=low:high[:log]")
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "log"):
+                raise UserError(f"--space {item!r}: a range is low:high or low:high:log")
+            space[key] = (parts[0], parts[1], "log") if len(parts) == 3 else (parts[0], parts[1])
+        else:
+            space[key] = [v.strip() for v in text.split(",") if v.strip()]
+    return space
+
+
+def _typed_space(task, base: cfg.RunConfig, space: dict) -> dict:
+    """Check every key names a hyperparameter of the task and convert its values to the field's type."""
+    typed = {}
+    for key, spec in space.items():
+        section, _, name = key.partition(".")
+        if section not in cfg.SECTIONS or not name:
+            raise UserError(f"--space {key}: not a hyperparameter; use section.field (section one of {', '.join(cfg.SECTIONS)})")
+        types = cfg._field_types(type(getattr(base, section)))
+        if name not in types:
+            raise UserError(f"--space {key}: not a hyperparameter of task {task.name!r}; {section} has {', '.join(types)}")
+        kind = types[name]
+        if isinstance(spec, list):
+            if not spec:
+                raise UserError(f"--space {key}: no values")
+            typed[key] = [cfg.coerce(v, kind, key) for v in spec]
+        else:
+            if kind not in (int, float):
+                raise UserError(f"--space {key}: a range needs a numeric setting; give choices a,b,c")
+            low, high = (cfg.coerce(v, kind, key) for v in spec[:2])
+            if not low < high:
+                raise UserError(f"--space {key}: the range {low}:{high} is empty")
+            if len(spec) == 3 and low <= 0:
+                raise UserError(f"--space {key}: a log range needs a positive lower end")
+            typed[key] = (low, high, *spec[2:])
+        # Every value must pass the field's own range check, or trials would fail one by one.
+        probe = cfg.config_from_dict(task, base.to_dict())
+        for value in (typed[key] if isinstance(typed[key], list) else typed[key][:2]):
+            cfg._apply(probe, key, value, "--space")
+            probe.validate(task)
+    return typed
+
+
+def _draw(hp, key: str, spec):
+    name = key  # keras-tuner names may hold dots
+    if isinstance(spec, list):
+        return hp.Choice(name, spec)
+    low, high, *scale = spec
+    sampling = "log" if scale else "linear"
+    if isinstance(low, int) and isinstance(high, int):
+        return hp.Int(name, low, high, sampling=sampling)
+    return hp.Float(name, float(low), float(high), sampling=sampling)
+
+
+def _sweep_dir(root: str, task: str, tuner: str, base: dict, space: dict) -> str:
+    fingerprint = {"base": base, "space": {k: list(v) for k, v in space.items()}, "tuner": tuner}
+    return os.path.join(root, task, "sweeps", f"{tuner}-{rundir.config_hash(fingerprint)}")
+
+
+def _make_tuner(kind: str, task, base: cfg.RunConfig, space: dict, directory: str, max_trials: int, fresh: bool,
+                quiet: bool):
+    import keras
+    import keras_tuner as kt
+
+    from keras_recurrent.pipelines.verbs import make_optimizer
+
+    base_dict = base.to_dict()
+    data_cache = {}
+
+    class TaskTuner(TUNER_CLASSES[kind]):
+        def run_trial(self, trial, *args, **kwargs):
+            values = trial.hyperparameters.values
+            trial_config = cfg.config_from_dict(task, base_dict)
+            for key in space:
+                if key in values:
+                    cfg._apply(trial_config, key, values[key], "trial")
+            if "tuner/epochs" in values:  # hyperband's budget for this bracket
+                trial_config.train.epochs = int(values["tuner/epochs"])
+            trial_config.validate(task)
+            seed_everything(trial_config.train.seed)
+            data_key = json.dumps(trial_config.to_dict()["data"], sort_keys=True)
+            if data_key not in data_cache:  # data settings rarely change between trials
+                data_cache.clear()
+                data_cache[data_key] = task.load(trial_config.data_spec, trial_config.data, trial_config.train.seed)
+            data = data_cache[data_key]
+            model = task.build(trial_config.model_name, trial_config.model, data.info)
+            model.compile(optimizer=make_optimizer(trial_config.train), loss=task.loss(data.info),
+                          metrics=task.metrics(data.info))
+            batch = trial_config.train.batch_size
+            history = model.fit(
+                task.batch(data.train.shuffle(4096, seed=trial_config.train.seed), batch),
+                validation_data=task.batch(data.validation, batch),
+                epochs=trial_config.train.epochs, verbose=0, shuffle=False,  # shuffled above, by the seed
+            )
+            best = min(history.history[OBJECTIVE])
+            del model
+            keras.backend.clear_session()  # what keeps memory flat across trials
+            if not quiet:
+                print(f"trial {trial.trial_id}: {OBJECTIVE}={best:.4f}  {_describe(values, space)}", flush=True)
+            return {OBJECTIVE: best if math.isfinite(best) else 1e30}
+
+    def build(hp):
+        for key, spec in space.items():
+            _draw(hp, key, spec)
+        return None
+
+    common = dict(objective=kt.Objective(OBJECTIVE, "min"), directory=os.path.dirname(directory),
+                  project_name=os.path.basename(directory), overwrite=fresh, seed=base.train.seed)
+    hypermodel = kt.HyperModel()
+    hypermodel.build = build
+    if kind == "hyperband":
+        return TaskTuner(hypermodel=hypermodel, max_epochs=base.train.epochs, factor=3,
+                         hyperband_iterations=1, max_retries_per_trial=0, **common)
+    return TaskTuner(hypermodel=hypermodel, max_trials=max_trials, max_retries_per_trial=0, **common)
+
+
+def _tuner_classes():
+    import keras_tuner as kt
+
+    return {"random": kt.RandomSearch, "grid": kt.GridSearch, "hyperband": kt.Hyperband,
+            "bayesian": kt.BayesianOptimization}
+
+
+class _LazyClasses(dict):
+    def __missing__(self, key):
+        self.update(_tuner_classes())
+        return dict.__getitem__(self, key)
+
+
+TUNER_CLASSES = _LazyClasses()
+
+
+def _describe(values: dict, space: dict) -> str:
+    return "  ".join(f"{k}={values[k]:.4g}" if isinstance(values.get(k), float) else f"{k}={values.get(k)}"
+                     for k in space if k in values)
+
+
+def tune(
+    task: str,
+    *,
+    tuner: str = "random",
+    max_trials: int = 10,
+    model: str | None = None,
+    data: str | None = None,
+    config: str | None = None,
+    set: tuple | list = (),
+    space: tuple | list = (),
+    epochs: int | None = None,
+    seed: int | None = None,
+    quick: bool = False,
+    fresh: bool = False,
+    retrain_best: bool = False,
+    root: str = rundir.DEFAULT_ROOT,
+    quiet: bool = False,
+) -> dict:
+    """Run (or continue) a sweep; return its summary (best value, best config path, trials).
+
+    Raises UserError, with nothing written, for an unknown tuner, `max_trials` below 1, or a space
+    key that is not a hyperparameter of the task (or values its range check refuses).
+    """
+    if tuner not in TUNERS:
+        raise UserError(f"--tuner {tuner!r}: expected one of {', '.join(TUNERS)}")
+    if not isinstance(max_trials, int) or max_trials < 1:
+        raise UserError(f"--max-trials {max_trials!r}: must be at least 1")
+    the_task = get_task(task)
+    base = cfg.resolve_config(the_task, model=model, data=data, config_file=config, overrides=set, quick=quick,
+                              epochs=epochs, seed=seed)
+    typed = _typed_space(the_task, base, parse_space(space) if space else dict(the_task.tunable))
+    if tuner == "grid" and any(not isinstance(v, list) for v in typed.values()):
+        raise UserError("--tuner grid searches choices only; give every --space key as a,b,c")
+    directory = _sweep_dir(root, task, tuner, base.to_dict(), typed)
+    with rundir.locked(directory, what="sweep directory"):
+        search = _make_tuner(tuner, the_task, base, typed, directory, max_trials, fresh, quiet)
+        search.search(verbose=0 if quiet else 1)
+        summary = _summarise(search, the_task, base, typed, directory, tuner)
+    if not quiet:
+        print(f"best {OBJECTIVE}={summary['best_value']:.4f} ({summary['completed_trials']} trials); "
+              f"config: {summary['best_config']}")
+    if retrain_best:
+        from keras_recurrent.pipelines.verbs import train
+
+        run = train(task, config=summary["best_config"], quiet=quiet, root=root)
+        summary["retrained_run"] = run.path
+    return summary
+
+
+def _summarise(search, task, base: cfg.RunConfig, space: dict, directory: str, tuner: str) -> dict:
+    trials = [t for t in search.oracle.trials.values() if t.status == "COMPLETED" and t.score is not None]
+    if not trials:
+        raise UserError(f"sweep {directory}: no trial completed")
+    trials.sort(key=lambda t: int(t.trial_id) if t.trial_id.isdigit() else t.trial_id)
+    rows = [{"trial": t.trial_id, OBJECTIVE: t.score, **{k: t.hyperparameters.values.get(k) for k in space}}
+            for t in trials]
+    best = min(trials, key=lambda t: t.score)
+    best_config = cfg.config_from_dict(task, base.to_dict())
+    for key in space:
+        cfg._apply(best_config, key, best.hyperparameters.values[key], "best trial")
+    best_tree = best_config.to_dict()
+    best_tree.pop("task")
+    best_path = os.path.join(directory, "best_config.json")
+    rundir.write_json(best_path, best_tree)
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    rundir.write_text(os.path.join(directory, "trials.csv"), buffer.getvalue())
+    summary = {"task": task.name, "tuner": tuner, "objective": OBJECTIVE, "completed_trials": len(rows),
+               "best_trial": best.trial_id, "best_value": best.score, "best_values": {k: best.hyperparameters.values[k] for k in space},
+               "best_config": best_path, "space": {k: list(v) for k, v in space.items()}, "trials": rows}
+    rundir.write_json(os.path.join(directory, "summary.json"), summary)
+    rundir.save_figure(trials_figure(rows, space, f"{task.name} / {base.model_name}: {tuner} search"),
+                       os.path.join(directory, "plots", "trials.png"))
+    return summary
+
+
+def trials_figure(rows: list[dict], space: dict, title: str):
+    """The objective by trial (with the best so far), and against each searched setting."""
+    import matplotlib.pyplot as plt
+
+    keys = list(space)
+    fig, axes = plt.subplots(1, 1 + len(keys), figsize=(3.6 * (1 + len(keys)), 3.2), squeeze=False)
+    values = [r[OBJECTIVE] for r in rows]
+    ax = axes[0][0]
+    ax.plot(range(1, len(values) + 1), values, "o", label="trial")
+    ax.plot(range(1, len(values) + 1), [min(values[: i + 1]) for i in range(len(values))], "-", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(OBJECTIVE)
+    ax.legend(fontsize=8)
+    for ax, key in zip(axes[0][1:], keys):
+        xs = [r[key] for r in rows]
+        if all(isinstance(x, (int, float)) for x in xs):
+            ax.plot(xs, values, "o")
+            if isinstance(space[key], tuple) and len(space[key]) == 3:
+                ax.set_xscale("log")
+        else:
+            labels = sorted({str(x) for x in xs})
+            ax.plot([labels.index(str(x)) for x in xs], values, "o")
+            ax.set_xticks(range(len(labels)), labels)
+        ax.set_xlabel(key)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
