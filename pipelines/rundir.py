@@ -41,6 +41,10 @@ def locked(directory: str, what: str = "run directory"):
     before writing anything), is removed again, so a failed start leaves no trace.
     """
     created = not os.path.isdir(directory)
+    # The top-most folder this call creates (saved_models/ itself on a first run), to remove on failure.
+    top = os.path.abspath(directory)
+    while not os.path.exists(os.path.dirname(top)) and os.path.dirname(top) != top:
+        top = os.path.dirname(top)
     try:
         os.makedirs(directory, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -63,6 +67,10 @@ def locked(directory: str, what: str = "run directory"):
         finally:
             if created and os.listdir(directory) == [LOCK_NAME]:
                 shutil.rmtree(directory, ignore_errors=True)
+                parent = os.path.dirname(os.path.abspath(directory))
+                while len(parent) >= len(top) and os.path.isdir(parent) and not os.listdir(parent):
+                    os.rmdir(parent)
+                    parent = os.path.dirname(parent)
     finally:
         handle.close()  # releases the flock
 
