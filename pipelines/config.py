@@ -219,6 +219,15 @@ def config_from_dict(task: Task, tree: dict) -> RunConfig:
     return config
 
 
+def with_overrides(task: Task, base: RunConfig, pairs, origin: str) -> RunConfig:
+    """A validated copy of `base` with (key, value) pairs applied, `base` untouched (sweep trials, best config)."""
+    config = config_from_dict(task, base.to_dict())
+    for key, value in pairs:
+        _apply(config, key, value, origin)
+    config.validate(task)
+    return config
+
+
 def describe_fields(obj) -> list[tuple[str, object, str]]:
     """(name, default, help) for each field of a hyperparameter section, for `recurrent tasks`."""
     return [(f.name, getattr(obj, f.name), (f.metadata or {}).get("help", "")) for f in dataclasses.fields(obj)]

@@ -105,17 +105,6 @@ def _archive(model, specs, text_endpoint=None):
     return archive
 
 
-def _replace_dir(tmp: str, final: str) -> None:
-    """Move the finished `tmp` onto `final`; an older export is removed only once the new one is in place."""
-    old = None
-    if os.path.exists(final):
-        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(final))
-        os.rename(final, os.path.join(old, "x"))
-    os.rename(tmp, final)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _max_diff(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a, dtype="float64") - np.asarray(b, dtype="float64"))))
 
@@ -144,7 +133,7 @@ def _export_savedmodel(task, model, info, inputs, export_dir) -> dict:
             report["max_abs_diff_serve_text"] = _max_diff(via_text, text_endpoint.reference(texts))
             if report["max_abs_diff_serve_text"] > SAVEDMODEL_TOLERANCE:
                 raise RuntimeError(f"serve_text differs from the Keras model by {report['max_abs_diff_serve_text']:.3g}")
-        _replace_dir(os.path.join(tmp, "m"), final)
+        rundir.replace_dir(os.path.join(tmp, "m"), final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     rundir.write_json(os.path.join(export_dir, "savedmodel.json"), report)
@@ -161,7 +150,7 @@ def _converter(model, fixed_specs, workdir):
     return converter
 
 
-def _quantize(converter, quantize: str, calibration):
+def _quantize(converter, quantize: str):
     import tensorflow as tf
 
     if quantize == "none":
@@ -240,7 +229,7 @@ def _export_tflite(task, model, info, inputs, export_dir, quantize, calibration)
         if quantize == "int8":
             content = _convert_int8_isolated(work, calibration, model.name)
         else:
-            _quantize(converter, quantize, calibration)
+            _quantize(converter, quantize)
             try:
                 content = converter.convert()
             except Exception as e:  # the converter's reason, in one line

@@ -90,6 +90,18 @@ def atomic_path(path: str, suffix: str = ""):
             os.remove(tmp)
 
 
+def replace_dir(tmp: str, final: str) -> None:
+    """The directory form of `atomic_path`: move the finished `tmp` onto `final`; an older `final` is
+    removed only once the new one is in place."""
+    old = None
+    if os.path.exists(final):
+        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(final))
+        os.rename(final, os.path.join(old, "x"))
+    os.rename(tmp, final)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def write_text(path: str, text: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:

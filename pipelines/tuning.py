@@ -79,10 +79,8 @@ def _typed_space(task, base: cfg.RunConfig, space: dict) -> dict:
                 raise UserError(f"--space {key}: a log range needs a positive lower end")
             typed[key] = (low, high, *spec[2:])
         # Every value must pass the field's own range check, or trials would fail one by one.
-        probe = cfg.config_from_dict(task, base.to_dict())
         for value in (typed[key] if isinstance(typed[key], list) else typed[key][:2]):
-            cfg._apply(probe, key, value, "--space")
-            probe.validate(task)
+            cfg.with_overrides(task, base, [(key, value)], "--space")
     return typed
 
 
@@ -107,30 +105,26 @@ def _make_tuner(kind: str, task, base: cfg.RunConfig, space: dict, directory: st
     import keras
     import keras_tuner as kt
 
-    from keras_recurrent.pipelines.verbs import make_optimizer
+    from keras_recurrent.pipelines.verbs import build_compiled
 
-    base_dict = base.to_dict()
     data_cache = {}
+    tuner_classes = {"random": kt.RandomSearch, "grid": kt.GridSearch, "hyperband": kt.Hyperband,
+                     "bayesian": kt.BayesianOptimization}
 
-    class TaskTuner(TUNER_CLASSES[kind]):
+    class TaskTuner(tuner_classes[kind]):
         def run_trial(self, trial, *args, **kwargs):
             values = trial.hyperparameters.values
-            trial_config = cfg.config_from_dict(task, base_dict)
-            for key in space:
-                if key in values:
-                    cfg._apply(trial_config, key, values[key], "trial")
+            pairs = [(key, values[key]) for key in space if key in values]
             if "tuner/epochs" in values:  # hyperband's budget for this bracket
-                trial_config.train.epochs = int(values["tuner/epochs"])
-            trial_config.validate(task)
+                pairs.append(("train.epochs", int(values["tuner/epochs"])))
+            trial_config = cfg.with_overrides(task, base, pairs, "trial")
             seed_everything(trial_config.train.seed)
             data_key = json.dumps(trial_config.to_dict()["data"], sort_keys=True)
             if data_key not in data_cache:  # data settings rarely change between trials
                 data_cache.clear()
                 data_cache[data_key] = task.load(trial_config.data_spec, trial_config.data, trial_config.train.seed)
             data = data_cache[data_key]
-            model = task.build(trial_config.model_name, trial_config.model, data.info)
-            model.compile(optimizer=make_optimizer(trial_config.train), loss=task.loss(data.info),
-                          metrics=task.metrics(data.info))
+            model = build_compiled(task, trial_config, data.info)
             batch = trial_config.train.batch_size
             history = model.fit(
                 task.batch(data.train.shuffle(4096, seed=trial_config.train.seed), batch),
@@ -157,22 +151,6 @@ def _make_tuner(kind: str, task, base: cfg.RunConfig, space: dict, directory: st
         return TaskTuner(hypermodel=hypermodel, max_epochs=base.train.epochs, factor=3,
                          hyperband_iterations=1, max_retries_per_trial=0, **common)
     return TaskTuner(hypermodel=hypermodel, max_trials=max_trials, max_retries_per_trial=0, **common)
-
-
-def _tuner_classes():
-    import keras_tuner as kt
-
-    return {"random": kt.RandomSearch, "grid": kt.GridSearch, "hyperband": kt.Hyperband,
-            "bayesian": kt.BayesianOptimization}
-
-
-class _LazyClasses(dict):
-    def __missing__(self, key):
-        self.update(_tuner_classes())
-        return dict.__getitem__(self, key)
-
-
-TUNER_CLASSES = _LazyClasses()
 
 
 def _describe(values: dict, space: dict) -> str:
@@ -237,9 +215,7 @@ def _summarise(search, task, base: cfg.RunConfig, space: dict, directory: str, t
     rows = [{"trial": t.trial_id, OBJECTIVE: t.score, **{k: t.hyperparameters.values.get(k) for k in space}}
             for t in trials]
     best = min(trials, key=lambda t: t.score)
-    best_config = cfg.config_from_dict(task, base.to_dict())
-    for key in space:
-        cfg._apply(best_config, key, best.hyperparameters.values[key], "best trial")
+    best_config = cfg.with_overrides(task, base, [(k, best.hyperparameters.values[k]) for k in space], "best trial")
     best_tree = best_config.to_dict()
     best_tree.pop("task")
     best_path = os.path.join(directory, "best_config.json")

@@ -50,13 +50,18 @@ def make_optimizer(train_config):
     ](lr, **clip)
 
 
+def build_compiled(task, config, info):
+    """The run's model, built from the task's registry and compiled with the run's optimizer."""
+    model = task.build(config.model_name, config.model, info)
+    model.compile(optimizer=make_optimizer(config.train), loss=task.loss(info), metrics=task.metrics(info))
+    return model
+
+
 def _prepare(task, config):
     """Seed, load data, build and compile the model: everything that can fail before a run dir exists."""
     seed_everything(config.train.seed)
     data = task.load(config.data_spec, config.data, config.train.seed)
-    model = task.build(config.model_name, config.model, data.info)
-    model.compile(optimizer=make_optimizer(config.train), loss=task.loss(data.info), metrics=task.metrics(data.info))
-    return data, model
+    return data, build_compiled(task, config, data.info)
 
 
 def train(
