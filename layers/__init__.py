@@ -7,5 +7,6 @@ from keras_recurrent.layers.mogrifier_lstm import MogrifierLSTM, MogrifierLSTMCe
 from keras_recurrent.layers.pooling import MaskedGlobalMaxPooling1D
 from keras_recurrent.layers.sru import SRU, elementwise_recurrence
 from keras_recurrent.layers.srupp import SRUpp
+from keras_recurrent.layers.streaming import StepModel
 
-__all__ = ["MaskedGlobalMaxPooling1D", "MogrifierLSTM", "MogrifierLSTMCell", "SRU", "SRUpp", "elementwise_recurrence"]
+__all__ = ["MaskedGlobalMaxPooling1D", "MogrifierLSTM", "MogrifierLSTMCell", "SRU", "SRUpp", "StepModel", "elementwise_recurrence"]

@@ -279,6 +279,29 @@ class _SRUBase(keras.layers.Layer):
         result = ops.transpose(outputs, (1, 0, 2)) if self.return_sequences else h_last
         return [result, c_last] if self.return_state else result
 
+    # -- streaming: one step at a time, the state carried by the caller ------------------------------
+    def step_state_shapes(self, context: int) -> list[tuple]:
+        """Shapes (without batch) of the state `step` carries; `context` bounds any attention window."""
+        self._check_streamable()
+        return [(self.units,)]
+
+    def step(self, x_t, states):
+        """One time step at inference: x_t (batch, features), states as `step_state_shapes` says.
+
+        Returns (h_t, new_states). Stepping a sequence from zero states gives the outputs of `call`.
+        """
+        self._check_streamable()
+        c_prev = states[0]
+        u_t, extra = self.transform_step(x_t, states[1:])
+        highway = x_t if self.highway_kernel is None else ops.matmul(x_t, self.highway_kernel)
+        ones = ops.ones_like(c_prev[:, :1])
+        c, h, _, _ = _sru_step(c_prev, u_t, highway, ones, self.v_f, self.v_r, self.b_f, self.b_r, self.alpha, self.units)
+        return h, [c, *extra]
+
+    def _check_streamable(self):
+        if self.go_backwards:
+            raise ValueError(f"{self.name}: a layer that reads its sequence backwards cannot run one step at a time")
+
     def compute_mask(self, inputs, mask=None):
         if not self.return_sequences or mask is None:
             return [None, None] if self.return_state else None
@@ -345,6 +368,10 @@ class SRU(_SRUBase):
 
     def transform(self, inputs, inputs_time_major, mask):
         return project(inputs_time_major, self.kernel)
+
+    def transform_step(self, x_t, extra_states):
+        """`transform` for one step: (U_t, the state beyond c, advanced); SRU carries nothing more."""
+        return ops.matmul(x_t, self.kernel), []
 
     def get_config(self):
         config = super().get_config()

@@ -97,6 +97,36 @@ class SRUpp(_SRUBase):
         # Transpose the narrow (d') tensor to time-major, not the 3 * units wide result.
         return project(ops.transpose(z, (1, 0, 2)), self.output_kernel)
 
+    # -- streaming ----------------------------------------------------------------------------------
+    # The state is SRU's c plus a cache of the last `context` keys and values (oldest first) and how
+    # many of its slots are filled. While a sequence is no longer than `context` each step attends to
+    # exactly the keys `call` lets it see; past that, to the latest `context` (a sliding window).
+    def step_state_shapes(self, context: int) -> list[tuple]:
+        self._check_streamable()
+        d = self.attention_dim
+        return [(self.units,), (context, d), (context, d), (1,)]
+
+    def _check_streamable(self):
+        super()._check_streamable()
+        if not self.causal:
+            raise ValueError(f"{self.name}: only a causal SRUpp can run one step at a time (it attends to later steps)")
+
+    def transform_step(self, x_t, extra_states):
+        keys, values, filled = extra_states
+        q = ops.matmul(x_t, self.query_kernel)
+        keys = ops.concatenate([keys[:, 1:], ops.expand_dims(ops.matmul(q, self.key_kernel), 1)], axis=1)
+        values = ops.concatenate([values[:, 1:], ops.expand_dims(ops.matmul(q, self.value_kernel), 1)], axis=1)
+        context = ops.shape(keys)[1]
+        filled = ops.minimum(filled + 1.0, ops.cast(context, filled.dtype))
+        # Slot j holds a real key once j >= context - filled (the cache fills from the right).
+        slots = ops.cast(ops.expand_dims(ops.arange(context), 0), filled.dtype)
+        allowed = slots >= ops.cast(context, filled.dtype) - filled
+        scores = ops.sum(ops.expand_dims(q, 1) * keys, axis=-1) / ops.sqrt(ops.cast(self.attention_dim, q.dtype))
+        scores = ops.where(allowed, scores, ops.cast(-1e9, scores.dtype))
+        attended = ops.sum(ops.expand_dims(ops.softmax(scores, axis=-1), -1) * values, axis=1)
+        z = self.layer_norm(q + self.residual_scale * attended)
+        return ops.matmul(z, self.output_kernel), [keys, values, filled]
+
     def get_config(self):
         config = super().get_config()
         config.update(

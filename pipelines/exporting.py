@@ -90,15 +90,18 @@ def _input_specs(task, model, info):
     return dynamic, fixed
 
 
-def _archive(model, specs, text_endpoint=None):
+def _archive(model, specs, text_endpoint=None, stepper=None, step_specs=None):
     import keras
     import tensorflow as tf
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     single = len(specs) == 1
-    archive.add_endpoint("serve", (lambda x: model(x, training=False)) if single else
-                         (lambda *xs: model(list(xs), training=False)), input_signature=specs)
+    if specs:
+        archive.add_endpoint("serve", (lambda x: model(x, training=False)) if single else
+                             (lambda *xs: model(list(xs), training=False)), input_signature=specs)
+    if stepper is not None:
+        archive.add_endpoint("step", lambda *xs: stepper(list(xs)), input_signature=step_specs)
     if text_endpoint is not None:
         archive.track(text_endpoint.trackables)
         archive.add_endpoint("serve_text", text_endpoint.fn, input_signature=[tf.TensorSpec((None,), tf.string, name="text")])
@@ -118,7 +121,9 @@ def _export_savedmodel(task, model, info, inputs, export_dir) -> dict:
     final = os.path.join(export_dir, "savedmodel")
     tmp = tempfile.mkdtemp(prefix=".tmp-savedmodel-", dir=export_dir)
     try:
-        _archive(model, dynamic, text_endpoint).write_out(os.path.join(tmp, "m"), verbose=False)
+        stepper = task.step_model(model, info)
+        step_specs = stepper.input_specs(None) if stepper is not None else None
+        _archive(model, dynamic, text_endpoint, stepper, step_specs).write_out(os.path.join(tmp, "m"), verbose=False)
         reloaded = tf.saved_model.load(os.path.join(tmp, "m"))
         args = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         expected = np.asarray(model(inputs, training=False))
@@ -133,6 +138,12 @@ def _export_savedmodel(task, model, info, inputs, export_dir) -> dict:
             report["max_abs_diff_serve_text"] = _max_diff(via_text, text_endpoint.reference(texts))
             if report["max_abs_diff_serve_text"] > SAVEDMODEL_TOLERANCE:
                 raise RuntimeError(f"serve_text differs from the Keras model by {report['max_abs_diff_serve_text']:.3g}")
+        if stepper is not None:
+            step = _step_parity(lambda *xs: reloaded.step(*[tf.constant(x) for x in xs]), stepper, model, inputs)
+            report["max_abs_diff_step"] = step
+            report["step_states"] = [list(shape) for shape in stepper.state_shapes]
+            if step > SAVEDMODEL_TOLERANCE:
+                raise RuntimeError(f"the step signature differs from the full model by {step:.3g}")
         rundir.replace_dir(os.path.join(tmp, "m"), final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -140,11 +151,29 @@ def _export_savedmodel(task, model, info, inputs, export_dir) -> dict:
     return report
 
 
-def _converter(model, fixed_specs, workdir):
+def _step_parity(step, stepper, model, inputs, examples: int = 4) -> float:
+    """Largest difference between the full model's outputs and `step` fed the same sequences one
+    element at a time from zero states (`step(*[x_t, *states]) -> [y_t, *states]`, batch of one)."""
+    sequences = (inputs[0] if isinstance(inputs, (list, tuple)) else inputs)[:examples]
+    expected = np.asarray(model(sequences, training=False))
+    worst = 0.0
+    for row, want in zip(sequences, expected):
+        states = stepper.initial_states(1)
+        for t in range(len(row)):
+            y, *states = step(row[t: t + 1], *states)
+            states = [np.asarray(s) for s in states]
+            worst = max(worst, _max_diff(np.asarray(y)[0], want[t]))
+    return worst
+
+
+def _converter(model, fixed_specs, workdir, stepper=None):
     import tensorflow as tf
 
     path = os.path.join(workdir, "batch1")
-    _archive(model, fixed_specs).write_out(path, verbose=False)
+    if stepper is None:
+        _archive(model, fixed_specs).write_out(path, verbose=False)
+    else:
+        _archive(model, [], stepper=stepper, step_specs=stepper.input_specs(1)).write_out(path, verbose=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(path)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     return converter
@@ -220,40 +249,80 @@ def run_tflite(runner, inputs) -> np.ndarray:
     return np.stack(results)
 
 
-def _export_tflite(task, model, info, inputs, export_dir, quantize, calibration) -> dict:
-    _, fixed = _input_specs(task, model, info)
-    os.makedirs(export_dir, exist_ok=True)
-    name = "model.tflite" if quantize == "none" else f"model-{quantize}.tflite"
-    with tempfile.TemporaryDirectory(prefix=".tmp-tflite-", dir=export_dir) as work:
-        converter = _converter(model, fixed, work)
-        if quantize == "int8":
-            content = _convert_int8_isolated(work, calibration, model.name)
-        else:
-            _quantize(converter, quantize)
-            try:
-                content = converter.convert()
-            except Exception as e:  # the converter's reason, in one line
-                reason = " ".join(str(e).split())[:300]
-                raise UserError(f"{model.name} cannot be converted with --quantize {quantize}: {reason}") from None
-    runner = interpreter(content)
+def _convert(model, fixed, work, quantize, calibration, stepper=None) -> bytes:
+    converter = _converter(model, fixed, work, stepper)
+    if quantize == "int8":
+        return _convert_int8_isolated(work, calibration, model.name)
+    _quantize(converter, quantize)
+    try:
+        return converter.convert()
+    except Exception as e:  # the converter's reason, in one line
+        reason = " ".join(str(e).split())[:300]
+        what = f"{model.name}'s step model" if stepper is not None else model.name
+        raise UserError(f"{what} cannot be converted with --quantize {quantize}: {reason}") from None
+
+
+def _builtin_ops(runner, what: str) -> list[str]:
     ops = sorted({op["op_name"] for op in runner._get_ops_details()})
     foreign = [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
     if foreign:
-        raise UserError(f"{model.name}: the TFLite model needs non-builtin ops ({', '.join(foreign)})")
+        raise UserError(f"{what}: the TFLite model needs non-builtin ops ({', '.join(foreign)})")
+    return ops
+
+
+def tflite_step(runner, stepper):
+    """The `step` signature of a TFLite step model as `step(x_t, *states) -> [y_t, *states]`."""
+    signature = runner.get_signature_runner("step")
+    names = [spec.name for spec in stepper.input_specs(1)]
+
+    def step(*xs):
+        outputs = signature(**{name: np.asarray(x).astype(spec.dtype.as_numpy_dtype)
+                               for name, x, spec in zip(names, xs, stepper.input_specs(1))})
+        return [outputs[f"output_{i}"] for i in range(len(outputs))]
+
+    return step
+
+
+def _export_tflite(task, model, info, inputs, export_dir, quantize, calibration) -> dict:
+    _, fixed = _input_specs(task, model, info)
+    os.makedirs(export_dir, exist_ok=True)
+    suffix = "" if quantize == "none" else f"-{quantize}"
+    stepper = task.step_model(model, info) if quantize != "int8" else None
+    with tempfile.TemporaryDirectory(prefix=".tmp-tflite-", dir=export_dir) as work:
+        content = _convert(model, fixed, os.path.join(work, "full"), quantize, calibration)
+        step_content = None if stepper is None else _convert(model, None, os.path.join(work, "step"), quantize, None, stepper)
+    runner = interpreter(content)
+    ops = _builtin_ops(runner, model.name)
     expected = np.asarray(model(inputs, training=False))
     started = time.perf_counter()
     got = run_tflite(runner, inputs)
     latency_ms = (time.perf_counter() - started) * 1000 / len(got)
     report = {
-        "format": "tflite", "quantize": quantize, "path": os.path.join(export_dir, name),
+        "format": "tflite", "quantize": quantize, "path": os.path.join(export_dir, f"model{suffix}.tflite"),
         "input_shapes": [[1, *spec.shape[1:]] for spec in fixed], "bytes": len(content),
         "examples_compared": int(len(got)), "max_abs_diff": _max_diff(got, expected),
         "latency_ms_batch1": round(latency_ms, 3), "ops": ops,
     }
     if quantize == "none" and report["max_abs_diff"] > TFLITE_TOLERANCE:
         raise RuntimeError(f"TFLite model differs from the Keras model by {report['max_abs_diff']:.3g}")
-    with rundir.atomic_path(report["path"], ".tflite") as tmp:
-        with open(tmp, "wb") as f:
-            f.write(content)
+    if stepper is not None:
+        step_runner = interpreter(step_content)
+        step_ops = _builtin_ops(step_runner, f"{model.name}'s step model")
+        started = time.perf_counter()
+        diff = _step_parity(tflite_step(step_runner, stepper), stepper, model, inputs, examples=1)
+        steps = int(np.shape(inputs[0] if isinstance(inputs, (list, tuple)) else inputs)[1])
+        report["step"] = {
+            "path": os.path.join(export_dir, f"model_step{suffix}.tflite"), "bytes": len(step_content),
+            "state_shapes": [[1, *shape] for shape in stepper.state_shapes], "max_abs_diff": diff,
+            "latency_ms_per_step": round((time.perf_counter() - started) * 1000 / steps, 3), "ops": step_ops,
+        }
+        if quantize == "none" and diff > TFLITE_TOLERANCE:
+            raise RuntimeError(f"the TFLite step model differs from the full Keras model by {diff:.3g}")
+    for path, blob in ((report["path"], content), (report.get("step", {}).get("path"), step_content)):
+        if path is None:
+            continue
+        with rundir.atomic_path(path, ".tflite") as tmp:
+            with open(tmp, "wb") as f:
+                f.write(blob)
     rundir.write_json(report["path"] + ".json", report)
     return report

@@ -71,14 +71,35 @@ def build_regressor(kind: str):
 
 def gradient_reach(model, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Mean over examples of || d loss / d input_t ||, for every step t: how far back the signal reaches."""
+    grads = _input_gradient(model, inputs.astype("float32"), targets.astype("float32"))
+    return np.linalg.norm(grads, axis=-1).mean(axis=0)
+
+
+def _input_gradient(model, inputs, targets) -> np.ndarray:
+    """d mean-squared-error / d inputs, with the active backend's own differentiation."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        def loss(x):
+            return keras.ops.mean(keras.ops.square(model(x, training=False) - targets))
+
+        return np.asarray(jax.grad(loss)(inputs))
+    if backend == "torch":
+        import torch
+
+        x = torch.tensor(inputs, requires_grad=True)
+        keras.ops.mean(keras.ops.square(model(x, training=False) - torch.tensor(targets))).backward()
+        return x.grad.numpy()
     import tensorflow as tf
 
     x = tf.constant(inputs)
     with tf.GradientTape() as tape:
         tape.watch(x)
         loss = tf.reduce_mean(tf.square(model(x, training=False) - targets))
-    grads = tape.gradient(loss, x).numpy()
-    return np.linalg.norm(grads, axis=-1).mean(axis=0)
+    return tape.gradient(loss, x).numpy()
 
 
 class AddingTask(Task):
@@ -138,6 +159,11 @@ class AddingTask(Task):
         ax.grid(alpha=0.3, which="both")
         fig.tight_layout()
         return {"gradient_reach": fig}
+
+    def predict_examples(self, info):
+        length = info["length"]
+        values = ",".join(f"{(i % 10) / 10:.1f}" for i in range(length))
+        return [f"{values};0,{length - 1}", f"{values};1,{length // 2}"]
 
     def predict(self, model, inputs, info, config=None) -> list[dict]:
         """Each input is 'v1,v2,...;i,j': the values and the two marked steps (0-based)."""

@@ -16,12 +16,14 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
   saves them as `plots/<name>.png` and draws the learning curves every task shares);
 - `predict(model, inputs, info, config) -> list[dict]`: raw user inputs (strings: sentences, file
   paths, ...) to JSON-able predictions; `config` is the run's resolved RunConfig (sampling settings...);
+- `predict_examples(info)`: a few inputs `predict` accepts for this data (help text and tests);
 - `quick`: overrides for `--quick` (tiny data, one epoch) so a smoke run takes seconds;
 - `tunable`: the default search space of `recurrent tune`, `{"section.field": choices or range}`: a
   list is a choice, `(low, high)` a uniform range, `(low, high, "log")` a log-uniform one (integers
   stay integers);
-- `export_inputs(info, model)` and `text_endpoint(model, info)`: what export needs (fixed input
-  shapes; a raw-text entry point for tasks that read text).
+- `export_inputs(info, model)`, `text_endpoint(model, info)` and `step_model(model, info)`: what
+  export needs (fixed input shapes; a raw-text entry point for tasks that read text; a one-step
+  model with explicit state for tasks whose models can stream).
 
 User mistakes (a bad data spec, a missing column, a wrong shape, a bad value) raise `UserError`
 where they are found, with a message naming the problem; the command line prints it as one line.
@@ -152,6 +154,10 @@ class Task:
     def predict(self, model, inputs: list[str], info: dict, config=None) -> list[dict]:
         raise NotImplementedError
 
+    def predict_examples(self, info: dict) -> list[str]:
+        """A few raw inputs that `predict` accepts for data described by `info` (shown in help, used by tests)."""
+        raise NotImplementedError
+
     def format_prediction(self, row: dict) -> str:
         return "\t".join(f"{k}={v}" for k, v in row.items())
 
@@ -172,6 +178,11 @@ class Task:
                 raise UserError(f"task {self.name!r}: input {tensor.name!r} has no fixed shape {tuple(tensor.shape)} to export")
             specs.append(tf.TensorSpec(tuple(tensor.shape[1:]), tensor.dtype, name=tensor.name))
         return specs
+
+    def step_model(self, model, info: dict):
+        """For models that can stream: a `layers.streaming.StepModel` (one step and the state in, the
+        output and the new state out), which export writes beside the full model; None otherwise."""
+        return None
 
     def text_endpoint(self, model, info: dict) -> "TextEndpoint | None":
         """For tasks that read text: a function from raw strings to the model's outputs, for `serve_text`."""

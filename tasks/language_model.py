@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from keras_recurrent.layers import MogrifierLSTM, SRUpp
+from keras_recurrent.layers.streaming import StepModel
 from keras_recurrent.tasks.base import Task, TaskData, TextEndpoint, UserError, hparam
 from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS
 from keras_recurrent.tasks.text import decode
@@ -240,11 +241,18 @@ class LanguageModelTask(Task):
     def format_prediction(self, row: dict) -> str:
         return f"{row['prime']}{row['generated']}"
 
+    def predict_examples(self, info):
+        return ["the ", "And so"]
+
     def export_inputs(self, info, model):
         import tensorflow as tf
 
         # The model reads any length; exports fix the training window (TFLite needs static shapes).
         return [tf.TensorSpec((info["sequence_length"],), tf.int32, name="characters")]
+
+    def step_model(self, model, info):
+        # SRU++ keeps the keys of the last `sequence_length` characters: the window it was trained on.
+        return StepModel(model, context=info["sequence_length"])
 
     def text_endpoint(self, model, info):
         """Raw strings in, logits of the character that follows each string out, (batch, vocabulary)."""
@@ -269,15 +277,32 @@ class LanguageModelTask(Task):
         return TextEndpoint(from_strings, lookup, ["To be, or not", "the plot was", "Q"], reference)
 
 
-def sample(model, prime: str, info: dict, length: int, temperature: float, seed: int) -> str:
-    """Continue `prime` by `length` characters drawn from the model's softmax at `temperature`."""
+def sample(model, prime: str, info: dict, length: int, temperature: float, seed: int,
+           step_fn=None, states=None) -> str:
+    """Continue `prime` by `length` characters drawn from the model's softmax at `temperature`.
+
+    The model runs one character at a time through its step model (`layers.streaming.StepModel`),
+    carrying its recurrent state, as a device would: each character costs one step however long the
+    text grows. `step_fn(ids (1,) int32, states) -> (logits (1, vocabulary), states)` with its zero
+    `states` replaces the Keras step, so an exported step (SavedModel or TFLite) can be checked to draw
+    the same characters from the same seed.
+    """
+    if step_fn is None:
+        stepper = StepModel(model, context=info["sequence_length"])
+        states = stepper.initial_states(1)
+
+        def step_fn(ids, states):
+            outputs = stepper.predict_on_batch([ids, *states])
+            return outputs[0], list(outputs[1:])
+
     rng = np.random.default_rng(seed)
-    window = info["sequence_length"]
     ids = list(encode(prime or "\n", info["vocabulary"]))
     start = len(ids)
+    for i in ids:
+        logits, states = step_fn(np.asarray([i], dtype="int32"), states)
     for _ in range(length):
-        logits = np.asarray(model(np.asarray([ids[-window:]], dtype="int32"), training=False))[0, -1]
-        logits = logits.astype("float64") / temperature
+        logits = np.asarray(logits, dtype="float64")[0] / temperature
         p = np.exp(logits - logits.max())
         ids.append(int(rng.choice(len(p), p=p / p.sum())))
+        logits, states = step_fn(np.asarray([ids[-1]], dtype="int32"), states)
     return "".join(info["vocabulary"][i] for i in ids[start:])

@@ -47,6 +47,14 @@ def test_savedmodel_and_tflite_match_keras(task_name, model_name, tmp_path):
     assert not [op for op in lite["ops"] if op.startswith("Flex") or op == "CUSTOM"]
     assert os.path.getsize(tmp_path / "model.tflite") == lite["bytes"]
     assert json.loads((tmp_path / "model.tflite.json").read_text())["ops"] == lite["ops"]
+    # Models that can stream also export their one-step model, checked step by step against the full one.
+    if task.step_model(model, info) is not None:
+        assert "step" in saved["signatures"] and saved["max_abs_diff_step"] <= ex.SAVEDMODEL_TOLERANCE
+        assert lite["step"]["max_abs_diff"] <= ex.TFLITE_TOLERANCE
+        assert not [op for op in lite["step"]["ops"] if op.startswith("Flex") or op == "CUSTOM"]
+        assert os.path.getsize(tmp_path / "model_step.tflite") == lite["step"]["bytes"]
+    else:
+        assert "step" not in saved["signatures"] and "step" not in lite
 
 
 def test_text_endpoint_takes_raw_strings(tmp_path):

@@ -226,6 +226,9 @@ class SentimentTask(Task):
             rows.append({"label": info["labels"][label], "probability": round(float(p if label else 1 - p), 4), "text": text})
         return rows
 
+    def predict_examples(self, info):
+        return ["a moving, beautifully acted film", "dull, predictable and far too long"]
+
     def format_prediction(self, row: dict) -> str:
         return f"{row['label']:<9} {row['probability']:.3f}  {row['text']}"
 
