@@ -4,6 +4,7 @@
     recurrent tasks [--json]
     recurrent train TASK [--model NAME] [--data SPEC] [--config FILE] [--set key=value ...]
                          [--epochs N] [--seed S] [--batch-size B] [--encoding ENC] [--run-dir DIR]
+                         [--strategy default|mirrored|multiworker]
                          [--quick] [--quiet]
     recurrent evaluate RUN [--quiet]
     recurrent predict RUN INPUT... [--json]
@@ -100,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_count("an integer", 1), help="shortcut for --set train.batch_size=B")
     train.add_argument("--encoding", help="text encoding of data files, e.g. cp1252 (shortcut for --set data.encoding=...)")
     train.add_argument("--run-dir", help="run directory (default saved_models/TASK/MODEL-CONFIGHASH)")
+    train.add_argument("--strategy", default="default", metavar="NAME",
+                       help="default, mirrored (all GPUs; the CPU split in two without one) or multiworker (TF_CONFIG)")
     train.add_argument("--quick", action="store_true", help="tiny data and one epoch: a smoke test in seconds")
     train.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
@@ -196,7 +199,7 @@ def main(argv=None) -> int:
             run = pipelines.train(
                 args.task, model=args.model, data=args.data, config=args.config, set=args.set,
                 epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, encoding=args.encoding,
-                run_dir=args.run_dir, quick=args.quick, quiet=args.quiet,
+                run_dir=args.run_dir, quick=args.quick, quiet=args.quiet, strategy=args.strategy,
             )
             if args.quiet:
                 print(run.path)
@@ -218,7 +221,7 @@ def main(argv=None) -> int:
                 config=args.config, set=args.set, space=args.space, epochs=args.epochs, seed=args.seed,
                 quick=args.quick, fresh=args.fresh, retrain_best=args.retrain_best, quiet=args.quiet,
             )
-            if args.quiet:
+            if args.quiet and "best_config" in summary:  # a distributed sweep's worker has no summary
                 print(summary["best_config"])
         elif args.verb == "export":
             from keras_recurrent.pipelines.exporting import export

@@ -135,6 +135,9 @@ def config_hash(config_dict: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:8]
 
 
+WORKERS_DIR = "workers"
+
+
 def state_of(run_dir: str) -> str:
     if os.path.isfile(os.path.join(run_dir, "metrics.json")) and os.path.isfile(os.path.join(run_dir, "model.keras")):
         return FINISHED
@@ -142,7 +145,8 @@ def state_of(run_dir: str) -> str:
         return UNFINISHED
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UserError(f"--run-dir {run_dir}: exists and is not a directory; choose another")
-    if os.path.isdir(run_dir) and set(os.listdir(run_dir)) - {LOCK_NAME}:
+    # `workers/` is what the other workers of a multi-worker run write while the chief starts.
+    if os.path.isdir(run_dir) and set(os.listdir(run_dir)) - {LOCK_NAME, WORKERS_DIR}:
         raise UserError(f"--run-dir {run_dir}: exists and is not a run directory; choose another")
     return NEW
 

@@ -15,6 +15,13 @@ re-runs a finished trial; `--fresh` starts over. When the search ends it writes 
 `summary.json`, `plots/trials.png` (objective by trial and by each searched setting) and
 `best_config.json`, which `recurrent train --config` accepts; `--retrain-best` trains it into an
 ordinary run directory. The Keras session is cleared after every trial, so memory stays flat.
+
+Distributed sweeps use keras-tuner's own chief / worker mode, configured by its environment variables:
+one chief process holds the search state and serves it (KERASTUNER_TUNER_ID=chief), any number of
+workers run trials (KERASTUNER_TUNER_ID=worker0, worker1, ...), all started with the same command and
+KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT naming the chief's address. They share the sweep
+directory (a shared file system across machines); the chief locks it and writes the summary once
+every trial has finished. `trial_log.csv` records which tuner ran each trial.
 """
 
 from __future__ import annotations
@@ -34,6 +41,34 @@ quiet_tensorflow()
 
 TUNERS = ("random", "grid", "hyperband", "bayesian")
 OBJECTIVE = "val_loss"
+TRIAL_LOG = "trial_log.csv"
+
+
+def distributed_role() -> str | None:
+    """None when tuning in one process; "chief" or the worker's id under keras-tuner's chief/worker mode."""
+    ip, port, tuner_id = (os.environ.get(k) for k in ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"))
+    if ip is None and port is None:
+        return None
+    if not ip or not port:
+        raise UserError("distributed tuning needs both KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT (the chief's address)")
+    if not port.isdigit():
+        raise UserError(f"KERASTUNER_ORACLE_PORT={port!r}: expected a port number")
+    if not tuner_id:
+        raise UserError("distributed tuning needs KERASTUNER_TUNER_ID: 'chief' for the chief, a distinct id per worker")
+    return tuner_id
+
+
+def _log_trial(directory: str, trial_id: str, tuner_id: str, value: float) -> None:
+    # One short line per append: several worker processes write here, and O_APPEND keeps lines whole.
+    path = os.path.join(directory, TRIAL_LOG)
+    line = f"{trial_id},{tuner_id},{os.getpid()},{value!r}\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if os.fstat(fd).st_size == 0:
+            os.write(fd, b"trial,tuner,pid,val_loss\n")
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
 
 
 def parse_space(items) -> dict:
@@ -134,9 +169,12 @@ def _make_tuner(kind: str, task, base: cfg.RunConfig, space: dict, directory: st
             best = min(history.history[OBJECTIVE])
             del model
             keras.backend.clear_session()  # what keeps memory flat across trials
+            best = best if math.isfinite(best) else 1e30
+            _log_trial(directory, trial.trial_id, self.tuner_id, best)
             if not quiet:
-                print(f"trial {trial.trial_id}: {OBJECTIVE}={best:.4f}  {_describe(values, space)}", flush=True)
-            return {OBJECTIVE: best if math.isfinite(best) else 1e30}
+                print(f"trial {trial.trial_id} ({self.tuner_id}): {OBJECTIVE}={best:.4f}  {_describe(values, space)}",
+                      flush=True)
+            return {OBJECTIVE: best}
 
     def build(hp):
         for key, spec in space.items():
@@ -192,8 +230,16 @@ def tune(
     if tuner == "grid" and any(not isinstance(v, list) for v in typed.values()):
         raise UserError("--tuner grid searches choices only; give every --space key as a,b,c")
     directory = _sweep_dir(root, task, tuner, base.to_dict(), typed)
+    role = distributed_role()
+    if role not in (None, "chief"):
+        return _work(role, tuner, the_task, base, typed, directory, max_trials, fresh, quiet)
     with rundir.locked(directory, what="sweep directory"):
+        if fresh and os.path.isfile(os.path.join(directory, TRIAL_LOG)):
+            os.remove(os.path.join(directory, TRIAL_LOG))
         search = _make_tuner(tuner, the_task, base, typed, directory, max_trials, fresh, quiet)
+        if role == "chief" and not quiet:
+            print(f"chief: serving the sweep {directory} at {os.environ['KERASTUNER_ORACLE_IP']}:"
+                  f"{os.environ['KERASTUNER_ORACLE_PORT']} until the workers finish every trial", flush=True)
         search.search(verbose=0 if quiet else 1)
         summary = _summarise(search, the_task, base, typed, directory, tuner)
     if not quiet:
@@ -205,6 +251,31 @@ def tune(
         run = train(task, config=summary["best_config"], quiet=quiet, root=root)
         summary["retrained_run"] = run.path
     return summary
+
+
+def _work(role, tuner, the_task, base, typed, directory, max_trials, fresh, quiet) -> dict:
+    """A worker of a distributed sweep: run the trials the chief hands out until it says stop.
+
+    Workers take no lock (they share the directory with the chief, which holds it) and write only their
+    own trials; the chief writes the summary. `--fresh` belongs to the chief, which owns the state.
+    """
+    if fresh:
+        raise UserError(f"--fresh on worker {role!r}: only the chief (KERASTUNER_TUNER_ID=chief) can start a sweep over")
+    os.makedirs(directory, exist_ok=True)
+    search = _make_tuner(tuner, the_task, base, typed, directory, max_trials, False, quiet)
+    search.search(verbose=0)
+    ran = [row["trial"] for row in _read_trial_log(directory) if row["tuner"] == role]
+    if not quiet:
+        print(f"worker {role}: ran {len(ran)} trials; the chief writes the summary in {directory}")
+    return {"worker": role, "trials_run": ran, "directory": directory}
+
+
+def _read_trial_log(directory: str) -> list[dict]:
+    path = os.path.join(directory, TRIAL_LOG)
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return list(csv.DictReader(f))
 
 
 def _summarise(search, task, base: cfg.RunConfig, space: dict, directory: str, tuner: str) -> dict:

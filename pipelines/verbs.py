@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from keras_recurrent.pipelines import config as cfg
-from keras_recurrent.pipelines import rundir
+from keras_recurrent.pipelines import distribution, rundir
 from keras_recurrent.pipelines.environment import environment_record, quiet_tensorflow, seed_everything
 from keras_recurrent.tasks import UserError, get_task
 
@@ -57,11 +57,12 @@ def build_compiled(task, config, info):
     return model
 
 
-def _prepare(task, config):
+def _prepare(task, config, dist):
     """Seed, load data, build and compile the model: everything that can fail before a run dir exists."""
     seed_everything(config.train.seed)
     data = task.load(config.data_spec, config.data, config.train.seed)
-    return data, build_compiled(task, config, data.info)
+    with dist.scope():  # variables created under a strategy are mirrored across its replicas
+        return data, build_compiled(task, config, data.info)
 
 
 def train(
@@ -80,6 +81,7 @@ def train(
     quick: bool = False,
     quiet: bool = False,
     callbacks: list | None = None,
+    strategy: str | None = None,
 ) -> Run:
     """Train a task's model and write a run directory; resume it if the same run was interrupted.
 
@@ -95,6 +97,8 @@ def train(
         quick: the task's tiny smoke-test settings (small data, one epoch).
         quiet: no progress bars or messages.
         callbacks: extra Keras callbacks, run after the pipeline's own.
+        strategy: "default", "mirrored" or "multiworker" (see `pipelines.distribution`): how the
+            run is executed, recorded in environment.json, not part of the config.
 
     Returns:
         A `Run` with the run directory, the resolved config and the test metrics.
@@ -105,33 +109,79 @@ def train(
         epochs=epochs, seed=seed, batch_size=batch_size, encoding=encoding,
     )
     config_dict = resolved.to_dict()
+    dist = distribution.make(strategy)  # before any other TensorFlow work: strategies set up devices
+    path = rundir.run_path(config_dict, run_dir, root)
+    if not dist.is_chief:
+        return _train_worker(the_task, resolved, config_dict, path, quiet, callbacks, dist)
     # The lock covers the whole run, from reading the directory's state to the last file written.
-    with rundir.locked(rundir.run_path(config_dict, run_dir, root)) as locked_path:
-        return _train_locked(the_task, resolved, config_dict, locked_path, quiet, callbacks)
+    with rundir.locked(path) as locked_path:
+        return _train_locked(the_task, resolved, config_dict, locked_path, quiet, callbacks, dist)
 
 
-def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks) -> Run:
-    import keras
-    import tensorflow as tf
-
-    from keras_recurrent.pipelines.callbacks import EpochSeeder, HistoryCSV, epoch_shuffled, read_history
-
+def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, dist) -> Run:
     task = the_task.name
     path, state = rundir.choose_run_dir(config_dict, run_dir)
     if state == rundir.FINISHED:
         _say(quiet, f"already trained with this config and seed: {path} (pass --seed, --set or --run-dir to train another)")
         return Run(path, config_dict, rundir.read_json(os.path.join(path, "metrics.json")), already_finished=True)
 
-    data_set, net = _prepare(the_task, resolved)
+    data_set, net = _prepare(the_task, resolved, dist)
     info = data_set.info
     if state == rundir.NEW:
         os.makedirs(path, exist_ok=True)
         rundir.write_json(os.path.join(path, "data_info.json"), info)
-        rundir.write_json(os.path.join(path, "environment.json"), environment_record(resolved.train.seed))
+        environment = dict(environment_record(resolved.train.seed), distribution=dist.record())
+        rundir.write_json(os.path.join(path, "environment.json"), environment)
         rundir.write_json(os.path.join(path, "config.json"), config_dict)  # last: marks the directory as a run
-    _say(quiet, f"{'resuming' if state == rundir.UNFINISHED else 'training'} {task}/{resolved.model_name} in {path}")
+    where = "" if dist.name == "default" else f" ({dist.name}: {dist.replicas} replicas, {dist.num_workers} workers)"
+    _say(quiet, f"{'resuming' if state == rundir.UNFINISHED else 'training'} {task}/{resolved.model_name} in {path}{where}")
     if state == rundir.UNFINISHED and not os.path.isdir(os.path.join(path, "backup")):
         _say(quiet, "no backup found (interrupted before the first epoch ended): starting from epoch 1")
+
+    seconds, seeder = _fit(the_task, resolved, data_set, net, path, os.path.join(path, "backup"), quiet, callbacks, dist)
+    from keras_recurrent.pipelines.callbacks import read_history
+
+    history = read_history(os.path.join(path, "history.csv"))
+    resumed_from = seeder.first_epoch or 0
+
+    rundir.save_model(net, os.path.join(path, "model.keras"))
+    if dist.num_workers > 1:
+        # Evaluating the distributed model would run collective ops the other workers no longer join:
+        # the chief evaluates a plain copy of the trained model instead.
+        import keras
+
+        net = keras.saving.load_model(os.path.join(path, "model.keras"))
+    metrics = _evaluate_and_plot(the_task, net, data_set, path, history, resolved.model_name)
+    metrics["train_seconds_this_process"] = round(seconds, 2)
+    metrics["epochs_trained"] = len(history)
+    rundir.write_json(os.path.join(path, "metrics.json"), metrics)
+    rundir.point_latest(path)
+    _say(quiet, f"done: {path}\n{summary_line(metrics)}")
+    return Run(path, config_dict, metrics, resumed_from_epoch=resumed_from)
+
+
+def _train_worker(the_task, resolved, config_dict, path, quiet, callbacks, dist) -> Run:
+    """A non-chief worker of a multi-worker run: train in step with the chief, keep a backup of its own.
+
+    The chief owns the run directory; this worker writes only `<run>/workers/<index>/` (its backup and
+    history), as Keras's fault tolerance wants one backup per worker.
+    """
+    own = os.path.join(path, rundir.WORKERS_DIR, str(dist.worker_index))
+    with rundir.locked(own, what="worker directory"):
+        data_set, net = _prepare(the_task, resolved, dist)
+        _say(quiet, f"worker {dist.worker_index} of {dist.num_workers}: training {the_task.name}/{resolved.model_name} for {path}")
+        _fit(the_task, resolved, data_set, net, own, os.path.join(own, "backup"), quiet, callbacks, dist)
+    _say(quiet, f"worker {dist.worker_index}: done; the chief writes {path}")
+    return Run(path, config_dict, {})
+
+
+def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, dist):
+    """`model.fit` with the pipeline's callbacks, history and TensorBoard logs under `path`;
+    returns (seconds, the epoch seeder)."""
+    import keras
+    import tensorflow as tf
+
+    from keras_recurrent.pipelines.callbacks import EpochSeeder, HistoryCSV, epoch_shuffled
 
     train_config = resolved.train
     epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -141,7 +191,7 @@ def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks) ->
     seeder = EpochSeeder(train_config.seed, epoch_variable)
     pipeline_callbacks = [
         seeder,
-        keras.callbacks.BackupAndRestore(os.path.join(path, "backup")),
+        keras.callbacks.BackupAndRestore(backup_dir),
         HistoryCSV(history_path),
         keras.callbacks.TensorBoard(os.path.join(path, "tensorboard"), profile_batch=0),
     ]
@@ -150,26 +200,23 @@ def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks) ->
             keras.callbacks.EarlyStopping(patience=train_config.patience, restore_best_weights=True, verbose=0)
         )
     started = time.perf_counter()
-    net.fit(
-        train_ds.prefetch(tf.data.AUTOTUNE),
-        validation_data=val_ds.prefetch(tf.data.AUTOTUNE),
-        epochs=train_config.epochs,
-        callbacks=pipeline_callbacks + list(callbacks or ()),
-        shuffle=False,  # epoch_shuffled already orders each epoch by (seed, epoch)
-        verbose=0 if quiet else 1,
-    )
-    seconds = time.perf_counter() - started
-    history = read_history(history_path)
-    resumed_from = seeder.first_epoch or 0
-
-    rundir.save_model(net, os.path.join(path, "model.keras"))
-    metrics = _evaluate_and_plot(the_task, net, data_set, path, history, resolved.model_name)
-    metrics["train_seconds_this_process"] = round(seconds, 2)
-    metrics["epochs_trained"] = len(history)
-    rundir.write_json(os.path.join(path, "metrics.json"), metrics)
-    rundir.point_latest(path)
-    _say(quiet, f"done: {path}\n{summary_line(metrics)}")
-    return Run(path, config_dict, metrics, resumed_from_epoch=resumed_from)
+    try:
+        net.fit(
+            train_ds.prefetch(tf.data.AUTOTUNE),
+            validation_data=val_ds.prefetch(tf.data.AUTOTUNE),
+            epochs=train_config.epochs,
+            callbacks=pipeline_callbacks + list(callbacks or ()),
+            shuffle=False,  # epoch_shuffled already orders each epoch by (seed, epoch)
+            verbose=0 if quiet else 1,
+        )
+    except tf.errors.OpError as e:
+        if dist.num_workers == 1:
+            raise
+        # A worker died (or lost the network): the collective ops abort on every other worker.
+        reason = next((line for line in str(e).splitlines() if "unhealthy" in line or "aborted" in line), str(e).splitlines()[0])
+        raise UserError(f"multi-worker training stopped ({reason.strip()[:200]}); start every worker again with the "
+                        f"same command: each resumes from the last finished epoch") from None
+    return time.perf_counter() - started, seeder
 
 
 def _evaluate_and_plot(the_task, net, data_set, path, history, model_name) -> dict:

@@ -70,3 +70,71 @@ def test_every_tuner_runs(tuner, tmp_path):
     summary = pipelines.tune("adding", tuner=tuner, max_trials=2, quick=True, epochs=2, quiet=True,
                              space=["model.units=4,8"], root=str(tmp_path))
     assert summary["tuner"] == tuner and summary["best_values"]["model.units"] in (4, 8)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_distributed_sweep_runs_every_trial_exactly_once(tmp_path):
+    """keras-tuner's chief / worker mode on localhost: a chief and two workers share one sweep."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "keras_recurrent", "tune", "adding", "--quick", "--max-trials", "5", "--seed", "2"]
+    env = dict(os.environ, KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=str(_free_port()),
+               TF_CPP_MIN_LOG_LEVEL="3")
+
+    def start(tuner_id):
+        return subprocess.Popen(command, cwd=tmp_path, env=dict(env, KERASTUNER_TUNER_ID=tuner_id),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    chief = start("chief")
+    workers = [start("worker0"), start("worker1")]
+    try:
+        outputs = {name: p.communicate(timeout=240)[0] for name, p in zip(("worker0", "worker1", "chief"), [*workers, chief])}
+    finally:
+        for p in (chief, *workers):
+            p.kill()
+    for name, p in zip(("worker0", "worker1", "chief"), [*workers, chief]):
+        assert p.returncode == 0, f"{name}: {outputs[name][-2000:]}"
+    [directory] = (tmp_path / "saved_models" / "adding" / "sweeps").iterdir()
+    with open(directory / "trial_log.csv") as f:
+        log = list(csv.DictReader(f))
+    ran = [row["trial"] for row in log]
+    assert sorted(ran) == sorted(set(ran)) and len(ran) == 5  # five trials, none twice
+    assert {row["tuner"] for row in log} <= {"worker0", "worker1"}  # the chief only serves
+    assert len(_trials(directory)) == 5 and json.loads((directory / "summary.json").read_text())["completed_trials"] == 5
+    for name in ("worker0", "worker1"):
+        assert f"worker {name}: ran {sum(row['tuner'] == name for row in log)} trials" in outputs[name]
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"KERASTUNER_ORACLE_IP": "127.0.0.1"}, "needs both KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT"),
+    ({"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "http"}, "expected a port number"),
+    ({"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"}, "needs KERASTUNER_TUNER_ID"),
+])
+def test_bad_distributed_settings_are_one_line(env, message, tmp_path, capsys, monkeypatch):
+    for key in ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "adding", "--quick", "--max-trials", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "saved_models").exists()
+
+
+def test_a_worker_cannot_start_the_sweep_over(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8000")
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "worker3")
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "adding", "--quick", "--max-trials", "1", "--fresh"]) == 2
+    assert "only the chief" in capsys.readouterr().err
