@@ -27,12 +27,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-# Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 30 minutes on 2 cores.
+# Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 45 minutes on 2 cores.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.recurrent_speed
 	$(BIN)/python -m benchmarks.vanishing_gradients
 	$(BIN)/python -m benchmarks.language_model_quality
 	$(BIN)/python -m benchmarks.sentiment_polarity
+	$(BIN)/python -m benchmarks.export_latency
+	$(BIN)/python -m benchmarks.tuning_memory
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

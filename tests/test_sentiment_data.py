@@ -1,11 +1,14 @@
 """Sentiment loaders: every --data form, label handling, encodings, mocked tfds, the real polarity data."""
 
+import os
+
 import numpy as np
 import pytest
 
 from keras_recurrent.tasks import UserError, get_task
 from keras_recurrent.tasks.sentiment import SentimentData
 from keras_recurrent.tasks.sentiment import data as sdata
+from keras_recurrent.tasks.sentiment.data import TFDS_SOURCES
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +153,34 @@ def test_auto_sequence_length():
     assert sdata.auto_sequence_length([3] * 100) == 8
     assert sdata.auto_sequence_length(list(range(1, 101))) == 96
     assert sdata.auto_sequence_length([1000] * 10) == 256
+
+
+NETWORK_BLOCKED = """
+import socket, sys
+def refuse(*args, **kwargs):
+    raise socket.gaierror(socket.EAI_NONAME, "name resolution blocked by the test")
+socket.getaddrinfo = refuse
+socket.socket.connect = lambda self, address: (_ for _ in ()).throw(ConnectionRefusedError("network blocked by the test"))
+from keras_recurrent.pipelines.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TFDS_SOURCES))
+def test_real_tfds_builder_without_network_is_one_line(name, tmp_path):
+    """No mock: tensorflow-datasets' own download path runs, finds no network, and the user gets one line."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", NETWORK_BLOCKED, "train", "sentiment", "--data", f"tfds:{name}",
+         "--set", f"data.tfds_dir={tmp_path / 'tfds'}", "--run-dir", str(run)],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("recurrent: error:")]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert f"tfds:{name}: could not download or prepare" in lines[0] and "data.tfds_dir" in lines[0]
+    assert not run.exists()
