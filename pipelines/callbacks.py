@@ -8,6 +8,11 @@ Two more things decide what epoch `e` computes, and neither lives in its checkpo
   dataset happened to be iterated in this process;
 - the dropout masks: Keras layers draw them from `SeedGenerator` states that are not saved with the
   weights, so `EpochSeeder` resets every such state to a value derived from (seed, e, index).
+
+Early stopping has state of its own (the best validation loss so far, how long ago it was, that
+epoch's weights). `BestEpoch` derives the first two from `history.csv`, which the resumed run already
+trusts, and keeps the best weights in a file named by their epoch, so a resumed run stops at the same
+epoch and ends with the same weights as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -93,6 +98,74 @@ class HistoryCSV(keras.callbacks.Callback):
         writer.writeheader()
         writer.writerows(self.rows)
         rundir.write_text(self.path, out.getvalue())
+
+
+class BestEpoch(keras.callbacks.Callback):
+    """Keep the weights of the epoch with the lowest `monitor`, restore them when training ends, and
+    stop after `patience` epochs without improvement (0: never stop early). Resumable.
+
+    Args:
+        history_path: the run's `history.csv` (written by `HistoryCSV`), read once on resume to
+            recover the best value and the epochs since it.
+        directory: where the best weights live, as `best-epoch-<E>.weights.h5`.
+        monitor: a column of the history; lower is better.
+        patience: epochs without improvement before stopping; 0 trains every epoch.
+        min_delta: the least decrease that counts as an improvement.
+
+    Files of older best epochs are removed only once a later epoch's backup exists (at the start of
+    the next epoch), so whatever epoch a killed process is resumed from, its best file is there.
+    """
+
+    def __init__(self, history_path: str, directory: str, monitor: str = "val_loss", patience: int = 0,
+                 min_delta: float = 0.0):
+        super().__init__()
+        self.history_path = history_path
+        self.directory = directory
+        self.monitor = monitor
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best = np.inf
+        self.best_epoch: int | None = None
+        self.wait = 0
+        self.started = False
+        self.stopped_epoch: int | None = None
+
+    def _path(self, epoch: int) -> str:
+        return os.path.join(self.directory, f"best-epoch-{epoch}.weights.h5")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.started:  # the first epoch this process runs: recover the state of earlier ones
+            self.started = True
+            for row in read_history(self.history_path):
+                if row["epoch"] < epoch and self.monitor in row:
+                    self._observe(row["epoch"], row[self.monitor])
+        elif self.best_epoch is not None:
+            for name in os.listdir(self.directory) if os.path.isdir(self.directory) else ():
+                if name.startswith("best-epoch-") and name != os.path.basename(self._path(self.best_epoch)):
+                    os.remove(os.path.join(self.directory, name))
+
+    def _observe(self, epoch: int, value: float) -> bool:
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            return True
+        self.wait += 1
+        return False
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not np.isfinite(value):
+            return
+        if self._observe(epoch, float(value)):
+            os.makedirs(self.directory, exist_ok=True)
+            with rundir.atomic_path(self._path(epoch), ".weights.h5") as tmp:
+                self.model.save_weights(tmp)
+        elif self.patience and self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_epoch is not None and os.path.isfile(self._path(self.best_epoch)):
+            self.model.load_weights(self._path(self.best_epoch))
 
 
 def read_history(path: str) -> list[dict]:

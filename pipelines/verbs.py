@@ -11,6 +11,7 @@ The command line (`pipelines.cli`) is a thin layer over these, so a notebook get
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from keras_recurrent.pipelines import config as cfg
 from keras_recurrent.pipelines import distribution, rundir
 from keras_recurrent.pipelines.environment import environment_record, quiet_tensorflow, seed_everything
 from keras_recurrent.tasks import UserError, get_task
+
+BEST_DIR = "best"  # the best epoch's weights while a run trains (see callbacks.BestEpoch)
 
 quiet_tensorflow()
 
@@ -145,6 +148,7 @@ def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, di
     resumed_from = seeder.first_epoch or 0
 
     rundir.save_model(net, os.path.join(path, "model.keras"))
+    shutil.rmtree(os.path.join(path, BEST_DIR), ignore_errors=True)  # model.keras now holds the best weights
     if dist.num_workers > 1:
         # Evaluating the distributed model would run collective ops the other workers no longer join:
         # the chief evaluates a plain copy of the trained model instead.
@@ -154,6 +158,9 @@ def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, di
     metrics = _evaluate_and_plot(the_task, net, data_set, path, history, resolved.model_name)
     metrics["train_seconds_this_process"] = round(seconds, 2)
     metrics["epochs_trained"] = len(history)
+    losses = [row.get("val_loss", float("inf")) for row in history]
+    if resolved.train.keep_best and losses and min(losses) < float("inf"):
+        metrics["best_epoch"] = int(history[losses.index(min(losses))]["epoch"]) + 1  # 1-based, as Keras prints
     rundir.write_json(os.path.join(path, "metrics.json"), metrics)
     rundir.point_latest(path)
     _say(quiet, f"done: {path}\n{summary_line(metrics)}")
@@ -171,6 +178,7 @@ def _train_worker(the_task, resolved, config_dict, path, quiet, callbacks, dist)
         data_set, net = _prepare(the_task, resolved, dist)
         _say(quiet, f"worker {dist.worker_index} of {dist.num_workers}: training {the_task.name}/{resolved.model_name} for {path}")
         _fit(the_task, resolved, data_set, net, own, os.path.join(own, "backup"), quiet, callbacks, dist)
+        shutil.rmtree(os.path.join(own, BEST_DIR), ignore_errors=True)
     _say(quiet, f"worker {dist.worker_index}: done; the chief writes {path}")
     return Run(path, config_dict, {})
 
@@ -181,7 +189,7 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
     import keras
     import tensorflow as tf
 
-    from keras_recurrent.pipelines.callbacks import EpochSeeder, HistoryCSV, epoch_shuffled
+    from keras_recurrent.pipelines.callbacks import BestEpoch, EpochSeeder, HistoryCSV, epoch_shuffled
 
     train_config = resolved.train
     epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -195,10 +203,12 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
         HistoryCSV(history_path),
         keras.callbacks.TensorBoard(os.path.join(path, "tensorboard"), profile_batch=0),
     ]
-    if train_config.patience:
-        pipeline_callbacks.append(
-            keras.callbacks.EarlyStopping(patience=train_config.patience, restore_best_weights=True, verbose=0)
-        )
+    if train_config.patience or train_config.keep_best:
+        best = BestEpoch(history_path, os.path.join(path, BEST_DIR), patience=train_config.patience)
+        if not train_config.keep_best:
+            best.on_train_end = lambda logs=None: None  # stop early, but keep the last epoch's weights
+        # Before BackupAndRestore: a best-weights file is on disk before the backup that follows it.
+        pipeline_callbacks.insert(1, best)
     started = time.perf_counter()
     try:
         net.fit(
@@ -270,7 +280,7 @@ def evaluate(run: str, *, quiet: bool = False) -> dict:
         history = read_history(os.path.join(run, "history.csv"))
         metrics = _evaluate_and_plot(task, model, data_set, run, history, config.model_name)
         previous = rundir.read_json(os.path.join(run, "metrics.json"))
-        for key in ("train_seconds_this_process", "epochs_trained"):
+        for key in ("train_seconds_this_process", "epochs_trained", "best_epoch"):
             if key in previous:
                 metrics[key] = previous[key]
         rundir.write_json(os.path.join(run, "metrics.json"), metrics)

@@ -87,7 +87,10 @@ class TrainConfig:
     optimizer: str = hparam("adam", help="optimizer name", choices=("adam", "adamw", "rmsprop", "sgd"))
     weight_decay: float = hparam(0.0, help="decoupled weight decay (adamw only)", min=0.0)
     patience: int = hparam(
-        0, help="stop after this many epochs without validation improvement and keep the best weights; 0 = off", min=0
+        3, help="stop after this many epochs without a lower validation loss; 0 = train every epoch", min=0
+    )
+    keep_best: bool = hparam(
+        True, help="end with the weights of the epoch with the lowest validation loss, not the last epoch's"
     )
     seed: int = hparam(1337, help="seed for data splits, shuffling, initialisation and dropout", min=0)
 

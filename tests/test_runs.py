@@ -117,3 +117,43 @@ def test_evaluate_needs_a_finished_run(tmp_path):
     (tmp_path / "half" / "config.json").write_text("{}")
     with pytest.raises(UserError, match="not a finished run"):
         pipelines.predict(str(tmp_path / "half"), ["x"])
+
+
+# Early stopping on by default: patience 2 at a high learning rate stops this run after 4 of 12 epochs.
+STOPPING = dict(quick=True, epochs=12, quiet=True, set=["train.learning_rate=0.03", "train.patience=2", "model.dropout=0.3"])
+
+
+def test_early_stopping_keeps_the_best_epoch(tmp_path):
+    run = pipelines.train("sentiment", run_dir=str(tmp_path / "r"), seed=3, **STOPPING)
+    history = read_history(os.path.join(run.path, "history.csv"))
+    losses = [row["val_loss"] for row in history]
+    assert len(history) < 12 and run.metrics["epochs_trained"] == len(history)
+    assert run.metrics["best_epoch"] == losses.index(min(losses)) + 1 < len(history)  # not the last epoch
+    assert len(history) - run.metrics["best_epoch"] == 2  # stopped after `patience` epochs without improvement
+    assert not os.path.exists(os.path.join(run.path, "best"))
+    # The saved model is the best epoch's: its validation loss is the lowest in the history.
+    from keras_recurrent.pipelines.verbs import load_run
+
+    task, config, info, model = load_run(run.path)
+    data = task.load(config.data_spec, config.data, config.train.seed)
+    loss = model.evaluate(task.batch(data.validation, config.train.batch_size), verbose=0)[0]
+    assert loss == pytest.approx(min(losses), abs=1e-5)
+
+
+@pytest.mark.parametrize("interrupt_after", [0, 2])
+def test_interrupted_run_with_early_stopping_resumes_exactly(tmp_path, interrupt_after):
+    """Resumed before and after the best epoch, the run stops at the same epoch with the same weights."""
+    reference = pipelines.train("sentiment", run_dir=str(tmp_path / "ref"), seed=3, **STOPPING)
+    target = str(tmp_path / "resumed")
+    with pytest.raises(KeyboardInterrupt):
+        pipelines.train("sentiment", run_dir=target, seed=3, callbacks=[InterruptAfter(interrupt_after)], **STOPPING)
+    resumed = pipelines.train("sentiment", run_dir=target, seed=3, **STOPPING)
+    assert resumed.resumed_from_epoch == interrupt_after + 1
+    assert metrics_of(resumed) == metrics_of(reference)
+    assert read_history(os.path.join(target, "history.csv")) == read_history(os.path.join(reference.path, "history.csv"))
+
+
+def test_keep_best_off_keeps_the_last_epoch(tmp_path):
+    run = pipelines.train("sentiment", run_dir=str(tmp_path / "r"), seed=3,
+                          **{**STOPPING, "set": STOPPING["set"] + ["train.keep_best=false"]})
+    assert "best_epoch" not in run.metrics and run.metrics["epochs_trained"] < 12

@@ -43,7 +43,7 @@ class SentimentModel:
     dropout: float = hparam(0.3, help="dropout on the recurrent inputs and before the classifier", min=0.0, max=0.95)
     embedding_dropout: float = hparam(0.0, help="drop whole word vectors (word dropout), one draw per token",
                                       min=0.0, max=0.95)
-    pooling: str = hparam("last", help="sentence vector: the last state, or the max / mean over all (unpadded) states",
+    pooling: str = hparam("max", help="sentence vector: the last state, or the max / mean over all (unpadded) states",
                           choices=("last", "max", "mean"))
 
 
@@ -117,6 +117,10 @@ class SentimentTask(Task):
     ModelConfig = SentimentModel
     models = {kind: build_classifier(kind) for kind in RECURRENT_ENCODERS}
     default_model = "bigru"
+    # Measured on the embedded corpus (seeds 1 and 2, see benchmarks/README.md): at Adam's 1e-3 with batch
+    # 64 and last-state pooling the BiGRU sat at chance for 3-9 epochs; 3e-3, batch 32 and max-pooling
+    # put it at 94% after epoch 2. Early stopping (patience 3, best epoch kept) guards the faster rate.
+    train_defaults = {"learning_rate": 3e-3, "batch_size": 32}
     tunable = {
         "model.units": [32, 64, 128],
         "model.embedding_dim": [32, 64, 128],
