@@ -8,6 +8,7 @@
                          [--quick] [--quiet]
     recurrent evaluate RUN [--quiet]
     recurrent predict RUN INPUT... [--json]
+    recurrent predict RUN --input FILE [--column NAME] [--output OUT.csv|OUT.jsonl] [--batch-size N]
     recurrent tune TASK [--tuner random|grid|hyperband|bayesian] [--max-trials N] [--space KEY=SPEC ...]
                         [--fresh] [--retrain-best] (and train's --model, --data, --config, --set, --epochs, --seed, --quick)
     recurrent export RUN [--format savedmodel|tflite] [--quantize none|dynamic|float16|int8] [--quiet]
@@ -112,8 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = verbs.add_parser("predict", help="predict with a finished run")
     predict.add_argument("run", help="run directory")
-    predict.add_argument("inputs", nargs="+", metavar="INPUT", help="raw inputs: texts, file paths (task-dependent)")
+    predict.add_argument("inputs", nargs="*", metavar="INPUT", help="raw inputs: texts, file paths (task-dependent)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument("--input", metavar="FILE", help="predict every input of FILE: one a line, or a .csv/.tsv column")
+    predict.add_argument("--column", help="the .csv/.tsv column holding the inputs (default: text, else the first)")
+    predict.add_argument("--output", metavar="FILE", help="write predictions to FILE.csv or FILE.jsonl (streamed)")
+    predict.add_argument("--batch-size", type=_count("an integer", 1), default=256, help="inputs per batch (default 256)")
+    predict.add_argument("--encoding", default="utf-8", help="text encoding of --input (default utf-8)")
 
     tune = verbs.add_parser("tune", help="sweep a task's hyperparameters with keras-tuner (resumable)")
     tune.add_argument("task", help="task name (see `recurrent tasks`)")
@@ -210,9 +216,22 @@ def main(argv=None) -> int:
         elif args.verb == "predict":
             from keras_recurrent.pipelines.verbs import load_run
 
-            task, config, info, model = load_run(args.run)
-            for row in task.predict(model, args.inputs, info, config):
-                print(json.dumps(row) if args.json else task.format_prediction(row))
+            if bool(args.inputs) == bool(args.input):
+                raise UserError("predict: give inputs on the command line or --input FILE (one of the two)")
+            if args.input:
+                from keras_recurrent.pipelines.batch_predict import predict_file
+
+                output = args.output
+                count = predict_file(args.run, args.input, output, column=args.column, batch_size=args.batch_size,
+                                     encoding=args.encoding, progress=output is not None)
+                if output is not None:
+                    print(f"{count} predictions: {output}")
+            else:
+                if args.output or args.column:
+                    raise UserError("predict: --output and --column go with --input FILE")
+                task, config, info, model = load_run(args.run)
+                for row in task.predict(model, args.inputs, info, config):
+                    print(json.dumps(row) if args.json else task.format_prediction(row))
         elif args.verb == "tune":
             from keras_recurrent.pipelines.tuning import tune
 
