@@ -57,11 +57,13 @@ def _start_worker(index, ports, run_dir, epochs):
 
 
 def _finish(processes, timeout=240):
+    """Wait for every process; whatever happens, none outlives the test (a lone worker waits forever)."""
     outputs = []
-    for p in processes:
-        try:
+    try:
+        for p in processes:
             outputs.append(p.communicate(timeout=timeout))
-        finally:
+    finally:
+        for p in processes:
             p.kill()
     return outputs
 
