@@ -61,3 +61,71 @@ def test_bigru_learns_negation():
     model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
     model.fit(ids, labels, epochs=15, batch_size=64, verbose=0)
     assert model.evaluate(ids, labels, verbose=0)[1] == 1.0
+
+
+def _vectors(path, words, dim, header=False, binary=False, seed=0):
+    rng = np.random.default_rng(seed)
+    table = {w: rng.normal(size=dim).astype("float32") for w in words}
+    if binary:
+        with open(path, "wb") as f:
+            f.write(f"{len(table)} {dim}\n".encode())
+            for w, v in table.items():
+                f.write(w.encode() + b" " + v.astype("<f4").tobytes() + b"\n")
+    else:
+        lines = ([f"{len(table)} {dim}"] if header else []) + [w + " " + " ".join(f"{x:.6f}" for x in v) for w, v in table.items()]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return table
+
+
+@pytest.mark.parametrize("form", ["glove", "word2vec_text", "word2vec_binary"])
+def test_pretrained_vectors_are_aligned_to_the_vocabulary(form, tmp_path):
+    from keras_recurrent.tasks.vectors import aligned_vectors
+
+    vocabulary = ["", "[UNK]", "good", "bad", "film", "zzz"]
+    path = tmp_path / ("v.bin" if form == "word2vec_binary" else "v.txt")
+    table = _vectors(path, ["Good", "bad", "film", "other"], 4, header=form == "word2vec_text",
+                     binary=form == "word2vec_binary")
+    matrix, coverage = aligned_vectors(str(path), vocabulary, 4)
+    np.testing.assert_allclose(matrix[2], table["Good"], atol=1e-6)  # matched through lower-casing
+    np.testing.assert_allclose(matrix[4], table["film"], atol=1e-6)
+    assert not matrix[0].any() and matrix[5].any()  # padding zero; a missing word gets a random row
+    assert coverage["found"] == 3 and coverage["share_of_vocabulary"] == round(3 / 5, 4)
+
+
+def test_a_run_with_pretrained_vectors_frozen(tmp_path):
+    import json
+
+    from keras_recurrent import pipelines
+
+    words = "a fine and good dull bad film number the".split()
+    path = tmp_path / "vectors.txt"
+    table = _vectors(path, words, 8)
+    run = pipelines.train("sentiment", quick=True, quiet=True, run_dir=str(tmp_path / "r"),
+                          set=[f"model.embeddings={path}", "model.embedding_dim=8", "model.train_embeddings=false"])
+    info = json.loads((tmp_path / "r" / "data_info.json").read_text())
+    assert info["embeddings"]["found"] >= 5 and 0 < info["embeddings"]["share_of_vocabulary"] <= 1
+    import keras
+
+    model = keras.saving.load_model(tmp_path / "r" / "model.keras")
+    weights = model.get_layer("embedding").get_weights()[0]
+    i = info["vocabulary"].index("good")
+    np.testing.assert_allclose(weights[i], table["good"], atol=1e-6)  # frozen: unchanged by training
+    assert run.metrics["accuracy"] >= 0
+
+
+@pytest.mark.parametrize("settings,message", [
+    (["model.embeddings=/nonexistent/vectors.txt"], "no such file"),
+    (["model.embedding_dim=5"], "4 numbers, but model.embedding_dim=5"),
+])
+def test_bad_vectors_are_one_line(settings, message, tmp_path, capsys):
+    from keras_recurrent.pipelines.cli import main
+
+    path = tmp_path / "v.txt"
+    _vectors(path, "a fine and good dull bad film".split(), 4)
+    args = ["train", "sentiment", "--quick", "--run-dir", str(tmp_path / "r"), "--set", f"model.embeddings={path}"]
+    for item in settings:
+        args += ["--set", item]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "r").exists()

@@ -43,6 +43,9 @@ class SentimentModel:
     dropout: float = hparam(0.3, help="dropout on the recurrent inputs and before the classifier", min=0.0, max=0.95)
     embedding_dropout: float = hparam(0.0, help="drop whole word vectors (word dropout), one draw per token",
                                       min=0.0, max=0.95)
+    embeddings: str = hparam("", help="pretrained word vectors (GloVe / word2vec / fastText text, or word2vec .bin); "
+                                      "empty = learned from scratch")
+    train_embeddings: bool = hparam(True, help="fine-tune the pretrained vectors (false: keep them frozen)")
     pooling: str = hparam("max", help="sentence vector: the last state, or the max / mean over all (unpadded) states",
                           choices=("last", "max", "mean"))
 
@@ -54,7 +57,15 @@ def build_classifier(kind: str):
         import keras
 
         tokens = keras.Input(shape=(info["sequence_length"],), dtype="int32", name="tokens")
-        x = keras.layers.Embedding(len(info["vocabulary"]), config.embedding_dim, mask_zero=True, name="embedding")(tokens)
+        embedding = keras.layers.Embedding(len(info["vocabulary"]), config.embedding_dim, mask_zero=True,
+                                           name="embedding", trainable=config.train_embeddings or not config.embeddings)
+        x = embedding(tokens)
+        if config.embeddings:
+            from keras_recurrent.tasks.vectors import aligned_vectors
+
+            matrix, coverage = aligned_vectors(config.embeddings, info["vocabulary"], config.embedding_dim)
+            embedding.set_weights([matrix])
+            info["embeddings"] = coverage  # lands in the run's data_info.json
         if config.embedding_dropout:
             # noise shape (batch, time, 1): a dropped token loses its whole vector, not single coordinates.
             x = keras.layers.Dropout(config.embedding_dropout, noise_shape=(None, info["sequence_length"], 1),
