@@ -31,11 +31,11 @@ def read_inputs(path: str, column: str | None = None, encoding: str = "utf-8"):
     if not os.path.isfile(path):
         raise UserError(f"--input {path}: no such file")
     extension = os.path.splitext(path)[1].lower()
-    handle = open(path, encoding=encoding, newline="" if extension in (".csv", ".tsv") else None)
     if extension not in (".csv", ".tsv"):
         if column:
             raise UserError(f"--column {column}: {path} is not a .csv or .tsv file with columns")
-        return (line.rstrip("\r\n") for line in _closing(handle) if line.strip())
+        return _lines(path, encoding)
+    handle = open(path, encoding=encoding, newline="")
     reader = csv.reader(handle, delimiter="\t" if extension == ".tsv" else ",")
     header = next(reader, None)
     if not header:
@@ -59,9 +59,11 @@ def read_inputs(path: str, column: str | None = None, encoding: str = "utf-8"):
     return rows()
 
 
-def _closing(handle):
-    with handle:
-        yield from handle
+def _lines(path: str, encoding: str):
+    with open(path, encoding=encoding) as handle:
+        for line in handle:
+            if line.strip():
+                yield line.rstrip("\r\n")
 
 
 def predict_file(run: str, input_path: str, output_path: str | None = None, *, column: str | None = None,

@@ -111,34 +111,39 @@ class BestEpoch(keras.callbacks.Callback):
         monitor: a column of the history; lower is better.
         patience: epochs without improvement before stopping; 0 trains every epoch.
         min_delta: the least decrease that counts as an improvement.
+        restore: load the best epoch's weights when training ends (False: keep the last epoch's).
 
     Files of older best epochs are removed only once a later epoch's backup exists (at the start of
     the next epoch), so whatever epoch a killed process is resumed from, its best file is there.
     """
 
     def __init__(self, history_path: str, directory: str, monitor: str = "val_loss", patience: int = 0,
-                 min_delta: float = 0.0):
+                 min_delta: float = 0.0, restore: bool = True):
         super().__init__()
         self.history_path = history_path
         self.directory = directory
         self.monitor = monitor
         self.patience = patience
         self.min_delta = min_delta
+        self.restore = restore
         self.best = np.inf
-        self.best_epoch: int | None = None
+        self.best_epoch: int | None = None  # 0-based, as Keras counts epochs
         self.wait = 0
         self.started = False
-        self.stopped_epoch: int | None = None
 
     def _path(self, epoch: int) -> str:
         return os.path.join(self.directory, f"best-epoch-{epoch}.weights.h5")
 
+    def _recover(self, before_epoch: float) -> None:
+        """The state of the epochs an earlier process finished, from the history it wrote."""
+        self.started = True
+        for row in read_history(self.history_path):
+            if row["epoch"] < before_epoch and self.monitor in row:
+                self._observe(row["epoch"], row[self.monitor])
+
     def on_epoch_begin(self, epoch, logs=None):
-        if not self.started:  # the first epoch this process runs: recover the state of earlier ones
-            self.started = True
-            for row in read_history(self.history_path):
-                if row["epoch"] < epoch and self.monitor in row:
-                    self._observe(row["epoch"], row[self.monitor])
+        if not self.started:  # the first epoch this process runs
+            self._recover(epoch)
         elif self.best_epoch is not None:
             for name in os.listdir(self.directory) if os.path.isdir(self.directory) else ():
                 if name.startswith("best-epoch-") and name != os.path.basename(self._path(self.best_epoch)):
@@ -160,11 +165,12 @@ class BestEpoch(keras.callbacks.Callback):
             with rundir.atomic_path(self._path(epoch), ".weights.h5") as tmp:
                 self.model.save_weights(tmp)
         elif self.patience and self.wait >= self.patience:
-            self.stopped_epoch = epoch
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.best_epoch is not None and os.path.isfile(self._path(self.best_epoch)):
+        if not self.started:  # resumed after the last epoch's backup: no epoch ran in this process
+            self._recover(np.inf)
+        if self.restore and self.best_epoch is not None and os.path.isfile(self._path(self.best_epoch)):
             self.model.load_weights(self._path(self.best_epoch))
 
 

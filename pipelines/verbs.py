@@ -122,6 +122,8 @@ def train(
 
 
 def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, dist) -> Run:
+    from keras_recurrent.pipelines.callbacks import read_history
+
     task = the_task.name
     path, state = rundir.choose_run_dir(config_dict, run_dir)
     if state == rundir.FINISHED:
@@ -141,9 +143,8 @@ def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, di
     if state == rundir.UNFINISHED and not os.path.isdir(os.path.join(path, "backup")):
         _say(quiet, "no backup found (interrupted before the first epoch ended): starting from epoch 1")
 
-    seconds, seeder = _fit(the_task, resolved, data_set, net, path, os.path.join(path, "backup"), quiet, callbacks, dist)
-    from keras_recurrent.pipelines.callbacks import read_history
-
+    seconds, seeder, best = _fit(the_task, resolved, data_set, net, path, os.path.join(path, "backup"), quiet,
+                                 callbacks, dist)
     history = read_history(os.path.join(path, "history.csv"))
     resumed_from = seeder.first_epoch or 0
 
@@ -158,9 +159,8 @@ def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, di
     metrics = _evaluate_and_plot(the_task, net, data_set, path, history, resolved.model_name)
     metrics["train_seconds_this_process"] = round(seconds, 2)
     metrics["epochs_trained"] = len(history)
-    losses = [row.get("val_loss", float("inf")) for row in history]
-    if resolved.train.keep_best and losses and min(losses) < float("inf"):
-        metrics["best_epoch"] = int(history[losses.index(min(losses))]["epoch"]) + 1  # 1-based, as Keras prints
+    if best is not None and best.restore and best.best_epoch is not None:
+        metrics["best_epoch"] = best.best_epoch + 1  # 1-based, as Keras prints epochs
     rundir.write_json(os.path.join(path, "metrics.json"), metrics)
     rundir.point_latest(path)
     _say(quiet, f"done: {path}\n{summary_line(metrics)}")
@@ -185,7 +185,7 @@ def _train_worker(the_task, resolved, config_dict, path, quiet, callbacks, dist)
 
 def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, dist):
     """`model.fit` with the pipeline's callbacks, history and TensorBoard logs under `path`;
-    returns (seconds, the epoch seeder)."""
+    returns (seconds, the epoch seeder, the BestEpoch callback or None)."""
     import keras
     import tensorflow as tf
 
@@ -203,10 +203,10 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
         HistoryCSV(history_path),
         keras.callbacks.TensorBoard(os.path.join(path, "tensorboard"), profile_batch=0),
     ]
+    best = None
     if train_config.patience or train_config.keep_best:
-        best = BestEpoch(history_path, os.path.join(path, BEST_DIR), patience=train_config.patience)
-        if not train_config.keep_best:
-            best.on_train_end = lambda logs=None: None  # stop early, but keep the last epoch's weights
+        best = BestEpoch(history_path, os.path.join(path, BEST_DIR), patience=train_config.patience,
+                         restore=train_config.keep_best)
         # Before BackupAndRestore: a best-weights file is on disk before the backup that follows it.
         pipeline_callbacks.insert(1, best)
     started = time.perf_counter()
@@ -226,7 +226,7 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
         reason = next((line for line in str(e).splitlines() if "unhealthy" in line or "aborted" in line), str(e).splitlines()[0])
         raise UserError(f"multi-worker training stopped ({reason.strip()[:200]}); start every worker again with the "
                         f"same command: each resumes from the last finished epoch") from None
-    return time.perf_counter() - started, seeder
+    return time.perf_counter() - started, seeder, best
 
 
 def _evaluate_and_plot(the_task, net, data_set, path, history, model_name) -> dict:

@@ -153,6 +153,18 @@ def test_interrupted_run_with_early_stopping_resumes_exactly(tmp_path, interrupt
     assert read_history(os.path.join(target, "history.csv")) == read_history(os.path.join(reference.path, "history.csv"))
 
 
+def test_resumed_after_the_last_epochs_backup_still_ends_with_the_best_weights(tmp_path):
+    """Killed after the last epoch's backup: the resumed process runs no epoch, yet restores the best one."""
+    settings = dict(STOPPING, set=STOPPING["set"] + ["train.patience=0"], epochs=4)
+    reference = pipelines.train("sentiment", run_dir=str(tmp_path / "ref"), seed=3, **settings)
+    assert reference.metrics["best_epoch"] < 4  # the best is not the last epoch, so restoring matters
+    target = str(tmp_path / "resumed")
+    with pytest.raises(KeyboardInterrupt):
+        pipelines.train("sentiment", run_dir=target, seed=3, callbacks=[InterruptAfter(3)], **settings)
+    resumed = pipelines.train("sentiment", run_dir=target, seed=3, **settings)
+    assert resumed.resumed_from_epoch == 0 and metrics_of(resumed) == metrics_of(reference)
+
+
 def test_keep_best_off_keeps_the_last_epoch(tmp_path):
     run = pipelines.train("sentiment", run_dir=str(tmp_path / "r"), seed=3,
                           **{**STOPPING, "set": STOPPING["set"] + ["train.keep_best=false"]})
