@@ -88,6 +88,34 @@ def predict_file(run: str, input_path: str, output_path: str | None = None, *, c
     return count
 
 
+def predict_to_file(run: str, inputs: list[str], output_path: str) -> int:
+    """Predict inputs given on the command line into `output_path` (.csv or .jsonl), written whole or not
+    at all; returns how many rows were written (a task may give several rows an input: a forecast's steps)."""
+    from keras_recurrent.pipelines.verbs import load_run
+
+    kind = os.path.splitext(output_path)[1].lower()
+    if kind not in OUTPUT_FORMATS:
+        raise UserError(f"--output {output_path}: expected a .csv or .jsonl file")
+    task, config, info, model = load_run(run)
+    rows = task.predict(model, list(inputs), info, config)  # every error comes before the file is touched
+    with rundir.atomic_path(output_path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            _write_rows(rows, out, kind)
+    return len(rows)
+
+
+def _write_rows(rows, out, kind) -> None:
+    writer = None
+    for row in rows:
+        if kind == ".csv":
+            if writer is None:
+                writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
+                writer.writeheader()
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+        else:
+            out.write(json.dumps(row) + "\n")
+
+
 def _write(task, model, info, config, inputs, out, kind, batch_size, progress) -> int:
     writer = None
     count = 0
@@ -117,4 +145,4 @@ def _cell(value):
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-__all__ = ["predict_file", "read_inputs"]
+__all__ = ["predict_file", "predict_to_file", "read_inputs"]

@@ -7,7 +7,7 @@
                          [--strategy default|mirrored|multiworker]
                          [--quick] [--quiet]
     recurrent evaluate RUN [--quiet]
-    recurrent predict RUN INPUT... [--json]
+    recurrent predict RUN INPUT... [--json] [--output OUT.csv|OUT.jsonl]
     recurrent predict RUN --input FILE [--column NAME] [--output OUT.csv|OUT.jsonl] [--batch-size N]
     recurrent tune TASK [--tuner random|grid|hyperband|bayesian] [--max-trials N] [--space KEY=SPEC ...]
                         [--fresh] [--retrain-best] (and train's --model, --data, --config, --set, --epochs, --seed, --quick)
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
     predict.add_argument("--input", metavar="FILE", help="predict every input of FILE: one a line, or a .csv/.tsv column")
     predict.add_argument("--column", help="the .csv/.tsv column holding the inputs (default: text, else the first)")
-    predict.add_argument("--output", metavar="FILE", help="write predictions to FILE.csv or FILE.jsonl (streamed)")
+    predict.add_argument("--output", metavar="FILE", help="write predictions to FILE.csv or FILE.jsonl (written whole, then renamed into place)")
     predict.add_argument("--batch-size", type=_count("an integer", 1), default=256, help="inputs per batch (default 256)")
     predict.add_argument("--encoding", default="utf-8", help="text encoding of --input (default utf-8)")
 
@@ -227,8 +227,14 @@ def main(argv=None) -> int:
                 if output is not None:
                     print(f"{count} predictions: {output}")
             else:
-                if args.output or args.column:
-                    raise UserError("predict: --output and --column go with --input FILE")
+                if args.column:
+                    raise UserError("predict: --column goes with --input FILE")
+                if args.output:
+                    from keras_recurrent.pipelines.batch_predict import predict_to_file
+
+                    count = predict_to_file(args.run, args.inputs, args.output)
+                    print(f"{count} predictions: {args.output}")
+                    return 0
                 task, config, info, model = load_run(args.run)
                 for row in task.predict(model, args.inputs, info, config):
                     print(json.dumps(row) if args.json else task.format_prediction(row))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import typing
 from dataclasses import dataclass
 
@@ -165,9 +166,13 @@ def default_config(task: Task) -> RunConfig:
 
 
 def _normalise_spec(spec: str | None) -> str | None:
-    # Store file specs as absolute paths so `evaluate RUN` finds the data from any directory.
-    if not spec or spec.startswith("tfds:"):
-        return spec or None
+    # Store file specs as absolute paths so `evaluate RUN` finds the data from any directory; a source
+    # named by a scheme (tfds:imdb_reviews, statsmodels:co2) or a bare word that is no file (generated)
+    # is not a path.
+    if not spec:
+        return None
+    if re.match(r"^[A-Za-z][\w.-]+:", spec) or (os.sep not in spec and "." not in spec and not os.path.exists(spec)):
+        return spec
     return os.path.abspath(os.path.expanduser(spec))
 
 

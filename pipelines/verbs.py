@@ -245,8 +245,8 @@ def summary_line(metrics: dict) -> str:
     shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()]
     for name, values in metrics.get("baselines", {}).items():
-        # A baseline is a number (bpc of an n-gram model) or a dict of numbers (accuracy, f1, ...).
-        shown = values.get("accuracy") if isinstance(values, dict) else values
+        # A baseline is a number (bpc of an n-gram model) or a dict of numbers (accuracy, f1 / mase, ...).
+        shown = values.get("accuracy", values.get("mase")) if isinstance(values, dict) else values
         if isinstance(shown, (int, float)):
             parts.append(f"baseline[{name}]={shown:.4f}")
     return "  ".join(parts)

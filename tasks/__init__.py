@@ -14,6 +14,7 @@ _TASK_MODULES = {
     "sentiment": "keras_recurrent.tasks.sentiment:SentimentTask",
     "language_model": "keras_recurrent.tasks.language_model:LanguageModelTask",
     "adding": "keras_recurrent.tasks.adding:AddingTask",
+    "forecasting": "keras_recurrent.tasks.forecasting:ForecastingTask",
 }
 
 

@@ -51,7 +51,8 @@ def test_reading_is_lazy():
     (["--input", "in.csv", "--column", "stars", "--output", "o.csv"], "--column stars: not a column of"),
     (["--input", "in.txt", "--output", "o.parquet"], "expected a .csv or .jsonl file"),
     (["some text", "--input", "in.txt"], "one of the two"),
-    (["some text", "--output", "o.csv"], "--output and --column go with --input"),
+    (["some text", "--column", "text"], "--column goes with --input"),
+    (["some text", "--output", "o.txt"], "--output o.txt: expected a .csv or .jsonl file"),
 ])
 def test_bad_predict_input_is_one_line(run, tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
@@ -62,6 +63,13 @@ def test_bad_predict_input_is_one_line(run, tmp_path, capsys, monkeypatch, args,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert (tmp_path / "o.csv").read_text() == "kept\n"  # nothing overwritten
+
+
+def test_inputs_on_the_command_line_go_to_an_output_file(run, tmp_path, capsys):
+    out = tmp_path / "o.jsonl"
+    assert main(["predict", run, "not bad at all", "a dull film", "--output", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2 and rows[0] != rows[1] and "2 predictions" in capsys.readouterr().out
 
 
 def test_a_failed_run_keeps_the_previous_output(run, tmp_path, capsys):

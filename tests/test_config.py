@@ -93,3 +93,8 @@ def test_file_specs_become_absolute(task, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert resolve_config(task, data="reviews.csv").data_spec == str(tmp_path / "reviews.csv")
     assert resolve_config(task, data="tfds:imdb_reviews").data_spec == "tfds:imdb_reviews"
+    # Sources named by a scheme or a bare word are not paths.
+    for spec in ("statsmodels:co2", "generated:500", "generated"):
+        assert resolve_config(task, data=spec).data_spec == spec
+    (tmp_path / "generated").write_text("t,y\n")  # a file of that name in the working directory wins
+    assert resolve_config(task, data="generated").data_spec == str(tmp_path / "generated")

@@ -1,0 +1,274 @@
+"""Time-series forecasting: a window of past values in, the next `horizon` values out, beside the classics.
+
+data (CSV, a real series shipped in statsmodels, or generated) -> regular grid, missing values by policy
+-> chronological train / validation / test -> standardised with training statistics -> windows streamed
+by tf.data -> recurrent forecaster (direct, autoregressive or seq2seq; optional quantiles) -> evaluated in
+original units from every test origin beside last value, seasonal naive, a linear model on lags, ETS and
+ARIMA fitted on the training part -> forecast, error-by-step and MASE pictures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.forecasting import baselines as classical
+from keras_recurrent.tasks.forecasting import metrics as fm
+from keras_recurrent.tasks.forecasting import series as fs
+from keras_recurrent.tasks.forecasting import windows as fw
+from keras_recurrent.tasks.forecasting.models import MODELS, ForecastingModel
+
+
+@dataclass
+class ForecastingData:
+    """Section `data` of the forecasting task."""
+
+    window: int = hparam(24, help="past steps each forecast reads", min=1)
+    horizon: int = hparam(12, help="future steps each forecast predicts (1 = single-step)", min=1)
+    targets: str = hparam("", help="comma-separated target columns; empty = every column but the time column")
+    time_column: str = hparam("", help="CSV column of time stamps (dates or numbers); empty = the first column")
+    separator: str = hparam(",", help="CSV field separator; empty = sniffed")
+    date_format: str = hparam("", help="strftime format of the time column, e.g. %Y-%m-%d; empty = inferred")
+    frequency: str = hparam("", help="pandas frequency of dated rows (MS, D, h, ...) or the step of numeric "
+                                     "time; empty = inferred. Gaps on this grid become missing values")
+    missing: str = hparam("refuse", help="missing values: refuse (error naming the first), interpolate (linear) "
+                                         "or ffill (carry the last value forward)", choices=fs.MISSING_POLICIES)
+    season: int = hparam(0, help="season length for seasonal naive, MASE and ETS/ARIMA; 0 = from the frequency", min=0)
+    encoding: str = hparam("utf-8", help="text encoding of CSV files")
+    validation_fraction: float = hparam(0.15, help="last share before the test part held out for validation",
+                                        min=0.01, max=0.5)
+    test_fraction: float = hparam(0.15, help="last share of the series held out for test", min=0.01, max=0.5)
+    max_origins: int = hparam(2000, help="evaluate from at most this many test origins, evenly spread; 0 = all", min=0)
+    baseline_fit_points: int = hparam(5000, help="ETS and ARIMA are fitted on at most this many last training "
+                                                 "steps; 0 = all", min=0)
+
+
+_BASELINE_CACHE: dict = {}  # a process evaluating many models of one series fits the classics once
+
+
+class ForecastingTask(Task):
+    name = "forecasting"
+    description = "Forecast the next steps of a (multivariate) series, beside naive, linear, ETS and ARIMA"
+    data_sources = (
+        "(none): Mauna Loa CO2 by month (statsmodels:co2), shipped inside statsmodels, offline",
+        "statsmodels:NAME: a real series shipped in statsmodels: " + ", ".join(fs.PACKAGED),
+        "PATH.csv: a time column and target columns (data.time_column, data.targets, data.frequency, "
+        "data.missing, ...)",
+        "generated[:LENGTH]: trend + seasonality + noise (tests, memory benchmarks)",
+    )
+    DataConfig = ForecastingData
+    ModelConfig = ForecastingModel
+    models = MODELS
+
+    default_model = "lstm"
+    train_defaults = {"epochs": 200, "patience": 20, "batch_size": 32, "learning_rate": 1e-3}
+    tunable = {
+        "model.units": [32, 64, 128],
+        "model.num_layers": [1, 2],
+        "data.window": [12, 24, 48],
+        "train.learning_rate": (3e-4, 3e-3, "log"),
+    }
+    quick = {"data.window": 8, "data.horizon": 3, "data.baseline_fit_points": 120, "model.units": 8,
+             "model.filters": 4, "train.epochs": 1}
+
+    # -- data -------------------------------------------------------------------------------------
+    def load(self, spec, config: ForecastingData, seed: int) -> TaskData:
+        series = fs.load_series(spec, config, seed)
+        where = series.source
+        parts = fw.split(len(series.values), config.window, config.horizon, config.validation_fraction,
+                         config.test_fraction, where)
+        train_values = series.values[: parts.train_end]
+        scaler = fw.Scaler.fit(train_values, series.names, where)
+        scale = fm.mase_scale(train_values, series.season, series.names, where)
+        scaled = scaler.transform(series.values).astype("float32")
+        datasets = [fw.windows(scaled, parts.origins(p), config.window, config.horizon)
+                    for p in ("train", "validation", "test")]
+        times = series.times
+        info = {
+            "source": where,
+            "targets": series.names,
+            "window": config.window,
+            "horizon": config.horizon,
+            "frequency": series.frequency,
+            "season": series.season,
+            "scaler": scaler.to_info(),
+            "mase_scale": scale.tolist(),
+            "max_origins": config.max_origins,
+            "baseline_fit_points": config.baseline_fit_points,
+            "rows": {"train": parts.train_end, "validation": parts.validation_end - parts.train_end,
+                     "test": parts.length - parts.validation_end},
+            "dated": not series.frequency.startswith("step="),
+            # Enough of the end of the series to forecast from it without the data (predict examples).
+            "last_window": series.values[-config.window:].tolist(),
+            "last_time": _stamp(times[-1]),
+        }
+        return TaskData(*datasets, info=info, extras={"series": series, "split": parts, "scaled": scaled})
+
+    # -- model ------------------------------------------------------------------------------------
+    def loss(self, info):
+        from keras_recurrent.tasks.forecasting.models import PinballLoss
+
+        return PinballLoss(info["quantiles"]) if info.get("quantiles") else "mse"
+
+    def metrics(self, info):
+        return [] if info.get("quantiles") else ["mae"]
+
+    # -- results ----------------------------------------------------------------------------------
+    def forecast(self, model, scaled_windows: np.ndarray, info: dict, batch_size: int = 1024) -> np.ndarray:
+        """Forecasts in original units: (n, horizon, k), or (n, horizon, k, quantiles)."""
+        scaler = fw.Scaler.from_info(info["scaler"])
+        out = model.predict(scaled_windows.astype("float32"), batch_size=batch_size, verbose=0).astype("float64")
+        if info.get("quantiles"):
+            return out * scaler.scale[None, None, :, None] + scaler.mean[None, None, :, None]
+        return scaler.inverse(out)
+
+    def _evaluation(self, model, data: TaskData) -> dict:
+        """Forecasts of the model and every baseline from the test origins (computed once per model)."""
+        cached = data.extras.get("evaluation")
+        if cached is not None and cached["model"] is model:
+            return cached
+        info, series, parts = data.info, data.extras["series"], data.extras["split"]
+        origins = fw.evaluation_origins(parts.origins("test"), info["max_origins"])
+        chunks = [origins[i: i + 4096] for i in range(0, len(origins), 4096)]  # a long test part, a chunk at a time
+        forecasts = np.concatenate([self.forecast(model, fw.window_array(data.extras["scaled"], c, parts.window,
+                                                                            parts.horizon)[0], info) for c in chunks])
+        actual = fw.window_array(series.values, origins, parts.window, parts.horizon)[1]
+        key = (hashlib.sha1(series.values.tobytes()).hexdigest(), parts.train_end, parts.window, parts.horizon,
+               series.season, info["baseline_fit_points"], origins.tobytes())
+        if key not in _BASELINE_CACHE:
+            _BASELINE_CACHE.clear()
+            _BASELINE_CACHE[key] = classical.all_baselines(series.values, parts, origins, series.season,
+                                                           info["baseline_fit_points"])
+        base, described = _BASELINE_CACHE[key]
+        cached = {"model": model, "origins": origins, "forecasts": forecasts, "actual": actual,
+                  "baselines": base, "described": described}
+        data.extras["evaluation"] = cached
+        return cached
+
+    def evaluate(self, model, data: TaskData) -> dict:
+        info = data.info
+        ev = self._evaluation(model, data)
+        scale, names = np.asarray(info["mase_scale"]), info["targets"]
+        levels = info.get("quantiles") or []
+        point = ev["forecasts"][..., levels.index(0.5)] if levels else ev["forecasts"]
+        result = fm.scores(point, ev["actual"], scale, names)
+        result["test_origins"] = len(ev["origins"])
+        result["baselines"] = {name: fm.scores(f, ev["actual"], scale, names) for name, f in ev["baselines"].items()}
+        result["baseline_models"] = ev["described"]
+        result["beats"] = {name: result["mase"] < b["mase"] for name, b in result["baselines"].items()}
+        if levels:
+            low, high = ev["forecasts"][..., 0], ev["forecasts"][..., -1]
+            result["interval"] = {
+                "quantiles": [levels[0], levels[-1]],
+                "nominal": round(levels[-1] - levels[0], 6),
+                "coverage": fm.coverage(low, high, ev["actual"]),
+                "pinball": {str(q): fm.pinball(ev["forecasts"][..., i], ev["actual"], q) for i, q in enumerate(levels)},
+            }
+        return result
+
+    def plots(self, model, data: TaskData) -> dict:
+        from keras_recurrent.tasks.forecasting import plots
+
+        ev = self._evaluation(model, data)
+        metrics = self.evaluate(model, data)
+        return {
+            "forecast": plots.forecast_figure(data.extras["series"], ev, data.info, model.name),
+            "error_by_step": plots.error_by_step_figure(metrics, data.info, model.name),
+            "mase": plots.mase_figure(metrics, model.name),
+        }
+
+    # -- prediction -------------------------------------------------------------------------------
+    def predict_examples(self, info):
+        rows = info["last_window"]
+        return [";".join(",".join(f"{v:g}" for v in row) for row in rows)]
+
+    def predict(self, model, inputs, info, config=None) -> list[dict]:
+        """Each input is a CSV file of recent history in the training data's format (time column, then
+        the targets), or the last values inline: 'v1;v2;...' (rows separated by ';', targets within a row
+        by ','). Returns one row per future step: its time, each target's forecast, and its quantiles."""
+        import os
+
+        rows = []
+        for text in inputs:
+            if os.path.isfile(text):
+                history, last_time = _read_history(text, info, config)
+            else:
+                history, last_time = _parse_inline(text, info), None
+            if len(history) < info["window"]:
+                raise UserError(f"predict input {_short(text)}: {len(history)} rows of history, the model reads "
+                                f"data.window={info['window']}")
+            scaled = fw.Scaler.from_info(info["scaler"]).transform(history[-info["window"]:])[None]
+            forecast = self.forecast(model, scaled, info)[0]
+            rows.extend(_forecast_rows(forecast, info, last_time))
+        return rows
+
+
+def _stamp(value):
+    if isinstance(value, (float, np.floating, int, np.integer)):
+        return fs._number(float(value))
+    return value.isoformat()
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) < 40 else text[:37] + "...")
+
+
+def _parse_inline(text: str, info: dict) -> np.ndarray:
+    k = len(info["targets"])
+    try:
+        rows = [[float(v) for v in row.split(",")] for row in text.split(";") if row.strip()]
+    except ValueError:
+        raise UserError(f"predict input {_short(text)}: not a file, nor values 'v1;v2;...' "
+                        f"(rows by ';', {k} target(s) a row by ',')") from None
+    if any(len(r) != k for r in rows):
+        raise UserError(f"predict input {_short(text)}: each row needs {k} value(s), one per target "
+                        f"({', '.join(info['targets'])})")
+    values = np.asarray(rows, dtype="float64").reshape(-1, k)
+    if not np.isfinite(values).all():
+        raise UserError(f"predict input {_short(text)}: NaN or infinite values")
+    return values
+
+
+def _read_history(path: str, info: dict, config) -> tuple[np.ndarray, object]:
+    """A history CSV read as the training CSV was: same columns, regular grid, missing-value policy."""
+    data = config.data if config is not None else ForecastingData()
+    targets = data.targets or ",".join(info["targets"])
+    frame, is_dates = fs.read_csv(path, time_column=data.time_column, targets=targets, separator=data.separator,
+                                  date_format=data.date_format, encoding=data.encoding)
+    if list(frame.columns) != info["targets"]:
+        raise UserError(f"{path}: columns {', '.join(frame.columns)} are not the model's targets "
+                        f"{', '.join(info['targets'])}")
+    frequency = info["frequency"]
+    frame, _ = fs.regularise(frame, is_dates, "" if not info["dated"] and not is_dates else
+                             (frequency[5:] if frequency.startswith("step=") else frequency), path)
+    frame = fs.fill_missing(frame, data.missing, path)
+    return frame.to_numpy(dtype="float64"), frame.index[-1]
+
+
+def _forecast_rows(forecast: np.ndarray, info: dict, last_time) -> list[dict]:
+    """One dict per future step: time (or step), each target, and its quantiles when there are some."""
+    horizon, names, levels = info["horizon"], info["targets"], info.get("quantiles") or []
+    if last_time is None:
+        stamps = [f"+{j + 1}" for j in range(horizon)]
+    else:
+        series = fs.Series(np.empty((0, 1)), None, names, info["frequency"], info["season"], "")
+        stamps = series.next_times(last_time, horizon)
+    rows = []
+    for j in range(horizon):
+        row = {"time": stamps[j]}
+        for k, name in enumerate(names):
+            if levels:
+                row[name] = round(float(forecast[j, k, levels.index(0.5)]), 6)
+                for i, q in enumerate(levels):
+                    if q != 0.5:
+                        row[f"{name}_q{q:g}"] = round(float(forecast[j, k, i]), 6)
+            else:
+                row[name] = round(float(forecast[j, k]), 6)
+        rows.append(row)
+    return rows
+
+
+__all__ = ["ForecastingData", "ForecastingTask"]

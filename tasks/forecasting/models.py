@@ -1,0 +1,179 @@
+"""Forecasting models: an input window of scaled values in, the next `horizon` values out.
+
+Every model maps (batch, window, targets) to (batch, horizon, targets), or to (batch, horizon, targets,
+quantiles) when `model.quantiles` asks for prediction intervals. Three ways to produce the horizon:
+
+- direct: a recurrent encoder reads the window and one dense layer emits every future step at once;
+- autoregressive: the same encoder with a one-step head, rolled out `horizon` times inside the graph,
+  each prediction (the median when there are quantiles) appended to the window it reads next; trained
+  through the rollout, so it learns from its own multi-step errors;
+- seq2seq: an encoder whose final states start a decoder that unrolls one state per future step
+  (Sutskever et al., 2014; Cho et al., 2014), a dense layer reading each.
+
+With `model.relative` (the default) every window is read relative to its last value and the forecast
+added back to it: a trend that leaves the training range (Mauna Loa CO2) stays in the range the network
+saw. All of it is Keras layers and ops, so the exported model runs without Python around it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+from keras import ops
+
+from keras_recurrent.tasks.base import hparam
+from keras_recurrent.tasks.encoders import stacked_encoder
+
+
+
+@dataclass
+class ForecastingModel:
+    """Section `model` of the forecasting task."""
+
+    units: int = hparam(64, help="recurrent units per layer (per direction for bilstm)", min=1)
+    num_layers: int = hparam(1, help="stacked recurrent layers (2+ = the stacked variants)", min=1)
+    dropout: float = hparam(0.0, help="dropout on the recurrent inputs", min=0.0, max=0.95)
+    decoding: str = hparam("direct", help="direct: one dense layer emits the whole horizon; autoregressive: a "
+                           "one-step model rolled out over the horizon (seq2seq decodes with its own RNN)",
+                           choices=("direct", "autoregressive"))
+    relative: bool = hparam(True, help="read each window relative to its last value and add it back (for trends)")
+    quantiles: str = hparam("", help="comma-separated quantiles for prediction intervals, e.g. 0.1,0.5,0.9 "
+                                     "(pinball loss); empty = point forecasts (squared error)")
+    filters: int = hparam(32, help="conv_lstm: Conv1D filters before the LSTM", min=1)
+    kernel_size: int = hparam(3, help="conv_lstm: Conv1D kernel width (causal)", min=1)
+
+
+def parse_quantiles(text: str) -> list[float]:
+    from keras_recurrent.tasks.base import UserError
+
+    try:
+        levels = sorted(float(q) for q in text.split(",") if q.strip())
+    except ValueError:
+        raise UserError(f"model.quantiles={text!r}: expected numbers between 0 and 1, e.g. 0.1,0.5,0.9") from None
+    if any(not 0 < q < 1 for q in levels) or len(set(levels)) != len(levels):
+        raise UserError(f"model.quantiles={text!r}: expected distinct numbers strictly between 0 and 1")
+    if levels and 0.5 not in levels:
+        raise UserError(f"model.quantiles={text!r}: include 0.5 (the median is the point forecast)")
+    return levels
+
+
+@keras.saving.register_keras_serializable(package="keras_recurrent")
+class PinballLoss(keras.losses.Loss):
+    """Quantile (pinball) loss summed over quantile levels: max(q e, (q - 1) e) with e = y - f.
+
+    `y_pred` is (..., len(quantiles)), `y_true` the same without the last axis. Minimising it makes each
+    output the conditional q-quantile (Koenker & Bassett, "Regression Quantiles", 1978).
+    """
+
+    def __init__(self, quantiles, name="pinball", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.quantiles = [float(q) for q in quantiles]
+
+    def call(self, y_true, y_pred):
+        q = ops.convert_to_tensor(self.quantiles, dtype=y_pred.dtype)
+        error = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1) - y_pred
+        return ops.sum(ops.maximum(q * error, (q - 1.0) * error), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "quantiles": self.quantiles}
+
+
+def _outputs_per_step(info: dict) -> tuple[int, int]:
+    return len(info["targets"]), max(1, len(info.get("quantiles") or []))
+
+
+def _shape_head(flat, info, steps: int):
+    """(batch, steps * k * Q) -> (batch, steps, k) or (batch, steps, k, Q)."""
+    k, q = _outputs_per_step(info)
+    return keras.layers.Reshape((steps, k, q) if info.get("quantiles") else (steps, k))(flat)
+
+
+def _median(step_output, info):
+    """The point forecast of a step's output: itself, or its median channel."""
+    levels = info.get("quantiles") or []
+    return step_output[..., levels.index(0.5)] if levels else step_output
+
+
+def _encoder(kind: str, config: ForecastingModel, features):
+    """The window encoder: (batch, window, k) -> (batch, units)."""
+    x = features
+    if kind == "conv_lstm":
+        x = keras.layers.Conv1D(config.filters, config.kernel_size, padding="causal", activation="relu",
+                                name="conv")(x)
+        kind = "lstm"
+    return stacked_encoder(kind, x, config.units, config.num_layers, config.dropout)
+
+
+def _relative_model(body, info, config: ForecastingModel, name: str):
+    """Wrap `body(window) -> forecast` so that it reads windows relative to their last value."""
+    window = keras.Input((info["window"], len(info["targets"])), name="window")
+    if not config.relative:
+        return keras.Model(window, body(window), name=name)
+    last = window[:, -1:, :]  # (batch, 1, k): broadcasts over the window and the horizon
+    forecast = body(window - last)
+    if info.get("quantiles"):
+        last = ops.expand_dims(last, -1)
+    return keras.Model(window, forecast + last, name=name)
+
+
+def build_direct(kind: str):
+    def build(config: ForecastingModel, info: dict):
+        info["quantiles"] = parse_quantiles(config.quantiles)
+        k, q = _outputs_per_step(info)
+        if config.decoding == "autoregressive":
+            return _autoregressive(kind, config, info)
+
+        def body(x):
+            flat = keras.layers.Dense(info["horizon"] * k * q, name="horizon")(_encoder(kind, config, x))
+            return _shape_head(flat, info, info["horizon"])
+
+        return _relative_model(body, info, config, f"forecast_{kind}")
+
+    build.__doc__ = f"{kind} encoder over the window, the horizon from a dense layer (or rolled out: decoding)."
+    return build
+
+
+def _autoregressive(kind: str, config: ForecastingModel, info: dict):
+    """A one-step forecaster rolled out over the horizon, its predictions fed back into the window."""
+    k, q = _outputs_per_step(info)
+    window_input = keras.Input((info["window"], k), name="step_window")
+    one = keras.layers.Dense(k * q, name="next_step")(_encoder(kind, config, window_input))
+    step = keras.Model(window_input, _shape_head(one, info, 1), name=f"one_step_{kind}")
+
+    window = keras.Input((info["window"], k), name="window")
+    current, outputs = window, []
+    for _ in range(info["horizon"]):
+        last = current[:, -1:, :]
+        predicted = step(current - last) if config.relative else step(current)
+        if config.relative:
+            predicted = predicted + (ops.expand_dims(last, -1) if info.get("quantiles") else last)
+        outputs.append(predicted)
+        current = ops.concatenate([current[:, 1:, :], _median(predicted, info)], axis=1)
+    forecast = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=1)
+    return keras.Model(window, forecast, name=f"forecast_{kind}_autoregressive")
+
+
+def build_seq2seq(config: ForecastingModel, info: dict):
+    """LSTM encoder-decoder: the encoder's final states start a decoder unrolled over the horizon."""
+    info["quantiles"] = parse_quantiles(config.quantiles)
+    k, q = _outputs_per_step(info)
+
+    def body(x):
+        for i in range(config.num_layers - 1):
+            x = keras.layers.LSTM(config.units, return_sequences=True, dropout=config.dropout, name=f"encoder_{i + 1}")(x)
+        summary, h, c = keras.layers.LSTM(config.units, return_state=True, dropout=config.dropout,
+                                          name=f"encoder_{config.num_layers}")(x)
+        steps = keras.layers.RepeatVector(info["horizon"], name="decoder_inputs")(summary)
+        decoded = keras.layers.LSTM(config.units, return_sequences=True, name="decoder")(steps, initial_state=[h, c])
+        flat = keras.layers.Dense(k * q, name="step_readout")(decoded)  # (batch, horizon, k * q)
+        return keras.layers.Reshape((info["horizon"], k, q) if info["quantiles"] else (info["horizon"], k))(flat)
+
+    return _relative_model(body, info, config, "forecast_seq2seq")
+
+
+MODELS = {kind: build_direct(kind) for kind in ("lstm", "gru", "bilstm", "mogrifier", "sru", "srupp")}
+MODELS["conv_lstm"] = build_direct("conv_lstm")
+MODELS["seq2seq"] = build_seq2seq
+
+__all__ = ["MODELS", "ForecastingModel", "PinballLoss", "parse_quantiles"]

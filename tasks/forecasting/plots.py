@@ -1,0 +1,86 @@
+"""The forecasting pictures: forecasts against the actual series, error by horizon step, MASE beside the classics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _time_axis(series):
+    return series.times if not series.frequency.startswith("step=") else np.asarray(series.times)
+
+
+def forecast_figure(series, ev: dict, info: dict, title: str):
+    """The test part with forecasts from non-overlapping origins (intervals shaded), one panel a target."""
+    import matplotlib.pyplot as plt
+
+    origins, forecasts = ev["origins"], ev["forecasts"]
+    levels = info.get("quantiles") or []
+    horizon, names = info["horizon"], info["targets"]
+    times = _time_axis(series)
+    first = max(0, int(origins[0]) - 3 * horizon)
+    shown = np.arange(first, min(len(series.values), int(origins[-1]) + horizon))
+    # Origins one horizon apart, so the paths tile the test part without overlapping.
+    picks, next_free = [], -1
+    for i, t in enumerate(origins):
+        if t >= next_free:
+            picks.append(i)
+            next_free = t + horizon
+    picks = picks[:40]
+    fig, axes = plt.subplots(len(names), 1, figsize=(10, 3.2 * len(names)), squeeze=False)
+    for k, (ax, name) in enumerate(zip(axes[:, 0], names)):
+        ax.plot(times[shown], series.values[shown, k], color="black", lw=1.2, label="actual")
+        ax.axvline(times[int(origins[0])], color="grey", ls=":", lw=1)
+        ets = ev["baselines"].get("ets")
+        for n, i in enumerate(picks):
+            t = int(origins[i])
+            steps = times[t: t + horizon]
+            if levels:
+                ax.fill_between(steps, forecasts[i, :, k, 0], forecasts[i, :, k, -1], color="tab:blue", alpha=0.2,
+                                label=f"{levels[0]:g}-{levels[-1]:g} interval" if n == 0 else None)
+                path = forecasts[i, :, k, levels.index(0.5)]
+            else:
+                path = forecasts[i, :, k]
+            ax.plot(steps, path, color="tab:blue", lw=1.5, label="model" if n == 0 else None)
+            if ets is not None:
+                ax.plot(steps, ets[i, :, k], color="tab:orange", lw=1, ls="--", label="ETS" if n == 0 else None)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
+    axes[0, 0].set_title(f"{title}: {horizon}-step forecasts on the test part")
+    fig.tight_layout()
+    return fig
+
+
+def error_by_step_figure(metrics: dict, info: dict, title: str):
+    """Mean absolute scaled error at each horizon step, the model beside every baseline."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    steps = np.arange(1, info["horizon"] + 1)
+    for name, scores in metrics["baselines"].items():
+        ax.plot(steps, scores["by_step"]["mase"], marker=".", lw=1, ls="--", label=name)
+    ax.plot(steps, metrics["by_step"]["mase"], marker="o", lw=2.2, color="black", label=title)
+    ax.set_xlabel("horizon step")
+    ax.set_ylabel("MASE")
+    ax.set_title("error by horizon step (test part)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def mase_figure(metrics: dict, title: str):
+    """Test MASE of the model and every baseline, lowest first."""
+    import matplotlib.pyplot as plt
+
+    entries = {title: metrics["mase"], **{n: s["mase"] for n, s in metrics["baselines"].items()}}
+    names = sorted(entries, key=entries.get)
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(names) + 1.2))
+    colors = ["black" if n == title else "tab:gray" for n in names]
+    ax.barh(names[::-1], [entries[n] for n in names][::-1], color=colors[::-1])
+    for y, n in enumerate(names[::-1]):
+        ax.text(entries[n], y, f" {entries[n]:.3f}", va="center", fontsize=8)
+    ax.axvline(1.0, color="grey", ls=":", lw=1)
+    ax.set_xlabel("test MASE (lower is better; 1 = in-sample seasonal naive)")
+    fig.tight_layout()
+    return fig

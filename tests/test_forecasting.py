@@ -1,0 +1,285 @@
+"""The forecasting task: windows, scaling, metrics, baselines, models, CSV input and its bad forms, predict."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from keras_recurrent.pipelines import verbs
+from keras_recurrent.pipelines.cli import main
+from keras_recurrent.pipelines.config import resolve_config
+from keras_recurrent.tasks import UserError, get_task
+from keras_recurrent.tasks.forecasting import baselines as classical
+from keras_recurrent.tasks.forecasting import metrics as fm
+from keras_recurrent.tasks.forecasting import series as fs
+from keras_recurrent.tasks.forecasting import windows as fw
+from keras_recurrent.tasks.forecasting.models import PinballLoss
+
+TASK = get_task("forecasting")
+
+
+def _config(**data):
+    config = resolve_config(TASK, quick=True)
+    for key, value in data.items():
+        setattr(config.data, key, value)
+    return config
+
+
+def _monthly_csv(path, months=72, gaps=(), blanks=(), extra_rows=()):
+    """A monthly CSV (date, sales, price) with a trend, a yearly cycle, optional missing months and blank cells."""
+    lines = ["date,sales,price"]
+    stamps = [f"{2000 + i // 12}-{i % 12 + 1:02d}-01" for i in range(months)]
+    for i, stamp in enumerate(stamps):
+        if i in gaps:
+            continue
+        sales = "" if i in blanks else f"{100 + i + 10 * math.sin(2 * math.pi * i / 12):.3f}"
+        lines.append(f"{stamp},{sales},{5 + 0.01 * i + math.cos(i):.3f}")
+    lines.extend(extra_rows)
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+# -- windows and scaling ---------------------------------------------------------------------------
+
+def test_windows_are_the_numpy_slices_of_each_part():
+    config = _config(window=5, horizon=3)
+    data = TASK.load("generated:200", config.data, 0)
+    parts, scaled = data.extras["split"], data.extras["scaled"]
+    assert parts.train_end == 140 and parts.validation_end == 170  # 15% + 15% held out, in time order
+    for name, dataset in (("train", data.train), ("validation", data.validation), ("test", data.test)):
+        origins = parts.origins(name)
+        pairs = list(dataset.as_numpy_iterator())
+        assert len(pairs) == len(origins)
+        for t, (x, y) in zip(origins, pairs):
+            np.testing.assert_array_equal(x, scaled[t - 5: t])
+            np.testing.assert_array_equal(y, scaled[t: t + 3])
+    # Training targets never reach the validation part; test origins start where validation ends.
+    assert parts.origins("train")[-1] + 3 == parts.train_end
+    assert parts.origins("test")[0] == parts.validation_end and parts.origins("test")[-1] + 3 == 200
+
+
+def test_scaler_is_fitted_on_the_training_part_only():
+    config = _config()
+    a = TASK.load("generated:300", config.data, 0)
+    series = fs.generated(300, 0)
+    series.values[250:] += 1000.0  # a different future must not move the scaler or the MASE scale
+    parts = a.extras["split"]
+    scaler = fw.Scaler.fit(series.values[: parts.train_end], series.names, "x")
+    np.testing.assert_allclose(scaler.mean, a.info["scaler"]["mean"])
+    np.testing.assert_allclose(scaler.scale, a.info["scaler"]["scale"])
+    np.testing.assert_allclose(a.extras["scaled"][: parts.train_end].mean(axis=0), 0.0, atol=1e-5)
+
+
+def test_evaluation_origins_are_spread_and_capped():
+    assert list(fw.evaluation_origins(range(10, 20), 0)) == list(range(10, 20))
+    picked = fw.evaluation_origins(range(0, 1000), 5)
+    assert list(picked) == [0, 250, 500, 749, 999]
+
+
+# -- metrics and baselines ---------------------------------------------------------------------------
+
+def test_scores_follow_their_definitions():
+    train = np.array([[1.0], [3.0], [2.0], [5.0]])  # |diffs| = 2, 1, 3 -> naive MASE scale 2
+    scale = fm.mase_scale(train, 1, ["y"], "x")
+    assert scale.tolist() == [2.0]
+    actual = np.array([[[4.0], [0.0]]])
+    forecast = np.array([[[2.0], [0.0]]])
+    s = fm.scores(forecast, actual, scale, ["y"])
+    assert s["mae"] == pytest.approx(1.0) and s["rmse"] == pytest.approx(math.sqrt(2.0))
+    assert s["mase"] == pytest.approx(0.5)
+    assert s["smape"] == pytest.approx((200 * 2 / 6 + 0) / 2)  # 0/0 counts as a perfect 0
+    assert s["by_step"]["mase"] == [1.0, 0.0]
+    assert fm.pinball(np.array([1.0]), np.array([3.0]), 0.9) == pytest.approx(1.8)
+    assert fm.coverage(np.array([0, 0]), np.array([1, 1]), np.array([0.5, 2])) == 0.5
+
+
+def test_naive_baselines():
+    values = np.arange(30, dtype=float)[:, None] * np.array([[1.0, -1.0]])
+    origins = np.array([10, 20])
+    last = classical.last_value(values, origins, 3)
+    assert last[:, :, 0].tolist() == [[9, 9, 9], [19, 19, 19]]
+    seasonal = classical.seasonal_naive(values, origins, 6, 4)
+    # Steps 0-3 repeat the last season (t-4 .. t-1); steps 4-5 repeat it again (t-4, t-3).
+    assert seasonal[0, :, 0].tolist() == [6, 7, 8, 9, 6, 7]
+    assert seasonal[1, :, 1].tolist() == [-16, -17, -18, -19, -16, -17]
+
+
+@pytest.mark.parametrize("kind", ["ets", "arima"])
+def test_rolling_forecasts_equal_forecasting_from_each_origin(kind):
+    from statsmodels.datasets import co2
+
+    values = co2.load_pandas().data["co2"].resample("MS").mean().interpolate().to_numpy()[:200]
+    fitted = (classical.fit_ets if kind == "ets" else classical.fit_arima)(values[:150], 12)
+    origins = np.array([150, 171, 188])
+    rolled = classical.rolling_forecasts(fitted, values, origins, 12)
+    for i, t in enumerate(origins):
+        np.testing.assert_allclose(rolled[i], fitted.apply(values[:t]).forecast(12), rtol=0, atol=1e-6)
+
+
+def test_arima_with_drift_rolls_forward_its_time_varying_intercept():
+    from statsmodels.tsa.arima.model import ARIMA
+
+    rng = np.random.default_rng(0)
+    values = np.cumsum(0.5 + rng.normal(0, 1, 160))
+    fitted = ARIMA(values[:120], order=(1, 1, 0), trend="t").fit()
+    rolled = classical.rolling_forecasts(fitted, values, np.array([125, 140]), 8)
+    for i, t in enumerate((125, 140)):
+        np.testing.assert_allclose(rolled[i], fitted.apply(values[:t]).forecast(8), atol=1e-6)
+
+
+# -- models ----------------------------------------------------------------------------------------
+
+def _info(quantiles=""):
+    return {"window": 6, "horizon": 4, "targets": ["a", "b"], "quantiles": quantiles}
+
+
+@pytest.mark.parametrize("name", sorted(TASK.models))
+@pytest.mark.parametrize("quantiles", ["", "0.1,0.5,0.9"])
+def test_every_model_forecasts_the_horizon_and_is_shift_equivariant(name, quantiles):
+    config = resolve_config(TASK, model=name, quick=True).model
+    config.quantiles = quantiles
+    info = _info()
+    model = TASK.build(name, config, info)
+    x = np.random.default_rng(0).normal(size=(3, 6, 2)).astype("float32")
+    y = np.asarray(model(x))
+    assert y.shape == ((3, 4, 2, 3) if quantiles else (3, 4, 2))
+    # Read relative to the last value: shifting the whole window by c shifts every forecast by c.
+    shifted = np.asarray(model(x + np.float32(5.0)))
+    np.testing.assert_allclose(shifted, y + 5.0, atol=2e-4)
+
+
+def test_autoregressive_model_is_its_one_step_model_rolled_out():
+    config = resolve_config(TASK, model="gru", quick=True).model
+    config.decoding = "autoregressive"
+    info = _info()
+    model = TASK.build("gru", config, info)
+    step = model.get_layer("one_step_gru")
+    x = np.random.default_rng(1).normal(size=(2, 6, 2)).astype("float32")
+    window, expected = x.copy(), []
+    for _ in range(4):
+        last = window[:, -1:, :]
+        nxt = np.asarray(step(window - last)) + last
+        expected.append(nxt)
+        window = np.concatenate([window[:, 1:], nxt], axis=1)
+    np.testing.assert_allclose(np.asarray(model(x)), np.concatenate(expected, axis=1), atol=1e-5)
+
+
+def test_pinball_loss_matches_its_definition_and_round_trips():
+    import keras
+
+    loss = PinballLoss([0.1, 0.5, 0.9])
+    y_true = np.array([[1.0, 2.0]], "float32")
+    y_pred = np.array([[[0.0, 1.0, 2.0], [3.0, 2.0, 2.5]]], "float32")
+    e = y_true[..., None] - y_pred
+    q = np.array([0.1, 0.5, 0.9])
+    expected = np.maximum(q * e, (q - 1) * e).sum(-1).mean()
+    assert float(loss(y_true, y_pred)) == pytest.approx(expected, rel=1e-6)
+    again = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert again.quantiles == [0.1, 0.5, 0.9]
+
+
+# -- data sources and bad input ----------------------------------------------------------------------
+
+def test_csv_with_gaps_is_put_on_its_monthly_grid_and_interpolated(tmp_path):
+    path = _monthly_csv(tmp_path / "shop.csv", gaps=(20,), blanks=(30,))
+    config = _config(missing="interpolate", targets="sales")
+    series = fs.load_series(path, config.data, 0)
+    assert series.frequency == "MS" and series.season == 12 and len(series.values) == 72
+    i = 20
+    expected = (100 + (i - 1) + 10 * math.sin(2 * math.pi * (i - 1) / 12) + 100 + (i + 1)
+                + 10 * math.sin(2 * math.pi * (i + 1) / 12)) / 2
+    assert series.values[i, 0] == pytest.approx(expected, abs=1e-3)
+    assert series.next_times(series.times[-1], 2) == ["2006-01-01T00:00:00", "2006-02-01T00:00:00"]
+    ffilled = fs.load_series(path, _config(missing="ffill", targets="sales").data, 0)
+    assert ffilled.values[30, 0] == ffilled.values[29, 0]
+
+
+BAD = [
+    (dict(), "missing value at time 2001-09-01", dict(gaps=(20,))),
+    (dict(missing="interpolate"), "row 5: duplicated time", dict(extra_rows=())),
+    (dict(targets="sales,volume"), "'volume' is not a column", dict()),
+    (dict(time_column="when"), "data.time_column='when': not a column", dict()),
+    (dict(window=60, horizon=12), "72 rows are too few for data.window=60", dict()),
+]
+
+
+@pytest.mark.parametrize("settings,message,layout", BAD, ids=[m for _, m, _ in BAD])
+def test_bad_csv_gets_one_line_naming_the_problem(tmp_path, settings, message, layout):
+    path = _monthly_csv(tmp_path / "shop.csv", **layout)
+    if "duplicated" in message:
+        text = (tmp_path / "shop.csv").read_text().splitlines()
+        text.insert(4, text[3])
+        (tmp_path / "shop.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(UserError, match=message.replace("(", r"\(")):
+        TASK.load(path, _config(**settings).data, 0)
+
+
+def test_unordered_non_numeric_and_constant_series_are_refused(tmp_path):
+    rows = ["t,y"] + [f"{i},{i % 7}" for i in range(60)]
+    swapped = rows[:10] + [rows[11], rows[10]] + rows[12:]
+    (tmp_path / "a.csv").write_text("\n".join(swapped))
+    with pytest.raises(UserError, match=r"row 12: time 9 comes before the row above"):
+        TASK.load(str(tmp_path / "a.csv"), _config().data, 0)
+    (tmp_path / "b.csv").write_text("\n".join(rows[:30] + ["30,n/a?"] + rows[31:]))
+    with pytest.raises(UserError, match=r"row 31: column 'y' is not numeric \('n/a\?'\)"):
+        TASK.load(str(tmp_path / "b.csv"), _config().data, 0)
+    (tmp_path / "c.csv").write_text("\n".join(["t,y"] + [f"{i},3.5" for i in range(60)]))
+    with pytest.raises(UserError, match="'y' is constant over the training part"):
+        TASK.load(str(tmp_path / "c.csv"), _config().data, 0)
+    (tmp_path / "d.csv").write_text("\n".join(["t,y"] + [f"{i},{i % 4}" for i in range(60)]))
+    with pytest.raises(UserError, match="MASE denominator"):
+        TASK.load(str(tmp_path / "d.csv"), _config(season=4).data, 0)
+
+
+@pytest.mark.parametrize("name", sorted(fs.PACKAGED))
+def test_every_packaged_series_loads_offline(name):
+    data = TASK.load(f"statsmodels:{name}", _config().data, 0)
+    assert data.info["rows"]["test"] >= 3 and np.isfinite(data.extras["series"].values).all()
+
+
+# -- end to end ------------------------------------------------------------------------------------
+
+def test_quantile_run_reports_coverage_predicts_a_csv_and_refuses_short_history(tmp_path, capsys):
+    path = _monthly_csv(tmp_path / "shop.csv", months=96)
+    run_dir = str(tmp_path / "run")
+    code = main(["train", "forecasting", "--data", path, "--quick", "--quiet", "--run-dir", run_dir,
+                 "--set", "model.quantiles=0.1,0.5,0.9", "--set", "data.targets=sales,price", "--epochs", "2"])
+    assert code == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(metrics["baselines"]) == {"last_value", "seasonal_naive", "linear", "ets", "arima"}
+    assert 0.0 <= metrics["interval"]["coverage"] <= 1.0 and metrics["interval"]["nominal"] == pytest.approx(0.8)
+    assert set(metrics["mase_by_target"]) == {"sales", "price"}
+    for picture in ("forecast", "error_by_step", "mase", "learning_curves"):
+        assert (tmp_path / "run" / "plots" / f"{picture}.png").stat().st_size > 0
+
+    history = _monthly_csv(tmp_path / "recent.csv", months=30)
+    capsys.readouterr()
+    out = str(tmp_path / "forecast.csv")
+    assert main(["predict", run_dir, history, "--output", out]) == 0
+    lines = open(out).read().splitlines()
+    assert lines[0] == "time,sales,sales_q0.1,sales_q0.9,price,price_q0.1,price_q0.9"
+    assert [line.split(",")[0] for line in lines[1:]] == ["2002-07-01T00:00:00", "2002-08-01T00:00:00",
+                                                          "2002-09-01T00:00:00"]
+    for line in lines[1:]:
+        sales, low, high = map(float, line.split(",")[1:4])
+        assert np.isfinite([sales, low, high]).all()
+
+    short = _monthly_csv(tmp_path / "short.csv", months=5)
+    assert main(["predict", run_dir, short, "--output", out]) == 2
+    assert "5 rows of history, the model reads data.window=8" in capsys.readouterr().err
+    assert open(out).read().splitlines() == lines  # the earlier forecast is untouched
+
+
+def test_default_lstm_learns_a_seasonal_series_beyond_the_naive_forecasts(tmp_path):
+    run = verbs.train("forecasting", data="generated:600", quiet=True, run_dir=str(tmp_path / "run"),
+                      set=["data.window=24", "data.horizon=6", "model.units=16", "train.epochs=15",
+                           "data.max_origins=60"])
+    assert run.metrics["mase"] < 0.7 * run.metrics["baselines"]["last_value"]["mase"], run.metrics["mase"]
+    rows = verbs.predict(run.path, TASK.predict_examples(run_info(run.path)))
+    assert [r["time"] for r in rows] == ["+1", "+2", "+3", "+4", "+5", "+6"]
+
+
+def run_info(path):
+    return json.loads(open(os.path.join(path, "data_info.json")).read())
