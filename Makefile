@@ -27,7 +27,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-# Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 45 minutes on 2 cores.
+# Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 75 minutes on 2 cores.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.recurrent_speed
 	$(BIN)/python -m benchmarks.vanishing_gradients
@@ -35,6 +35,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.sentiment_polarity
 	$(BIN)/python -m benchmarks.export_latency
 	$(BIN)/python -m benchmarks.tuning_memory
+	$(BIN)/python -m benchmarks.forecasting_quality
+	$(BIN)/python -m benchmarks.forecasting_memory
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

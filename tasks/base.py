@@ -15,7 +15,8 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
 - `plots(model, data) -> {name: matplotlib Figure}`: the pictures people look at (the pipeline
   saves them as `plots/<name>.png` and draws the learning curves every task shares);
 - `predict(model, inputs, info, config) -> list[dict]`: raw user inputs (strings: sentences, file
-  paths, ...) to JSON-able predictions; `config` is the run's resolved RunConfig (sampling settings...);
+  paths, ...) to JSON-able predictions, in input order, one row an input or several (a forecast gives
+  one a future step); `config` is the run's resolved RunConfig (sampling settings...);
 - `predict_examples(info)`: a few inputs `predict` accepts for this data (help text and tests);
 - `quick`: overrides for `--quick` (tiny data, one epoch) so a smoke run takes seconds;
 - `tunable`: the default search space of `recurrent tune`, `{"section.field": choices or range}`: a

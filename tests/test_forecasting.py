@@ -283,3 +283,25 @@ def test_default_lstm_learns_a_seasonal_series_beyond_the_naive_forecasts(tmp_pa
 
 def run_info(path):
     return json.loads(open(os.path.join(path, "data_info.json")).read())
+
+
+def test_bad_data_on_the_command_line_is_one_line_and_leaves_no_run(tmp_path, capsys):
+    path = _monthly_csv(tmp_path / "shop.csv", gaps=(20,))
+    root = tmp_path / "runs"
+    code = main(["train", "forecasting", "--data", path, "--quick", "--quiet", "--run-dir", str(root / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "missing value at time 2001-09-01" in err
+    assert not (root / "r" / "config.json").exists() and not (root / "r" / "model.keras").exists()
+
+
+def test_autoregressive_quantile_model_exports_to_tflite_with_builtin_ops(tmp_path):
+    from keras_recurrent.pipelines import exporting as ex
+
+    config = resolve_config(TASK, model="lstm", quick=True,
+                            overrides=["model.decoding=autoregressive", "model.quantiles=0.1,0.5,0.9"])
+    data = TASK.load(None, config.data, 0)
+    model = TASK.build("lstm", config.model, data.info)
+    inputs = ex._real_inputs(data.test, 4)
+    lite = ex._export_tflite(TASK, model, data.info, inputs, str(tmp_path), "none", None)
+    assert lite["max_abs_diff"] <= ex.TFLITE_TOLERANCE
+    assert not [op for op in lite["ops"] if op.startswith("Flex") or op == "CUSTOM"]

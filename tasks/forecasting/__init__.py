@@ -42,7 +42,7 @@ class ForecastingData:
                                         min=0.01, max=0.5)
     test_fraction: float = hparam(0.15, help="last share of the series held out for test", min=0.01, max=0.5)
     max_origins: int = hparam(2000, help="evaluate from at most this many test origins, evenly spread; 0 = all", min=0)
-    baseline_fit_points: int = hparam(5000, help="ETS and ARIMA are fitted on at most this many last training "
+    baseline_fit_points: int = hparam(2000, help="ETS and ARIMA are fitted on at most this many last training "
                                                  "steps; 0 = all", min=0)
 
 

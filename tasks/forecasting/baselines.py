@@ -64,7 +64,7 @@ def fit_ets(train: np.ndarray, season: int):
 
     seasonal = season if 1 < season <= 52 and len(train) >= 2 * season + 2 else None
     fits = [_quietly(lambda t=trend, d=damped: ExponentialSmoothing(train, trend=t, damped_trend=d, seasonal=seasonal)
-                     .fit(disp=False))
+                     .fit(disp=False, low_memory=True))
             for trend, damped in ((False, False), (True, False), (True, True))]
     fits = [f for f in fits if f is not None and np.isfinite(f.aic)]
     return min(fits, key=lambda f: f.aic) if fits else None
@@ -80,7 +80,7 @@ def fit_arima(train: np.ndarray, season: int):
     seasonal = (0, 1, 1, season) if 1 < season <= 24 and len(train) >= 3 * season + 2 else (0, 0, 0, 0)
     integrated = d + seasonal[1]
     trend = {0: "c", 1: "t"}.get(integrated, "n")  # a lower-order trend would be differenced away
-    fits = [_quietly(lambda p=p, q=q: ARIMA(train, order=(p, d, q), seasonal_order=seasonal, trend=trend).fit())
+    fits = [_quietly(lambda p=p, q=q: ARIMA(train, order=(p, d, q), seasonal_order=seasonal, trend=trend).fit(low_memory=True))
             for p in (0, 1, 2) for q in (0, 1)]
     fits = [f for f in fits if f is not None and np.isfinite(f.aic)]
     return min(fits, key=lambda f: f.aic) if fits else None
@@ -98,7 +98,16 @@ def rolling_forecasts(fitted, series: np.ndarray, origins: np.ndarray, horizon: 
     series[t : t + horizon] from series[:t]. Every forecast step lies inside `series`, so time-varying
     intercepts (an ARIMA drift) are known there.
     """
-    results = fitted.apply(series).filter_results
+    from statsmodels.tsa.statespace import kalman_filter as kf
+
+    # Filter only (no smoother) and keep only the predicted states: the covariance matrices of every step
+    # would take k_states^2 x 8 bytes a step (gigabytes for a seasonal ARIMA over a long series).
+    model = fitted.model.clone(series)
+    model.ssm.set_conserve_memory(kf.MEMORY_NO_FORECAST | kf.MEMORY_NO_PREDICTED_COV | kf.MEMORY_NO_FILTERED
+                                  | kf.MEMORY_NO_GAIN | kf.MEMORY_NO_SMOOTHING | kf.MEMORY_NO_STD_FORECAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = model.filter(fitted.params, cov_type="none").filter_results
     out = np.empty((len(origins), horizon))
     for i, t in enumerate(origins):
         state = results.predicted_state[:, t]  # the state at t given y[:t]
