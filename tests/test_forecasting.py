@@ -15,7 +15,7 @@ from keras_recurrent.tasks.forecasting import baselines as classical
 from keras_recurrent.tasks.forecasting import metrics as fm
 from keras_recurrent.tasks.forecasting import series as fs
 from keras_recurrent.tasks.forecasting import windows as fw
-from keras_recurrent.tasks.forecasting.models import PinballLoss
+from keras_recurrent.tasks.forecasting.models import PinballLoss, ScaledMSE
 
 TASK = get_task("forecasting")
 
@@ -46,15 +46,15 @@ def _monthly_csv(path, months=72, gaps=(), blanks=(), extra_rows=()):
 def test_windows_are_the_numpy_slices_of_each_part():
     config = _config(window=5, horizon=3)
     data = TASK.load("generated:200", config.data, 0)
-    parts, scaled = data.extras["split"], data.extras["scaled"]
+    parts, values = data.extras["split"], data.extras["series"].values.astype("float32")
     assert parts.train_end == 140 and parts.validation_end == 170  # 15% + 15% held out, in time order
     for name, dataset in (("train", data.train), ("validation", data.validation), ("test", data.test)):
         origins = parts.origins(name)
         pairs = list(dataset.as_numpy_iterator())
         assert len(pairs) == len(origins)
         for t, (x, y) in zip(origins, pairs):
-            np.testing.assert_array_equal(x, scaled[t - 5: t])
-            np.testing.assert_array_equal(y, scaled[t: t + 3])
+            np.testing.assert_array_equal(x, values[t - 5: t])
+            np.testing.assert_array_equal(y, values[t: t + 3])
     # Training targets never reach the validation part; test origins start where validation ends.
     assert parts.origins("train")[-1] + 3 == parts.train_end
     assert parts.origins("test")[0] == parts.validation_end and parts.origins("test")[-1] + 3 == 200
@@ -69,7 +69,12 @@ def test_scaler_is_fitted_on_the_training_part_only():
     scaler = fw.Scaler.fit(series.values[: parts.train_end], series.names, "x")
     np.testing.assert_allclose(scaler.mean, a.info["scaler"]["mean"])
     np.testing.assert_allclose(scaler.scale, a.info["scaler"]["scale"])
-    np.testing.assert_allclose(a.extras["scaled"][: parts.train_end].mean(axis=0), 0.0, atol=1e-5)
+    # The model standardises with exactly these statistics, and maps its forecast back with them.
+    model = TASK.build("lstm", config.model, a.info)
+    for name in ("standardise", "to_original_units"):
+        layer = model.get_layer(name)
+        np.testing.assert_allclose(np.ravel(layer.mean), scaler.mean, rtol=1e-6)
+        np.testing.assert_allclose(np.sqrt(np.ravel(layer.variance)), scaler.scale, rtol=1e-6)
 
 
 def test_evaluation_origins_are_spread_and_capped():
@@ -131,8 +136,11 @@ def test_arima_with_drift_rolls_forward_its_time_varying_intercept():
 
 # -- models ----------------------------------------------------------------------------------------
 
+SCALER = {"mean": [1.0, -2.0], "scale": [2.0, 0.5]}
+
+
 def _info(quantiles=""):
-    return {"window": 6, "horizon": 4, "targets": ["a", "b"], "quantiles": quantiles}
+    return {"window": 6, "horizon": 4, "targets": ["a", "b"], "quantiles": quantiles, "scaler": SCALER}
 
 
 @pytest.mark.parametrize("name", sorted(TASK.models))
@@ -156,14 +164,15 @@ def test_autoregressive_model_is_its_one_step_model_rolled_out():
     info = _info()
     model = TASK.build("gru", config, info)
     step = model.get_layer("one_step_gru")
+    mean, scale = np.array(SCALER["mean"], "float32"), np.array(SCALER["scale"], "float32")
     x = np.random.default_rng(1).normal(size=(2, 6, 2)).astype("float32")
-    window, expected = x.copy(), []
+    window, expected = (x - mean) / scale, []  # the rollout runs on standardised values
     for _ in range(4):
         last = window[:, -1:, :]
         nxt = np.asarray(step(window - last)) + last
         expected.append(nxt)
         window = np.concatenate([window[:, 1:], nxt], axis=1)
-    np.testing.assert_allclose(np.asarray(model(x)), np.concatenate(expected, axis=1), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(model(x)), np.concatenate(expected, axis=1) * scale + mean, atol=1e-5)
 
 
 def test_pinball_loss_matches_its_definition_and_round_trips():
@@ -178,6 +187,14 @@ def test_pinball_loss_matches_its_definition_and_round_trips():
     assert float(loss(y_true, y_pred)) == pytest.approx(expected, rel=1e-6)
     again = keras.losses.deserialize(keras.losses.serialize(loss))
     assert again.quantiles == [0.1, 0.5, 0.9]
+    # With a scale per target, each target's errors count in its own standard units.
+    scaled = PinballLoss([0.1, 0.5, 0.9], scale=[2.0, 0.5])
+    expected = np.maximum(q * e / np.array([2.0, 0.5])[:, None], (q - 1) * e / np.array([2.0, 0.5])[:, None]).sum(-1).mean()
+    assert float(scaled(y_true, y_pred)) == pytest.approx(expected, rel=1e-6)
+    assert keras.losses.deserialize(keras.losses.serialize(scaled)).scale == [2.0, 0.5]
+    mse = ScaledMSE([2.0, 0.5])
+    f = np.array([[0.0, 3.0]], "float32")
+    assert float(mse(y_true, f)) == pytest.approx(((1 / 2) ** 2 + (1 / 0.5) ** 2) / 2, rel=1e-6)
 
 
 # -- data sources and bad input ----------------------------------------------------------------------

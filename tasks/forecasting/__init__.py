@@ -19,7 +19,7 @@ from keras_recurrent.tasks.forecasting import baselines as classical
 from keras_recurrent.tasks.forecasting import metrics as fm
 from keras_recurrent.tasks.forecasting import series as fs
 from keras_recurrent.tasks.forecasting import windows as fw
-from keras_recurrent.tasks.forecasting.models import MODELS, ForecastingModel
+from keras_recurrent.tasks.forecasting.models import MODELS, ForecastingModel, loss_for
 
 
 @dataclass
@@ -83,8 +83,9 @@ class ForecastingTask(Task):
         train_values = series.values[: parts.train_end]
         scaler = fw.Scaler.fit(train_values, series.names, where)
         scale = fm.mase_scale(train_values, series.season, series.names, where)
-        scaled = scaler.transform(series.values).astype("float32")
-        datasets = [fw.windows(scaled, parts.origins(p), config.window, config.horizon)
+        # Windows in original units: the models standardise inside (see models.py), so does their export.
+        values = series.values.astype("float32")
+        datasets = [fw.windows(values, parts.origins(p), config.window, config.horizon)
                     for p in ("train", "validation", "test")]
         times = series.times
         info = {
@@ -105,25 +106,19 @@ class ForecastingTask(Task):
             "last_window": series.values[-config.window:].tolist(),
             "last_time": _stamp(times[-1]),
         }
-        return TaskData(*datasets, info=info, extras={"series": series, "split": parts, "scaled": scaled})
+        return TaskData(*datasets, info=info, extras={"series": series, "split": parts})
 
     # -- model ------------------------------------------------------------------------------------
     def loss(self, info):
-        from keras_recurrent.tasks.forecasting.models import PinballLoss
-
-        return PinballLoss(info["quantiles"]) if info.get("quantiles") else "mse"
+        return loss_for(info)
 
     def metrics(self, info):
         return [] if info.get("quantiles") else ["mae"]
 
     # -- results ----------------------------------------------------------------------------------
-    def forecast(self, model, scaled_windows: np.ndarray, info: dict, batch_size: int = 1024) -> np.ndarray:
-        """Forecasts in original units: (n, horizon, k), or (n, horizon, k, quantiles)."""
-        scaler = fw.Scaler.from_info(info["scaler"])
-        out = model.predict(scaled_windows.astype("float32"), batch_size=batch_size, verbose=0).astype("float64")
-        if info.get("quantiles"):
-            return out * scaler.scale[None, None, :, None] + scaler.mean[None, None, :, None]
-        return scaler.inverse(out)
+    def forecast(self, model, windows: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Forecasts in original units from windows in original units: (n, horizon, k[, quantiles])."""
+        return model.predict(windows.astype("float32"), batch_size=batch_size, verbose=0).astype("float64")
 
     def _evaluation(self, model, data: TaskData) -> dict:
         """Forecasts of the model and every baseline from the test origins (computed once per model)."""
@@ -133,8 +128,8 @@ class ForecastingTask(Task):
         info, series, parts = data.info, data.extras["series"], data.extras["split"]
         origins = fw.evaluation_origins(parts.origins("test"), info["max_origins"])
         chunks = [origins[i: i + 4096] for i in range(0, len(origins), 4096)]  # a long test part, a chunk at a time
-        forecasts = np.concatenate([self.forecast(model, fw.window_array(data.extras["scaled"], c, parts.window,
-                                                                            parts.horizon)[0], info) for c in chunks])
+        forecasts = np.concatenate([self.forecast(model, fw.window_array(series.values, c, parts.window,
+                                                                            parts.horizon)[0]) for c in chunks])
         actual = fw.window_array(series.values, origins, parts.window, parts.horizon)[1]
         key = (hashlib.sha1(series.values.tobytes()).hexdigest(), parts.train_end, parts.window, parts.horizon,
                series.season, info["baseline_fit_points"], origins.tobytes())
@@ -200,8 +195,7 @@ class ForecastingTask(Task):
             if len(history) < info["window"]:
                 raise UserError(f"predict input {_short(text)}: {len(history)} rows of history, the model reads "
                                 f"data.window={info['window']}")
-            scaled = fw.Scaler.from_info(info["scaler"]).transform(history[-info["window"]:])[None]
-            forecast = self.forecast(model, scaled, info)[0]
+            forecast = self.forecast(model, history[-info["window"]:][None])[0]
             rows.extend(_forecast_rows(forecast, info, last_time))
         return rows
 

@@ -1,4 +1,4 @@
-"""Forecasting models: an input window of scaled values in, the next `horizon` values out.
+"""Forecasting models: a window of past values in, the next `horizon` values out.
 
 Every model maps (batch, window, targets) to (batch, horizon, targets), or to (batch, horizon, targets,
 quantiles) when `model.quantiles` asks for prediction intervals. Three ways to produce the horizon:
@@ -10,9 +10,12 @@ quantiles) when `model.quantiles` asks for prediction intervals. Three ways to p
 - seq2seq: an encoder whose final states start a decoder that unrolls one state per future step
   (Sutskever et al., 2014; Cho et al., 2014), a dense layer reading each.
 
-With `model.relative` (the default) every window is read relative to its last value and the forecast
-added back to it: a trend that leaves the training range (Mauna Loa CO2) stays in the range the network
-saw. All of it is Keras layers and ops, so the exported model runs without Python around it.
+Models take and give values in original units: a `Normalization` layer holding the training part's
+mean and standard deviation standardises the window, and an inverted one maps the forecast back, so an
+exported model needs no scaling around it. The losses weigh each target's errors in those standard
+units (a target measured in thousands does not drown one measured in tenths). With `model.relative`
+(the default) every standardised window is read relative to its last value and the forecast added back
+to it: a trend that leaves the training range (Mauna Loa CO2) stays in the range the network saw.
 """
 
 from __future__ import annotations
@@ -58,25 +61,56 @@ def parse_quantiles(text: str) -> list[float]:
     return levels
 
 
+def _scale(info: dict) -> list[float]:
+    return [float(v) for v in info["scaler"]["scale"]]
+
+
+@keras.saving.register_keras_serializable(package="keras_recurrent")
+class ScaledMSE(keras.losses.Loss):
+    """Mean squared error of each target in units of its training standard deviation: ((y - f) / s)^2."""
+
+    def __init__(self, scale, name="scaled_mse", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.scale = [float(v) for v in scale]
+
+    def call(self, y_true, y_pred):
+        s = ops.convert_to_tensor(self.scale, dtype=y_pred.dtype)
+        return ops.mean(ops.square((ops.cast(y_true, y_pred.dtype) - y_pred) / s), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
 @keras.saving.register_keras_serializable(package="keras_recurrent")
 class PinballLoss(keras.losses.Loss):
-    """Quantile (pinball) loss summed over quantile levels: max(q e, (q - 1) e) with e = y - f.
+    """Quantile (pinball) loss summed over quantile levels: max(q e, (q - 1) e) with e = (y - f) / s.
 
-    `y_pred` is (..., len(quantiles)), `y_true` the same without the last axis. Minimising it makes each
-    output the conditional q-quantile (Koenker & Bassett, "Regression Quantiles", 1978).
+    `y_pred` is (..., targets, len(quantiles)), `y_true` the same without the last axis; `scale` (one a
+    target, default 1) puts every target's errors in its standard units. Minimising it makes each output
+    the conditional q-quantile (Koenker & Bassett, "Regression Quantiles", 1978).
     """
 
-    def __init__(self, quantiles, name="pinball", **kwargs):
+    def __init__(self, quantiles, scale=None, name="pinball", **kwargs):
         super().__init__(name=name, **kwargs)
         self.quantiles = [float(q) for q in quantiles]
+        self.scale = None if scale is None else [float(v) for v in scale]
 
     def call(self, y_true, y_pred):
         q = ops.convert_to_tensor(self.quantiles, dtype=y_pred.dtype)
         error = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1) - y_pred
+        if self.scale is not None:
+            error = error / ops.expand_dims(ops.convert_to_tensor(self.scale, dtype=y_pred.dtype), -1)
         return ops.sum(ops.maximum(q * error, (q - 1.0) * error), axis=-1)
 
     def get_config(self):
-        return {**super().get_config(), "quantiles": self.quantiles}
+        return {**super().get_config(), "quantiles": self.quantiles, "scale": self.scale}
+
+
+def loss_for(info: dict):
+    """The training loss of a model built for `info`: pinball with quantiles, else squared error."""
+    if info.get("quantiles"):
+        return PinballLoss(info["quantiles"], _scale(info))
+    return ScaledMSE(_scale(info))
 
 
 def _outputs_per_step(info: dict) -> tuple[int, int]:
@@ -105,16 +139,24 @@ def _encoder(kind: str, config: ForecastingModel, features):
     return stacked_encoder(kind, x, config.units, config.num_layers, config.dropout)
 
 
-def _relative_model(body, info, config: ForecastingModel, name: str):
-    """Wrap `body(window) -> forecast` so that it reads windows relative to their last value."""
+def _in_original_units(body, info, config: ForecastingModel, name: str, relative: bool):
+    """Wrap `body(standardised window) -> standardised forecast` into a model on original units."""
+    import numpy as np
+
+    mean = np.asarray(info["scaler"]["mean"], "float32")
+    variance = np.square(np.asarray(info["scaler"]["scale"], "float32"))
     window = keras.Input((info["window"], len(info["targets"])), name="window")
-    if not config.relative:
-        return keras.Model(window, body(window), name=name)
-    last = window[:, -1:, :]  # (batch, 1, k): broadcasts over the window and the horizon
-    forecast = body(window - last)
-    if info.get("quantiles"):
-        last = ops.expand_dims(last, -1)
-    return keras.Model(window, forecast + last, name=name)
+    x = keras.layers.Normalization(mean=mean, variance=variance, name="standardise")(window)
+    if relative:
+        last = x[:, -1:, :]  # (batch, 1, k): broadcasts over the window and the horizon
+        forecast = body(x - last)
+        forecast = forecast + (ops.expand_dims(last, -1) if info.get("quantiles") else last)
+    else:
+        forecast = body(x)
+    # The target axis is the last one, or the one before the quantiles.
+    unscale = keras.layers.Normalization(axis=2 if info.get("quantiles") else -1, mean=mean, variance=variance,
+                                         invert=True, name="to_original_units")
+    return keras.Model(window, unscale(forecast), name=name)
 
 
 def build_direct(kind: str):
@@ -122,36 +164,40 @@ def build_direct(kind: str):
         info["quantiles"] = parse_quantiles(config.quantiles)
         k, q = _outputs_per_step(info)
         if config.decoding == "autoregressive":
-            return _autoregressive(kind, config, info)
+            return _in_original_units(_rollout(kind, config, info), info, config,
+                                      f"forecast_{kind}_autoregressive", relative=False)
 
         def body(x):
             flat = keras.layers.Dense(info["horizon"] * k * q, name="horizon")(_encoder(kind, config, x))
             return _shape_head(flat, info, info["horizon"])
 
-        return _relative_model(body, info, config, f"forecast_{kind}")
+        return _in_original_units(body, info, config, f"forecast_{kind}", relative=config.relative)
 
     build.__doc__ = f"{kind} encoder over the window, the horizon from a dense layer (or rolled out: decoding)."
     return build
 
 
-def _autoregressive(kind: str, config: ForecastingModel, info: dict):
-    """A one-step forecaster rolled out over the horizon, its predictions fed back into the window."""
+def _rollout(kind: str, config: ForecastingModel, info: dict):
+    """A one-step forecaster rolled out over the horizon (on standardised values), its predictions fed
+    back into the window; each step reads its window relative to that window's last value when relative."""
     k, q = _outputs_per_step(info)
     window_input = keras.Input((info["window"], k), name="step_window")
     one = keras.layers.Dense(k * q, name="next_step")(_encoder(kind, config, window_input))
     step = keras.Model(window_input, _shape_head(one, info, 1), name=f"one_step_{kind}")
 
-    window = keras.Input((info["window"], k), name="window")
-    current, outputs = window, []
-    for _ in range(info["horizon"]):
-        last = current[:, -1:, :]
-        predicted = step(current - last) if config.relative else step(current)
-        if config.relative:
-            predicted = predicted + (ops.expand_dims(last, -1) if info.get("quantiles") else last)
-        outputs.append(predicted)
-        current = ops.concatenate([current[:, 1:, :], _median(predicted, info)], axis=1)
-    forecast = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=1)
-    return keras.Model(window, forecast, name=f"forecast_{kind}_autoregressive")
+    def body(window):
+        current, outputs = window, []
+        for _ in range(info["horizon"]):
+            if config.relative:
+                last = current[:, -1:, :]
+                predicted = step(current - last) + (ops.expand_dims(last, -1) if info.get("quantiles") else last)
+            else:
+                predicted = step(current)
+            outputs.append(predicted)
+            current = ops.concatenate([current[:, 1:, :], _median(predicted, info)], axis=1)
+        return outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=1)
+
+    return body
 
 
 def build_seq2seq(config: ForecastingModel, info: dict):
@@ -169,11 +215,11 @@ def build_seq2seq(config: ForecastingModel, info: dict):
         flat = keras.layers.Dense(k * q, name="step_readout")(decoded)  # (batch, horizon, k * q)
         return keras.layers.Reshape((info["horizon"], k, q) if info["quantiles"] else (info["horizon"], k))(flat)
 
-    return _relative_model(body, info, config, "forecast_seq2seq")
+    return _in_original_units(body, info, config, "forecast_seq2seq", relative=config.relative)
 
 
 MODELS = {kind: build_direct(kind) for kind in ("lstm", "gru", "bilstm", "mogrifier", "sru", "srupp")}
 MODELS["conv_lstm"] = build_direct("conv_lstm")
 MODELS["seq2seq"] = build_seq2seq
 
-__all__ = ["MODELS", "ForecastingModel", "PinballLoss", "parse_quantiles"]
+__all__ = ["MODELS", "ForecastingModel", "PinballLoss", "ScaledMSE", "loss_for", "parse_quantiles"]

@@ -1,4 +1,4 @@
-"""Chronological splits, a scaler fitted on the training part only, and windows streamed by tf.data.
+"""Chronological splits, scaling statistics of the training part only, and windows streamed by tf.data.
 
 A forecast *origin* t uses the `window` values before it, `values[t - window : t]`, to predict the
 `horizon` values from it, `values[t : t + horizon]`. The series is cut in time, never shuffled across
@@ -48,7 +48,7 @@ def split(length: int, window: int, horizon: int, validation_fraction: float, te
 
 @dataclass
 class Scaler:
-    """Per-target standardisation with statistics of the training part only."""
+    """Per-target mean and standard deviation of the training part only (the models standardise with them)."""
 
     mean: np.ndarray
     scale: np.ndarray
@@ -62,30 +62,20 @@ class Scaler:
                                 f"(and its MASE denominator would be zero)")
         return cls(values.mean(axis=0), scale)
 
-    def transform(self, values):
-        return (values - self.mean) / self.scale
-
-    def inverse(self, values):
-        return values * self.scale + self.mean
-
     def to_info(self) -> dict:
         return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
 
-    @classmethod
-    def from_info(cls, info: dict) -> "Scaler":
-        return cls(np.asarray(info["mean"]), np.asarray(info["scale"]))
 
-
-def windows(scaled: np.ndarray, origins: range, window: int, horizon: int):
+def windows(values: np.ndarray, origins: range, window: int, horizon: int):
     """An element-wise dataset of (input window (window, k), target (horizon, k)) for each origin."""
     import keras
     import tensorflow as tf
 
     first, last = origins.start, origins.stop - 1
     inputs = keras.utils.timeseries_dataset_from_array(
-        scaled[first - window: last], None, sequence_length=window, batch_size=None)
+        values[first - window: last], None, sequence_length=window, batch_size=None)
     targets = keras.utils.timeseries_dataset_from_array(
-        scaled[first: last + horizon], None, sequence_length=horizon, batch_size=None)
+        values[first: last + horizon], None, sequence_length=horizon, batch_size=None)
     return tf.data.Dataset.zip((inputs, targets))
 
 
