@@ -135,10 +135,23 @@ def test_srupp_starts_as_a_low_rank_sru():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(2, 6, 8)).astype("float32")
     layer = SRUpp(8, attention_dim=2, return_sequences=True)
-    before = np.asarray(layer(x))
+    layer(x)
     assert float(layer.residual_scale) == 0.0
-    shuffled = np.asarray(layer(x[:, ::-1]))[:, ::-1]  # no attention: a step sees no other step directly
-    assert not np.allclose(before, shuffled)  # ...but the recurrence still makes order matter
+    randomise(layer, rng)
+    layer.residual_scale.assign(0.0)
+    before = np.asarray(layer(x))
+    # Keys and values do not matter while alpha is 0 ...
+    layer.key_kernel.assign(rng.normal(size=(2, 2)).astype("float32"))
+    layer.value_kernel.assign(rng.normal(size=(2, 2)).astype("float32"))
+    np.testing.assert_allclose(np.asarray(layer(x)), before, atol=1e-6)
+    # ... and the output is SRU's recurrence over U = LN(X Wq) Wo.
+    q = x.astype("float64") @ np.asarray(layer.query_kernel)
+    gamma, beta = (np.asarray(w) for w in layer.layer_norm.weights)
+    z = (q - q.mean(-1, keepdims=True)) / np.sqrt(q.var(-1, keepdims=True) + layer.layer_norm.epsilon) * gamma + beta
+    expected, _ = recurrence_reference(z @ np.asarray(layer.output_kernel), x.astype("float64"), layer)
+    np.testing.assert_allclose(before, expected, atol=1e-5)
+    layer.residual_scale.assign(0.5)  # once alpha moves, attention counts
+    assert not np.allclose(np.asarray(layer(x)), before, atol=1e-3)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -210,6 +223,30 @@ def test_padding_is_masked(name):
 
 
 @pytest.mark.parametrize("name", CASES)
+def test_left_padding_leaves_the_state_alone(name):
+    """Padding before the sequence: a recurrence that ignored the mask would carry the junk forward."""
+    make, _ = CASES[name]
+    rng = np.random.default_rng(16)
+    x = rng.normal(size=(2, 6, 5)).astype("float32")
+    mask = np.array([[False, False, False, True, True, True], [True] * 6])
+    layer = make(return_sequences=True, return_state=name.startswith("sru"))
+    layer(x, mask=mask)
+    randomise(layer, rng)
+    out = layer(np.where(mask[..., None], x, 50.0).astype("float32"), mask=mask)
+    sequence = np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
+    single = make(return_sequences=True, return_state=name.startswith("sru"))
+    single(x[:1, 3:])
+    single.set_weights(layer.get_weights())
+    alone = single(x[:1, 3:])
+    np.testing.assert_allclose(sequence[0, 3:], np.asarray(alone[0] if isinstance(alone, (list, tuple)) else alone)[0],
+                               atol=1e-5)
+    if name.startswith("sru"):
+        np.testing.assert_allclose(np.asarray(out[1])[0], np.asarray(alone[1])[0], atol=1e-5)  # the final state too
+        # SRU and SRU++ document zeros at masked steps of the returned sequence.
+        np.testing.assert_array_equal(sequence[0, :3], 0.0)
+
+
+@pytest.mark.parametrize("name", CASES)
 def test_go_backwards_reads_the_reversed_sequence(name):
     make, _ = CASES[name]
     x = np.random.default_rng(8).normal(size=(2, 5, 5)).astype("float32")
@@ -237,10 +274,20 @@ def test_save_and_load_with_safe_mode(name, tmp_path):
     outputs = keras.layers.Dense(1)(make(dropout=0.1, return_sequences=False)(keras.layers.Masking()(inputs)))
     model = keras.Model(inputs, outputs)
     x = np.random.default_rng(12).normal(size=(2, 4, 5)).astype("float32")
+    x[1, 2:] = 0.0  # all-zero steps: the Masking layer masks them
+    model(x)
+    # Random values in every weight, the zero-initialised gate vectors and residual scale included, so a
+    # weight dropped on save (or restored as its initial value) changes the loaded model's outputs.
+    randomise(model.layers[2], np.random.default_rng(14))
     path = str(tmp_path / "m.keras")
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    for saved, restored in zip(model.layers[2].weights, loaded.layers[2].weights):
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(restored))
+    # The masked steps are really skipped: the second example's output is its first two steps' alone.
+    short = model.predict(x[1:2, :2], verbose=0)
+    np.testing.assert_allclose(loaded.predict(x[1:2], verbose=0), short, atol=1e-5)
     layer = model.layers[2]
     assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
 
@@ -249,9 +296,21 @@ def test_save_and_load_with_safe_mode(name, tmp_path):
 def test_dropout_only_in_training_and_one_mask_per_sequence(name):
     make, _ = CASES[name]
     layer = make(dropout=0.5, seed=1, return_sequences=True)
-    x = np.ones((2, 4, 5), "float32")
+    rng = np.random.default_rng(15)
+    step = rng.normal(size=(2, 1, 5)).astype("float32")
+    x = np.repeat(step, 4, axis=1)  # the same input at every step
+    layer(x)
+    randomise(layer, rng)
     np.testing.assert_array_equal(np.asarray(layer(x)), np.asarray(layer(x)))
-    assert not np.allclose(np.asarray(layer(x, training=True)), np.asarray(layer(x)))
+    trained = np.asarray(layer(x, training=True))
+    assert not np.allclose(trained, np.asarray(layer(x)))
+    # One mask per sequence: the dropped input is then the same at every step, so the training output is
+    # the inference output of x * m / (1 - p) for one of the 2^5 masks m. A mask drawn per step would
+    # make the inputs differ between steps, and no single m would reproduce the whole sequence.
+    masks = np.array([[(i >> j) & 1 for j in range(5)] for i in range(32)], "float32")
+    for b in range(2):
+        candidates = np.asarray(layer(np.repeat(x[b:b + 1], 32, axis=0) * masks[:, None, :] / 0.5))
+        assert np.abs(candidates - trained[b]).max(axis=(1, 2)).min() < 1e-5, f"example {b}: no shared mask fits"
 
 
 @settings(max_examples=12, deadline=None)
