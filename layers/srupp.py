@@ -51,6 +51,8 @@ class SRUpp(_SRUBase):
     def __init__(self, units, attention_dim=None, causal=False, highway_bias=0.0, kernel_initializer="glorot_uniform",
                  **kwargs):
         super().__init__(units, highway_bias=highway_bias, **kwargs)
+        if attention_dim is not None and int(attention_dim) <= 0:
+            raise ValueError(f"attention_dim must be positive or None, got {attention_dim}")
         self.attention_dim = int(attention_dim or max(1, units // 4))
         self.causal = bool(causal)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

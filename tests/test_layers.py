@@ -374,3 +374,106 @@ def test_fused_and_scan_implementations_agree(make):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: SRU(0), "units must be positive"),
+    (lambda: SRU(4, implementation="cuda"), "implementation must be 'fused' or 'scan'"),
+    (lambda: SRU(4, stateful=True), "does not support stateful"),
+    (lambda: SRUpp(-1), "units must be positive"),
+    (lambda: SRUpp(4, attention_dim=-2), "attention_dim must be positive"),
+    (lambda: MogrifierLSTM(0), "units must be positive"),
+    (lambda: MogrifierLSTM(4, rounds=-1), "rounds must be >= 0"),
+    (lambda: MogrifierLSTM(4, rank=0), "rank must be positive"),
+])
+def test_bad_layer_arguments_are_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("implementation", ["fused", "scan"])
+@pytest.mark.parametrize("make", [lambda **kw: SRU(4, **kw), lambda **kw: SRUpp(4, attention_dim=2, causal=True, **kw)],
+                         ids=["sru", "srupp"])
+def test_initial_state_starts_the_recurrence_and_gets_its_gradient(make, implementation):
+    """c_0 = s: the same as a reference started from s, and d loss / d s by finite differences."""
+    rng = np.random.default_rng(17)
+    x = rng.normal(size=(2, 5, 3))
+    layer = make(return_sequences=True, dtype="float64", implementation=implementation)
+    layer(x)
+    randomise(layer, rng)
+    s = rng.normal(size=(2, 4))
+    probe = rng.normal(size=(2, 5, 4))
+    started = np.asarray(layer(x, initial_state=[s]))
+    assert not np.allclose(started, np.asarray(layer(x)))  # the initial state is used ...
+    if isinstance(layer, SRU):  # ... as c_0 of the paper's recurrence
+        u = x @ np.asarray(layer.kernel)
+        v_f, v_r, b_f, b_r = (np.asarray(w) for w in (layer.v_f, layer.v_r, layer.b_f, layer.b_r))
+        highway = x if layer.highway_kernel is None else x @ np.asarray(layer.highway_kernel)
+        u_c, u_f, u_r = np.split(u, 3, axis=-1)
+        c, expected = s, []
+        for t in range(5):
+            f = sigmoid(u_f[:, t] + v_f * c + b_f)
+            r = sigmoid(u_r[:, t] + v_r * c + b_r)
+            c = f * c + (1 - f) * u_c[:, t]
+            expected.append(r * c + (1 - r) * layer.alpha * highway[:, t])
+        np.testing.assert_allclose(started, np.stack(expected, 1), atol=1e-10)
+    s_tensor = tf.constant(s)
+    with tf.GradientTape() as tape:
+        tape.watch(s_tensor)
+        value = tf.reduce_sum(layer(tf.constant(x), initial_state=[s_tensor], training=True) * probe)
+    grad = np.asarray(tape.gradient(value, s_tensor))
+    eps = 1e-6
+    for index in [(0, 0), (1, 3)]:
+        up, down = s.copy(), s.copy()
+        up[index] += eps
+        down[index] -= eps
+        numeric = (np.sum(np.asarray(layer(x, initial_state=[up])) * probe)
+                   - np.sum(np.asarray(layer(x, initial_state=[down])) * probe)) / (2 * eps)
+        assert grad[index] == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+
+
+def test_mogrifier_return_state_is_the_last_h_and_c():
+    rng = np.random.default_rng(18)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    layer = MogrifierLSTM(4, rounds=3, return_sequences=True, return_state=True)
+    layer(x)
+    randomise(layer, rng)
+    sequence, h, c = (np.asarray(t) for t in layer(x))
+    np.testing.assert_allclose(h, sequence[:, -1], atol=1e-6)
+    np.testing.assert_allclose(sequence, mogrifier_reference(x.astype("float64"), layer), atol=1e-5)
+    # c is the cell state: continuing from (h, c) equals running the longer sequence in one go.
+    more = rng.normal(size=(2, 2, 3)).astype("float32")
+    continued = np.asarray(layer(more, initial_state=[h, c])[0])
+    whole = np.asarray(layer(np.concatenate([x, more], axis=1))[0])
+    np.testing.assert_allclose(continued, whole[:, 5:], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sru", "srupp", "mogrifier"])
+def test_compute_mask_follows_return_sequences_and_direction(name):
+    make, _ = CASES[name]
+    x = np.zeros((2, 4, 5), "float32")
+    mask = np.array([[True, True, True, False], [True, False, False, False]])
+    assert make().compute_mask(x, mask) is None or make().compute_mask(x, mask) == [None, None]
+    forward = make(return_sequences=True).compute_mask(x, mask)
+    np.testing.assert_array_equal(np.asarray(forward), mask)
+    if name != "mogrifier":  # Keras's RNN base class owns the mogrifier's reversed mask
+        backward = make(return_sequences=True, go_backwards=True).compute_mask(x, mask)
+        np.testing.assert_array_equal(np.asarray(backward), mask[:, ::-1])
+
+
+def test_padding_flows_through_stacked_custom_layers():
+    """Embedding(mask_zero) -> SRU -> SRU++ -> Mogrifier: padded positions change nothing downstream."""
+    tokens = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(20, 5, mask_zero=True)(tokens)
+    x = SRU(6, return_sequences=True)(x)
+    x = SRUpp(6, attention_dim=3, return_sequences=True)(x)
+    out = MogrifierLSTM(4, rounds=2)(x)
+    model = keras.Model(tokens, out)
+    rng = np.random.default_rng(19)
+    model(np.ones((1, 3), "int32"))
+    for layer in model.layers[2:]:
+        randomise(layer, rng, scale=0.3)
+    batch = np.array([[3, 4, 5, 0, 0], [7, 8, 0, 0, 0]], "int32")
+    together = np.asarray(model(batch))
+    np.testing.assert_allclose(together[0], np.asarray(model(batch[:1, :3]))[0], atol=1e-5)
+    np.testing.assert_allclose(together[1], np.asarray(model(batch[1:, :2]))[0], atol=1e-5)
