@@ -83,6 +83,12 @@ BAD = [
     (["train", "sentiment", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
     (["train", "sentiment", "--config", "/no/such/config.json"], "no such file"),
     (["train", "sentiment", "--quick", "--seed", "9", "--run-dir", "{run}"], "different config"),
+    (["train", "sentiment", "--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
+    (["train", "sentiment", "--seed", "abc"], "argument --seed: expected an integer, got 'abc'"),
+    (["train"], "the following arguments are required: task"),
+    (["predict"], "the following arguments are required: run"),
+    (["train", "sentiment", "--config", "{bad_config}"], "bad.json"),
+    (["train", "sentiment", "--data", "{csv}", "--encoding", "klingon"], "data.encoding='klingon': unknown text encoding"),
     (["evaluate", "/no/such/run"], "no such run directory"),
     (["predict", "/no/such/run", "text"], "no such run directory"),
 ]
@@ -93,8 +99,10 @@ def test_bad_input(argv, message, tmp_path, csv_file, cp1252_lines_dir, finished
     monkeypatch.chdir(tmp_path)  # nothing may land in the project's saved_models
     (tmp_path / "empty.csv").write_text("text,label\n")
     (tmp_path / "three.csv").write_text("text,label\na,x\nb,y\nc,z\n")
+    (tmp_path / "bad.json").write_text("{\"train\": {\"epochs\": 2,}}")
     fill = {"{csv}": csv_file, "{cp1252}": cp1252_lines_dir, "{run}": finished_run,
-            "{empty_csv}": str(tmp_path / "empty.csv"), "{three_classes}": str(tmp_path / "three.csv")}
+            "{empty_csv}": str(tmp_path / "empty.csv"), "{three_classes}": str(tmp_path / "three.csv"),
+            "{bad_config}": str(tmp_path / "bad.json")}
     before = snapshot(finished_run)
     assert main([fill.get(a, a) for a in argv]) == 2
     out, err = capsys.readouterr()
@@ -103,3 +111,15 @@ def test_bad_input(argv, message, tmp_path, csv_file, cp1252_lines_dir, finished
     assert "Traceback" not in err
     assert snapshot(finished_run) == before
     assert not os.path.exists(tmp_path / "saved_models")  # a failed command leaves no half run behind
+
+
+def test_ctrl_c_exits_130_with_how_to_resume(monkeypatch, capsys):
+    from keras_recurrent import pipelines
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipelines, "train", interrupted)
+    assert main(["train", "sentiment", "--quick"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; run the same command again to resume" in err and "Traceback" not in err

@@ -39,8 +39,11 @@ def test_vocabulary_comes_from_training_text_only(tmp_path):
 def test_baselines_on_known_text():
     ids = encode("abcd" * 100, ["?", "a", "b", "c", "d"])
     result = ngram_baselines(ids, ids, 5)
-    assert result["unigram_bpc"] == pytest.approx(np.log2(5) - 0.0, abs=0.36)  # near-uniform over 4 (+1 smoothing)
-    assert result["bigram_bpc"] < 0.1  # each character determines the next
+    # Add-one smoothing over 5 symbols: a-d were seen 100 times each, "?" never: p = 101 / 405.
+    assert result["unigram_bpc"] == pytest.approx(np.log2(405 / 101), rel=1e-9)
+    # Rows a, b, c: 100 transitions + 5 -> p(next) = 101/105; row d: 99 + 5 -> p(a | d) = 100/104.
+    expected = -(300 * np.log2(101 / 105) + 99 * np.log2(100 / 104)) / 399
+    assert result["bigram_bpc"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_bad_inputs(tmp_path):

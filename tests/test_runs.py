@@ -4,6 +4,7 @@ import json
 import os
 
 import keras
+import numpy as np
 import pytest
 
 from keras_recurrent import pipelines
@@ -169,3 +170,53 @@ def test_keep_best_off_keeps_the_last_epoch(tmp_path):
     run = pipelines.train("sentiment", run_dir=str(tmp_path / "r"), seed=3,
                           **{**STOPPING, "set": STOPPING["set"] + ["train.keep_best=false"]})
     assert "best_epoch" not in run.metrics and run.metrics["epochs_trained"] < 12
+
+
+def test_another_seed_gives_another_run(tmp_path, monkeypatch):
+    """The seed reaches every use: the data split, the initial weights and the training order."""
+    from keras_recurrent.tasks.sentiment import SentimentTask
+
+    seen, initial = [], {}
+    original_load = SentimentTask.load
+    monkeypatch.setattr(SentimentTask, "load", lambda self, spec, config, seed: seen.append(seed) or
+                        original_load(self, spec, config, seed))
+
+    class InitialWeights(keras.callbacks.Callback):
+        def __init__(self, seed):
+            super().__init__()
+            self.seed = seed
+
+        def on_train_begin(self, logs=None):
+            initial[self.seed] = [np.array(w) for w in self.model.get_weights()]
+
+    runs = {seed: pipelines.train("sentiment", run_dir=str(tmp_path / str(seed)), seed=seed,
+                                  callbacks=[InitialWeights(seed)], **SMALL) for seed in (11, 12)}
+    assert seen == [11, 12]
+    assert any(not np.array_equal(a, b) for a, b in zip(initial[11], initial[12]))
+    histories = [read_history(os.path.join(run.path, "history.csv")) for run in runs.values()]
+    assert histories[0] != histories[1]
+
+
+def test_interrupted_custom_layer_run_with_dropout_resumes_exactly(tmp_path):
+    """SRU++'s dropout draws from its own seed generator; resuming must replay the same masks."""
+    settings = dict(model="srupp", seed=4, quick=True, epochs=2, quiet=True, set=["model.dropout=0.3"])
+    reference = pipelines.train("sentiment", run_dir=str(tmp_path / "ref"), **settings)
+    target = str(tmp_path / "resumed")
+    with pytest.raises(KeyboardInterrupt):
+        pipelines.train("sentiment", run_dir=target, callbacks=[InterruptAfter(0)], **settings)
+    resumed = pipelines.train("sentiment", run_dir=target, **settings)
+    assert resumed.resumed_from_epoch == 1
+    assert metrics_of(resumed) == metrics_of(reference)
+
+
+@pytest.mark.parametrize("name,cls", [("adamw", "AdamW"), ("rmsprop", "RMSprop"), ("sgd", "SGD"), ("adam", "Adam")])
+def test_every_optimizer_gets_its_settings(name, cls):
+    from keras_recurrent.pipelines.verbs import make_optimizer
+    from keras_recurrent.tasks import TrainConfig
+
+    optimizer = make_optimizer(TrainConfig(optimizer=name, learning_rate=0.02, clipnorm=0.5, weight_decay=0.1))
+    assert type(optimizer).__name__ == cls
+    assert float(optimizer.learning_rate) == pytest.approx(0.02) and optimizer.clipnorm == 0.5
+    if name == "adamw":
+        assert optimizer.weight_decay == pytest.approx(0.1)
+    assert make_optimizer(TrainConfig(optimizer=name, clipnorm=0.0)).clipnorm is None  # 0 disables clipping
