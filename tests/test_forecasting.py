@@ -289,7 +289,7 @@ def test_quantile_run_reports_coverage_predicts_a_csv_and_refuses_short_history(
     assert open(out).read().splitlines() == lines  # the earlier forecast is untouched
 
 
-def test_default_lstm_learns_a_seasonal_series_beyond_the_naive_forecasts(tmp_path):
+def test_default_model_learns_a_seasonal_series_beyond_the_naive_forecasts(tmp_path):
     run = verbs.train("forecasting", data="generated:600", quiet=True, run_dir=str(tmp_path / "run"),
                       set=["data.window=24", "data.horizon=6", "model.units=16", "train.epochs=15",
                            "data.max_origins=60"])
