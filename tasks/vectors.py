@@ -50,14 +50,33 @@ def _binary_rows(path: str):
             yield number + 2, word.decode("utf-8", errors="replace"), np.frombuffer(values, dtype="<f4")
 
 
+# The last alignment, keyed by the file's identity, the vocabulary and the width: a sweep builds a model
+# per trial from the same file and vocabulary, and a large vectors file takes minutes to read.
+_LAST: dict = {}
+
+
 def aligned_vectors(path: str, vocabulary: list[str], dim: int) -> tuple[np.ndarray, dict]:
     """(matrix (len(vocabulary), dim), coverage): row i is the file's vector of vocabulary[i].
 
     Words the file lacks keep small random rows (the scale of the found vectors); index 0 (padding)
     stays zero. Raises UserError for a missing file, a dimension other than `dim`, or a bad number.
+    A repeated call with the same unchanged file, vocabulary and width returns the previous result
+    without reading the file again.
     """
     if not os.path.isfile(path):
         raise UserError(f"model.embeddings={path}: no such file")
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, hash(tuple(vocabulary)), dim)
+    if key in _LAST:
+        matrix, coverage = _LAST[key]
+        return matrix.copy(), dict(coverage)
+    result = _read_aligned(path, vocabulary, dim)
+    _LAST.clear()
+    _LAST[key] = result
+    return result[0].copy(), dict(result[1])
+
+
+def _read_aligned(path: str, vocabulary: list[str], dim: int) -> tuple[np.ndarray, dict]:
     index = {word: i for i, word in enumerate(vocabulary) if i > 0 and word}
     matrix = np.zeros((len(vocabulary), dim), dtype="float32")
     found = np.zeros(len(vocabulary), dtype=bool)

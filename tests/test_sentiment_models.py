@@ -92,6 +92,29 @@ def test_pretrained_vectors_are_aligned_to_the_vocabulary(form, tmp_path):
     assert coverage["found"] == 3 and coverage["share_of_vocabulary"] == round(3 / 5, 4)
 
 
+def test_vectors_are_read_once_for_repeated_builds(tmp_path, monkeypatch):
+    """A sweep builds a model per trial: the same file and vocabulary are aligned once, until the file changes."""
+    import os
+
+    from keras_recurrent.tasks import vectors
+
+    reads = []
+    original = vectors._read_aligned
+    monkeypatch.setattr(vectors, "_read_aligned", lambda *a: reads.append(a[0]) or original(*a))
+    vocabulary = ["", "[UNK]", "good", "bad"]
+    path = tmp_path / "v.txt"
+    _vectors(path, ["good", "bad"], 4)
+    first, _ = vectors.aligned_vectors(str(path), vocabulary, 4)
+    first[2] = 99.0  # a caller changing its copy must not change the cached one
+    again, _ = vectors.aligned_vectors(str(path), vocabulary, 4)
+    assert len(reads) == 1 and not (again == 99.0).any()
+    table = _vectors(path, ["good", "bad"], 4, seed=1)
+    os.utime(path, ns=(1, 10 ** 18))  # a rewritten file is read again
+    changed, _ = vectors.aligned_vectors(str(path), vocabulary, 4)
+    assert len(reads) == 2
+    np.testing.assert_allclose(changed[2], table["good"], atol=1e-6)
+
+
 def test_a_run_with_pretrained_vectors_frozen(tmp_path):
     import json
 
