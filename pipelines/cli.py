@@ -257,6 +257,12 @@ def main(argv=None) -> int:
     except UserError as e:
         print(f"recurrent: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`recurrent predict ... | head`): not an error; stop writing quietly.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("\nrecurrent: interrupted; run the same command again to resume from the last finished epoch",
               file=sys.stderr)

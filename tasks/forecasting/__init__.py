@@ -205,7 +205,7 @@ class ForecastingTask(Task):
 def _stamp(value):
     if isinstance(value, (float, np.floating, int, np.integer)):
         return fs._number(float(value))
-    return value.isoformat()
+    return fs.iso(value)
 
 
 def _short(text: str) -> str:

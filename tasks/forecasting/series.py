@@ -53,7 +53,12 @@ class Series:
             step = float(self.frequency[5:])
             return [_number(last + step * (i + 1)) for i in range(count)]
         stamps = pd.date_range(pd.Timestamp(last), periods=count + 1, freq=self.frequency)[1:]
-        return [stamp.isoformat() for stamp in stamps]
+        return [iso(stamp) for stamp in stamps]
+
+
+def iso(stamp) -> str:
+    """A time stamp as ISO 8601: the date alone at midnight (2001-09-01), else date and time."""
+    return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.isoformat()
 
 
 def _number(x: float):
