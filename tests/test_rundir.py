@@ -61,6 +61,17 @@ def test_choose_run_dir_refuses_another_config_naming_what_differs(tmp_path):
     other["train"]["epochs"], other["model"]["units"] = 4, 16
     with pytest.raises(UserError, match=r"different config \(model.units, train.epochs differ\)"):
         rundir.choose_run_dir(other, str(run))
+    # A key only one side has (a setting added since) counts as a difference too.
+    grown = json.loads(json.dumps(CONFIG))
+    grown["model"]["pooling"] = "max"
+    with pytest.raises(UserError, match=r"\(model.pooling differ\)"):
+        rundir.choose_run_dir(grown, str(run))
+    # A finished run is checked the same way before it is reported as done.
+    (run / "metrics.json").write_text("{}")
+    (run / "model.keras").write_text("")
+    assert rundir.choose_run_dir(CONFIG, str(run)) == (str(run), rundir.FINISHED)
+    with pytest.raises(UserError, match="different config"):
+        rundir.choose_run_dir(other, str(run))
 
 
 def test_atomic_path_renames_on_success_and_keeps_the_old_file_on_failure(tmp_path):
@@ -75,8 +86,10 @@ def test_atomic_path_renames_on_success_and_keeps_the_old_file_on_failure(tmp_pa
     with rundir.atomic_path(str(target)) as tmp:
         open(tmp, "w").write("new")
     assert target.read_text() == "new" and os.listdir(tmp_path) == ["out.txt"]
-    rundir.write_json(str(tmp_path / "deep" / "x.json"), {"a": [1, 2]})  # parent folders are made
-    assert rundir.read_json(str(tmp_path / "deep" / "x.json")) == {"a": [1, 2]}
+    rundir.write_json(str(tmp_path / "deep" / "x.json"), {"b": 1, "a": [2]})  # parent folders are made
+    assert rundir.read_json(str(tmp_path / "deep" / "x.json")) == {"b": 1, "a": [2]}
+    # Written for people: keys in the order given (a config reads task first), indented by two.
+    assert (tmp_path / "deep" / "x.json").read_text() == '{\n  "b": 1,\n  "a": [\n    2\n  ]\n}\n'
 
 
 def test_replace_dir_swaps_a_finished_folder_in(tmp_path):
@@ -121,6 +134,12 @@ def test_a_failed_start_leaves_no_folders_behind(tmp_path):
         with rundir.locked(str(existing / "run")):
             raise RuntimeError("bad data")
     assert os.listdir(tmp_path) == ["mine"] and os.listdir(existing) == []  # not a folder it did not make
+    kept = tmp_path / "kept"
+    with pytest.raises(RuntimeError):
+        with rundir.locked(str(kept)):
+            (kept / ".attempt").write_text("")  # anything besides the lock means work was written
+            raise RuntimeError("failed later")
+    assert (kept / ".attempt").exists()
     (tmp_path / "taken").write_text("")
     with pytest.raises(UserError, match="exists and is not a directory"):
         with rundir.locked(str(tmp_path / "taken")):
