@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from keras_recurrent.pipelines.config import coerce, config_from_dict, resolve_config
+from keras_recurrent.pipelines.config import coerce, config_from_dict, resolve_config, with_overrides
 from keras_recurrent.tasks import UserError, get_task
 
 
@@ -53,6 +53,7 @@ def test_round_trip_through_dict(task):
         ("model.dropout=1.5", "model.dropout=1.5: must be at most 0.95"),
         ("model.colour=red", "model.colour: unknown key"),
         ("nosection=1", "nosection: unknown key"),
+        ("train=5", "train: unknown key; use section.field"),
         ("train.optimizer=adagrad", "expected one of adam"),
         ("train.learning_rate=0", "must be greater than 0"),
         ("novalue", "expected key=value"),
@@ -68,9 +69,12 @@ def test_bad_config_file(task, tmp_path):
     path.write_text("{not json")
     with pytest.raises(UserError, match="not valid JSON"):
         resolve_config(task, config_file=str(path))
-    path.write_text(json.dumps({"optimiser": {}}))
-    with pytest.raises(UserError, match="unknown key 'optimiser'"):
-        resolve_config(task, config_file=str(path))
+    for unknown in ("optimiser", "zoo"):  # before and after "task" (a saved config's own key) in sort order
+        path.write_text(json.dumps({unknown: {}}))
+        with pytest.raises(UserError, match=f"unknown key '{unknown}'"):
+            resolve_config(task, config_file=str(path))
+    path.write_text(json.dumps({"task": "adding", "model": {"units": 3}}))  # a run's config.json names its task
+    assert resolve_config(task, config_file=str(path)).model.units == 3
     with pytest.raises(UserError, match="no such file"):
         resolve_config(task, config_file=str(tmp_path / "missing.json"))
 
@@ -98,3 +102,17 @@ def test_file_specs_become_absolute(task, tmp_path, monkeypatch):
         assert resolve_config(task, data=spec).data_spec == spec
     (tmp_path / "generated").write_text("t,y\n")  # a file of that name in the working directory wins
     assert resolve_config(task, data="generated").data_spec == str(tmp_path / "generated")
+
+
+def test_with_overrides_copies_applies_and_validates(task):
+    base = resolve_config(task, overrides=["model.units=8"])
+    trial = with_overrides(task, base, [("model.units", 32), ("train.learning_rate", "0.01")], "trial")
+    assert (trial.model.units, trial.train.learning_rate) == (32, 0.01)
+    assert base.model.units == 8 and base.train.learning_rate == 3e-3  # the base is untouched
+    with pytest.raises(UserError, match="model.dropout=2.0: must be at most 0.95"):
+        with_overrides(task, base, [("model.dropout", 2.0)], "trial")
+
+
+def test_settings_are_keywords_only(task):
+    with pytest.raises(TypeError):
+        resolve_config(task, "lstm")  # a positional model name would be too easy to misplace
