@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 QUIET ?=
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,5 +38,24 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.forecasting_quality
 	$(BIN)/python -m benchmarks.forecasting_memory
 
+# Mutation testing (cosmic-ray) of one module against the tests that guard it, in a scratch copy so
+# the working tree is never mutated: make mutation MODULE=pipelines/config.py TESTS=tests/test_config.py
+# The report lists every surviving mutant with its diff. Not part of CI (minutes to hours per module).
+MODULE ?= pipelines/rundir.py
+TESTS ?= tests/test_rundir.py
+MUT := .mutation
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet cosmic-ray
+	rm -rf $(MUT) && mkdir -p $(MUT)/src $(MUT)/shim/keras_recurrent
+	cp -r layers tasks pipelines package tests pyproject.toml $(MUT)/src/
+	for f in $(MUT)/src/package/*.py; do ln -s $(CURDIR)/$$f $(MUT)/shim/keras_recurrent/; done
+	for d in layers tasks pipelines; do ln -s $(CURDIR)/$(MUT)/src/$$d $(MUT)/shim/keras_recurrent/$$d; done
+	printf '[cosmic-ray]\nmodule-path = "%s"\ntimeout = 300.0\nexcluded-modules = []\ntest-command = "env PYTHONPATH=%s %s -m pytest -x -q -p no:cacheprovider %s"\n[cosmic-ray.distributor]\nname = "local"\n' \
+		$(MODULE) $(CURDIR)/$(MUT)/shim $(CURDIR)/$(BIN)/python "$(TESTS)" > $(MUT)/config.toml
+	cd $(MUT)/src && $(CURDIR)/$(BIN)/cosmic-ray init ../config.toml ../session.sqlite \
+		&& $(CURDIR)/$(BIN)/cosmic-ray baseline ../config.toml \
+		&& $(CURDIR)/$(BIN)/cosmic-ray exec ../config.toml ../session.sqlite
+	$(BIN)/cr-report --show-diff $(MUT)/session.sqlite | tee $(MUT)/report.txt | tail -3
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(MUT)
