@@ -18,6 +18,14 @@ def test_defaults(task):
     assert config.model_name == "bigru"
     assert config.train.clipnorm == 1.0  # gradient clipping is on by default
     assert config.data_spec is None
+    assert config.train.epochs == 10 and config.model.units == 64  # not --quick's one epoch and 8 units
+
+
+def test_describe_fields_carries_defaults_and_help(task):
+    from keras_recurrent.pipelines.config import describe_fields
+
+    fields = {name: (default, help) for name, default, help in describe_fields(resolve_config(task).train)}
+    assert fields["epochs"][0] == 10 and fields["epochs"][1] == "passes over the training split"
 
 
 def test_order_file_then_set_then_flags(task, tmp_path):
