@@ -28,27 +28,33 @@ import tensorflow as tf
 from keras_recurrent.pipelines import rundir
 
 
-def epoch_shuffled(dataset, seed: int, epoch_variable):
+def epoch_shuffled(dataset, seed: int, epoch_variable, by_index=None):
     """Reshuffle `dataset` each epoch with an order that depends only on (seed, epoch).
 
     The permutation is stateless (`tf.random.experimental.stateless_shuffle` keyed on (seed, epoch),
     the epoch read from a variable when the epoch's iteration starts), so a resumed process replays
-    exactly the order the interrupted one would have used. The elements are held in memory as tensors,
-    which every task's data is (a seeded `Dataset.shuffle` with a tensor seed would stream, but fails
-    when the global seed is 0).
+    exactly the order the interrupted one would have used. The elements are held in memory as tensors
+    (a seeded `Dataset.shuffle` with a tensor seed would stream, but fails when the global seed is 0),
+    unless `by_index` gives them as `(size, fn)` (see `TaskData.train_elements`): then only the
+    permutation is held, and `fn` computes each element when it comes. Both give the same order.
     """
-    size = int(dataset.cardinality())
-    if size < 0:
-        raise ValueError("epoch_shuffled needs a dataset of known size")
-    elements = dataset.batch(max(size, 1)).get_single_element()
+    if by_index is not None:
+        size, element = by_index
+    else:
+        size = int(dataset.cardinality())
+        if size < 0:
+            raise ValueError("epoch_shuffled needs a dataset of known size")
+        elements = dataset.batch(max(size, 1)).get_single_element()
+
+        def element(i):
+            return tf.nest.map_structure(lambda t: tf.gather(t, i), elements)
+
     seed_tensor = tf.constant(seed, tf.int64)
 
     def one_epoch(_):
         key = tf.stack([seed_tensor, epoch_variable.read_value()])
         order = tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed=key)
-        return tf.data.Dataset.from_tensor_slices(order).map(
-            lambda i: tf.nest.map_structure(lambda t: tf.gather(t, i), elements)
-        )
+        return tf.data.Dataset.from_tensor_slices(order).map(element)
 
     shuffled = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
     return shuffled.apply(tf.data.experimental.assert_cardinality(size))

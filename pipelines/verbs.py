@@ -193,7 +193,8 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
 
     train_config = resolved.train
     epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False)
-    train_ds = the_task.batch(epoch_shuffled(data_set.train, train_config.seed, epoch_variable), train_config.batch_size)
+    shuffled = epoch_shuffled(data_set.train, train_config.seed, epoch_variable, by_index=data_set.train_elements)
+    train_ds = the_task.batch(shuffled, train_config.batch_size)
     val_ds = the_task.batch(data_set.validation, train_config.batch_size)
     history_path = os.path.join(path, "history.csv")
     seeder = EpochSeeder(train_config.seed, epoch_variable)

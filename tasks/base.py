@@ -102,6 +102,11 @@ class TaskData:
 
     `extras` holds anything else evaluation wants (raw texts for a bag-of-words baseline, a series
     for plotting); it is not saved.
+
+    `train_elements`, optional, is `(size, fn)`: the training split again as `fn(i)` for `i` in
+    `range(size)`, `fn` a TensorFlow function of a scalar int64 index giving the same elements as
+    `train` in the same order. The pipeline's per-epoch shuffle then permutes indices instead of holding
+    every element in memory: what a task whose examples are windows over one long array provides.
     """
 
     train: Any
@@ -109,6 +114,7 @@ class TaskData:
     test: Any
     info: dict
     extras: dict = field(default_factory=dict)
+    train_elements: Any = None
 
 
 class Task:

@@ -321,3 +321,23 @@ def test_autoregressive_quantile_model_exports_to_tflite_with_builtin_ops(tmp_pa
     lite = ex._export_tflite(TASK, model, data.info, inputs, str(tmp_path), "none", None)
     assert lite["max_abs_diff"] <= ex.TFLITE_TOLERANCE
     assert not [op for op in lite["ops"] if op.startswith("Flex") or op == "CUSTOM"]
+
+
+def test_training_windows_by_index_are_the_streamed_windows_in_the_same_shuffled_order():
+    import tensorflow as tf
+
+    from keras_recurrent.pipelines.callbacks import epoch_shuffled
+
+    data = TASK.load("generated:300", _config(window=6, horizon=2).data, 0)
+    size, element = data.train_elements
+    streamed = list(data.train.as_numpy_iterator())
+    assert size == len(streamed)
+    for i in (0, 17, size - 1):
+        x, y = (t.numpy() for t in element(tf.constant(i, tf.int64)))
+        np.testing.assert_array_equal(x, streamed[i][0])
+        np.testing.assert_array_equal(y, streamed[i][1])
+    # The pipeline's shuffle gives the same epoch order either way (so resume stays exact).
+    epoch = tf.Variable(3, dtype=tf.int64)
+    held = [x for x, _ in epoch_shuffled(data.train, 7, epoch).as_numpy_iterator()]
+    indexed = [x for x, _ in epoch_shuffled(data.train, 7, epoch, by_index=data.train_elements).as_numpy_iterator()]
+    np.testing.assert_array_equal(np.stack(held), np.stack(indexed))

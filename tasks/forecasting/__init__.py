@@ -108,7 +108,9 @@ class ForecastingTask(Task):
             "last_window": series.values[-config.window:].tolist(),
             "last_time": _stamp(times[-1]),
         }
-        return TaskData(*datasets, info=info, extras={"series": series, "split": parts})
+        # Shuffled by index: the pipeline keeps a permutation of the training origins, not their windows.
+        by_index = fw.window_elements(values, parts.origins("train"), config.window, config.horizon)
+        return TaskData(*datasets, info=info, extras={"series": series, "split": parts}, train_elements=by_index)
 
     # -- model ------------------------------------------------------------------------------------
     def loss(self, info):

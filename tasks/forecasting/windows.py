@@ -79,6 +79,20 @@ def windows(values: np.ndarray, origins: range, window: int, horizon: int):
     return tf.data.Dataset.zip((inputs, targets))
 
 
+def window_elements(values: np.ndarray, origins: range, window: int, horizon: int):
+    """The windows of `windows()` as (count, fn(i) -> (input, target)), sliced from one tensor on demand."""
+    import tensorflow as tf
+
+    series = tf.constant(values)
+    first, k = origins.start, values.shape[1]
+
+    def element(i):
+        t = tf.cast(i, tf.int64) + first
+        return (tf.reshape(series[t - window: t], (window, k)), tf.reshape(series[t: t + horizon], (horizon, k)))
+
+    return len(origins), element
+
+
 def window_array(values: np.ndarray, origins, window: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """The same windows as NumPy arrays, for a selection of origins (evaluation, baselines)."""
     origins = np.asarray(list(origins))
@@ -95,4 +109,4 @@ def evaluation_origins(origins: range, limit: int) -> np.ndarray:
     return all_origins[np.unique(np.linspace(0, len(all_origins) - 1, limit).round().astype(int))]
 
 
-__all__ = ["Scaler", "Split", "evaluation_origins", "split", "window_array", "windows"]
+__all__ = ["Scaler", "Split", "evaluation_origins", "split", "window_array", "window_elements", "windows"]
