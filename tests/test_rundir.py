@@ -106,7 +106,22 @@ def test_replace_dir_swaps_a_finished_folder_in(tmp_path):
     assert (tmp_path / "fresh").is_dir() and not again.exists()
 
 
-def test_lock_names_the_holder_and_is_released(tmp_path):
+@pytest.fixture
+def deadline():
+    """Fail instead of hanging when a lock that should refuse at once blocks."""
+    import signal
+
+    def expired(signum, frame):
+        raise TimeoutError("a lock blocked instead of refusing")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_lock_names_the_holder_and_is_released(tmp_path, deadline):
     run = tmp_path / "run"
     with rundir.locked(str(run)):
         assert (run / rundir.LOCK_NAME).read_text() == str(os.getpid())
