@@ -25,7 +25,7 @@ demo: $(STAMP)
 		"although the script was dull , the cast was wonderful"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
 
 # Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 75 minutes on 2 cores.
 bench: $(STAMP)

@@ -7,6 +7,20 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
 
+
+def pytest_collection_modifyitems(config, items):
+    """Groups for `pytest -n 2 --dist loadgroup` (what `make test` runs): the tests of a file stay on one
+    worker (module fixtures are built once, as with --dist loadfile), except each task's run of a
+    child-process backend matrix, which is a group of its own so that two tasks' matrices run in parallel
+    instead of one file holding a worker for minutes."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        group = item.module.__name__
+        if item.get_closest_marker("backend") is not None and hasattr(item, "callspec"):
+            group += "-" + "-".join(str(v) for v in item.callspec.params.values())
+        item.add_marker(pytest.mark.xdist_group(group))
+
 SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
