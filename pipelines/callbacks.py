@@ -147,6 +147,19 @@ class BestEpoch(keras.callbacks.Callback):
             if row["epoch"] < before_epoch and self.monitor in row:
                 self._observe(row["epoch"], row[self.monitor])
 
+    def epochs_left_after_stop(self, epochs: int) -> int:
+        """The `epochs` to pass to `fit`: on resuming a run whose history already ran out of patience
+        (interrupted right after its stopping epoch), the number of finished epochs, so that no epoch
+        runs again; otherwise `epochs` unchanged."""
+        if not self.patience:
+            return epochs
+        replay = BestEpoch(self.history_path, self.directory, self.monitor, self.patience, self.min_delta)
+        rows = read_history(self.history_path)
+        for row in rows:
+            if self.monitor in row:
+                replay._observe(row["epoch"], row[self.monitor])
+        return min(epochs, len(rows)) if replay.wait >= self.patience else epochs
+
     def on_epoch_begin(self, epoch, logs=None):
         if not self.started:  # the first epoch this process runs
             self._recover(epoch)

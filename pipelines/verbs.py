@@ -210,12 +210,13 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
                          restore=train_config.keep_best)
         # Before BackupAndRestore: a best-weights file is on disk before the backup that follows it.
         pipeline_callbacks.insert(1, best)
+    epochs = best.epochs_left_after_stop(train_config.epochs) if best is not None else train_config.epochs
     started = time.perf_counter()
     try:
         net.fit(
             train_ds.prefetch(tf.data.AUTOTUNE),
             validation_data=val_ds.prefetch(tf.data.AUTOTUNE),
-            epochs=train_config.epochs,
+            epochs=epochs,
             callbacks=pipeline_callbacks + list(callbacks or ()),
             shuffle=False,  # epoch_shuffled already orders each epoch by (seed, epoch)
             verbose=0 if quiet else 1,

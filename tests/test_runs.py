@@ -141,15 +141,19 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
     assert loss == pytest.approx(min(losses), abs=1e-5)
 
 
-@pytest.mark.parametrize("interrupt_after", [0, 2])
+@pytest.mark.parametrize("interrupt_after", [0, 2, "stopping epoch"])
 def test_interrupted_run_with_early_stopping_resumes_exactly(tmp_path, interrupt_after):
-    """Resumed before and after the best epoch, the run stops at the same epoch with the same weights."""
+    """Resumed before and after the best epoch, or right after the epoch that ran out of patience (no
+    epoch may run again), the run stops at the same epoch with the same weights."""
     reference = pipelines.train("sentiment", run_dir=str(tmp_path / "ref"), seed=3, **STOPPING)
+    stopping = interrupt_after == "stopping epoch"
+    if stopping:
+        interrupt_after = reference.metrics["epochs_trained"] - 1
     target = str(tmp_path / "resumed")
     with pytest.raises(KeyboardInterrupt):
         pipelines.train("sentiment", run_dir=target, seed=3, callbacks=[InterruptAfter(interrupt_after)], **STOPPING)
     resumed = pipelines.train("sentiment", run_dir=target, seed=3, **STOPPING)
-    assert resumed.resumed_from_epoch == interrupt_after + 1
+    assert resumed.resumed_from_epoch == (0 if stopping else interrupt_after + 1)  # 0: no epoch ran
     assert metrics_of(resumed) == metrics_of(reference)
     assert read_history(os.path.join(target, "history.csv")) == read_history(os.path.join(reference.path, "history.csv"))
 
