@@ -295,6 +295,15 @@ def test_default_model_learns_a_seasonal_series_beyond_the_naive_forecasts(tmp_p
     assert run.metrics["mase"] < 0.7 * run.metrics["baselines"]["last_value"]["mase"], run.metrics["mase"]
     rows = verbs.predict(run.path, TASK.predict_examples(run_info(run.path)))
     assert [r["time"] for r in rows] == ["+1", "+2", "+3", "+4", "+5", "+6"]
+    # A history file continues the numbered steps; one indexed by dates is refused.
+    history = tmp_path / "recent.csv"
+    history.write_text("t,value\n" + "".join(f"{100 + i},{10 + np.sin(i / 2):.4f}\n" for i in range(30)))
+    rows = verbs.predict(run.path, [str(history)])
+    assert [r["time"] for r in rows] == [130, 131, 132, 133, 134, 135]
+    dated = tmp_path / "dated.csv"
+    dated.write_text("date,value\n" + "".join(f"2001-01-{i + 1:02d},{10 + i * 0.1}\n" for i in range(28)))
+    with pytest.raises(UserError, match="holds dates, but the model was trained on a series indexed by numbers"):
+        verbs.predict(run.path, [str(dated)])
 
 
 def run_info(path):

@@ -239,9 +239,11 @@ def _read_history(path: str, info: dict, config) -> tuple[np.ndarray, object]:
     if list(frame.columns) != info["targets"]:
         raise UserError(f"{path}: columns {', '.join(frame.columns)} are not the model's targets "
                         f"{', '.join(info['targets'])}")
+    if is_dates != info["dated"]:
+        raise UserError(f"{path}: the time column holds {'dates' if is_dates else 'numbers'}, but the model was "
+                        f"trained on a series indexed by {'dates' if info['dated'] else 'numbers'}")
     frequency = info["frequency"]
-    frame, _ = fs.regularise(frame, is_dates, "" if not info["dated"] and not is_dates else
-                             (frequency[5:] if frequency.startswith("step=") else frequency), path)
+    frame, _ = fs.regularise(frame, is_dates, frequency[5:] if frequency.startswith("step=") else frequency, path)
     frame = fs.fill_missing(frame, data.missing, path)
     return frame.to_numpy(dtype="float64"), frame.index[-1]
 
