@@ -199,6 +199,8 @@ class MogrifierLSTM(keras.layers.RNN):
             cell, return_sequences=return_sequences, return_state=return_state, go_backwards=go_backwards,
             stateful=stateful, unroll=unroll, **kwargs,
         )
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.dropout = float(dropout)
         self.seed = seed
         self.dropout_seed = keras.random.SeedGenerator(seed)

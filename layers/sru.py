@@ -238,6 +238,8 @@ class _SRUBase(keras.layers.Layer):
         self.units = units
         self.highway_bias = float(highway_bias)
         self.alpha = math.sqrt(1.0 + 2.0 * math.exp(self.highway_bias))
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.dropout = float(dropout)
         self.seed = seed
         self.dropout_seed = keras.random.SeedGenerator(seed)

@@ -104,6 +104,8 @@ def test_matches_numpy_reference(name):
     x = rng.normal(size=(3, 7, 5)).astype("float32")
     layer = make(return_sequences=True)
     layer(x)
+    if name.startswith("mogrifier"):  # the reference reads the layer's rounds: they must all exist
+        assert len(layer.cell.mogrifier_kernels) == len(layer.cell.mogrifier_biases) == layer.cell.rounds
     randomise(layer, rng)
     expected = reference(x.astype("float64"), layer)
     expected = expected[0] if isinstance(expected, tuple) else expected
@@ -385,10 +387,26 @@ def test_fused_and_scan_implementations_agree(make):
     (lambda: MogrifierLSTM(0), "units must be positive"),
     (lambda: MogrifierLSTM(4, rounds=-1), "rounds must be >= 0"),
     (lambda: MogrifierLSTM(4, rank=0), "rank must be positive"),
+    (lambda: MogrifierLSTM(4, dropout=1.0), r"dropout must be in \[0, 1\)"),
+    (lambda: SRU(4, dropout=-0.1), r"dropout must be in \[0, 1\)"),
+    (lambda: SRUpp(4, dropout=1.5), r"dropout must be in \[0, 1\)"),
 ])
 def test_bad_layer_arguments_are_refused(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_boundary_layer_arguments_are_accepted():
+    """The smallest valid values: rank 1, zero rounds, no dropout; and the mogrifier's defaults."""
+    x = np.ones((1, 3, 2), "float32")
+    assert np.asarray(MogrifierLSTM(3, rank=1, rounds=0, dropout=0.0)(x)).shape == (1, 3)
+    layer = MogrifierLSTM(3)
+    layer(x)
+    assert layer.dropout == 0.0 and len(layer.cell.mogrifier_kernels) == 5  # five rounds, as in the paper
+    bias = np.asarray(layer.cell.bias)
+    np.testing.assert_array_equal(bias[3:6], 1.0)  # unit forget bias: the forget gate starts open
+    np.testing.assert_array_equal(np.delete(bias, np.s_[3:6]), 0.0)
+    assert SRU(1, dropout=0.0).dropout == 0.0 and SRUpp(1, attention_dim=1).attention_dim == 1
 
 
 @pytest.mark.parametrize("implementation", ["fused", "scan"])
