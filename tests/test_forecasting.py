@@ -350,3 +350,31 @@ def test_training_windows_by_index_are_the_streamed_windows_in_the_same_shuffled
     held = [x for x, _ in epoch_shuffled(data.train, 7, epoch).as_numpy_iterator()]
     indexed = [x for x, _ in epoch_shuffled(data.train, 7, epoch, by_index=data.train_elements).as_numpy_iterator()]
     np.testing.assert_array_equal(np.stack(held), np.stack(indexed))
+
+
+def test_feature_columns_are_read_in_the_window_but_not_forecast(tmp_path, capsys):
+    path = _monthly_csv(tmp_path / "shop.csv", months=96)
+    settings = ["data.targets=sales", "data.features=price"]
+    data = TASK.load(path, _config(targets="sales", features="price").data, 0)
+    x, y = next(iter(data.train))
+    assert x.shape == (8, 2) and y.shape == (3, 1)  # the window reads sales and price; sales is forecast
+    series = data.extras["series"]
+    np.testing.assert_allclose(np.asarray(x)[:, 1], series.features[:8, 0], rtol=1e-6)
+    assert data.info["features"] == ["price"] and len(data.info["scaler"]["mean"]) == 2
+    run_dir = str(tmp_path / "run")
+    assert main(["train", "forecasting", "--data", path, "--quick", "--quiet", "--run-dir", run_dir,
+                 *[a for s in settings for a in ("--set", s)]]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "mase_by_target" not in metrics and metrics["baseline_models"]["linear"] == "ridge on 8 lags per column"
+    history = _monthly_csv(tmp_path / "recent.csv", months=20)
+    out = str(tmp_path / "forecast.csv")
+    assert main(["predict", run_dir, history, "--output", out]) == 0
+    assert open(out).read().splitlines()[0] == "time,sales"
+    # Rolling out would need the features' future values.
+    with pytest.raises(UserError, match="autoregressive would need the features' future values"):
+        config = resolve_config(TASK, quick=True, overrides=settings + ["model.decoding=autoregressive"])
+        TASK.build("gru", config.model, data.info)
+    with pytest.raises(UserError, match="'sales' is also a target"):
+        TASK.load(path, _config(targets="sales", features="sales").data, 0)
+    with pytest.raises(UserError, match="data.features: 'volume' is not a column"):
+        TASK.load(path, _config(features="volume").data, 0)

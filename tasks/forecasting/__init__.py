@@ -28,7 +28,8 @@ class ForecastingData:
 
     window: int = hparam(24, help="past steps each forecast reads", min=1)
     horizon: int = hparam(12, help="future steps each forecast predicts (1 = single-step)", min=1)
-    targets: str = hparam("", help="comma-separated target columns; empty = every column but the time column")
+    targets: str = hparam("", help="comma-separated target columns; empty = every column but the time and feature columns")
+    features: str = hparam("", help="comma-separated feature columns (covariates): read in the window, not forecast")
     time_column: str = hparam("", help="CSV column of time stamps (dates or numbers); empty = the first column")
     separator: str = hparam(",", help="CSV field separator; empty = sniffed")
     date_format: str = hparam("", help="strftime format of the time column, e.g. %Y-%m-%d; empty = inferred")
@@ -83,16 +84,19 @@ class ForecastingTask(Task):
         parts = fw.split(len(series.values), config.window, config.horizon, config.validation_fraction,
                          config.test_fraction, where)
         train_values = series.values[: parts.train_end]
-        scaler = fw.Scaler.fit(train_values, series.names, where)
+        columns = series.names + (series.feature_names or [])
+        scaler = fw.Scaler.fit(series.inputs()[: parts.train_end], columns, where)  # targets, then features
         scale = fm.mase_scale(train_values, series.season, series.names, where)
         # Windows in original units: the models standardise inside (see models.py), so does their export.
         values = series.values.astype("float32")
-        datasets = [fw.windows(values, parts.origins(p), config.window, config.horizon)
+        inputs = None if series.features is None else series.inputs().astype("float32")
+        datasets = [fw.windows(values, parts.origins(p), config.window, config.horizon, inputs)
                     for p in ("train", "validation", "test")]
         times = series.times
         info = {
             "source": where,
             "targets": series.names,
+            "features": series.feature_names or [],
             "window": config.window,
             "horizon": config.horizon,
             "frequency": series.frequency,
@@ -105,11 +109,11 @@ class ForecastingTask(Task):
                      "test": parts.length - parts.validation_end},
             "dated": not series.frequency.startswith("step="),
             # Enough of the end of the series to forecast from it without the data (predict examples).
-            "last_window": series.values[-config.window:].tolist(),
+            "last_window": series.inputs()[-config.window:].tolist(),
             "last_time": _stamp(times[-1]),
         }
         # Shuffled by index: the pipeline keeps a permutation of the training origins, not their windows.
-        by_index = fw.window_elements(values, parts.origins("train"), config.window, config.horizon)
+        by_index = fw.window_elements(values, parts.origins("train"), config.window, config.horizon, inputs)
         return TaskData(*datasets, info=info, extras={"series": series, "split": parts}, train_elements=by_index)
 
     # -- model ------------------------------------------------------------------------------------
@@ -132,15 +136,16 @@ class ForecastingTask(Task):
         info, series, parts = data.info, data.extras["series"], data.extras["split"]
         origins = fw.evaluation_origins(parts.origins("test"), info["max_origins"])
         chunks = [origins[i: i + 4096] for i in range(0, len(origins), 4096)]  # a long test part, a chunk at a time
+        inputs = None if series.features is None else series.inputs()
         forecasts = np.concatenate([self.forecast(model, fw.window_array(series.values, c, parts.window,
-                                                                            parts.horizon)[0]) for c in chunks])
+                                                                            parts.horizon, inputs)[0]) for c in chunks])
         actual = fw.window_array(series.values, origins, parts.window, parts.horizon)[1]
-        key = (hashlib.sha1(series.values.tobytes()).hexdigest(), parts.train_end, parts.window, parts.horizon,
+        key = (hashlib.sha1(series.inputs().tobytes()).hexdigest(), parts.train_end, parts.window, parts.horizon,
                series.season, info["baseline_fit_points"], origins.tobytes())
         if key not in _BASELINE_CACHE:
             _BASELINE_CACHE.clear()
             _BASELINE_CACHE[key] = classical.all_baselines(series.values, parts, origins, series.season,
-                                                           info["baseline_fit_points"])
+                                                           info["baseline_fit_points"], inputs)
         base, described = _BASELINE_CACHE[key]
         cached = {"model": model, "origins": origins, "forecasts": forecasts, "actual": actual,
                   "baselines": base, "described": described}
@@ -215,15 +220,16 @@ def _short(text: str) -> str:
 
 
 def _parse_inline(text: str, info: dict) -> np.ndarray:
-    k = len(info["targets"])
+    columns = info["targets"] + info.get("features", [])
+    k = len(columns)
     try:
         rows = [[float(v) for v in row.split(",")] for row in text.split(";") if row.strip()]
     except ValueError:
         raise UserError(f"predict input {_short(text)}: not a file, nor values 'v1;v2;...' "
-                        f"(rows by ';', {k} target(s) a row by ',')") from None
+                        f"(rows by ';', {k} value(s) a row by ',': {', '.join(columns)})") from None
     if any(len(r) != k for r in rows):
-        raise UserError(f"predict input {_short(text)}: each row needs {k} value(s), one per target "
-                        f"({', '.join(info['targets'])})")
+        raise UserError(f"predict input {_short(text)}: each row needs {k} value(s), one per column "
+                        f"({', '.join(columns)})")
     values = np.asarray(rows, dtype="float64").reshape(-1, k)
     if not np.isfinite(values).all():
         raise UserError(f"predict input {_short(text)}: NaN or infinite values")
@@ -233,12 +239,10 @@ def _parse_inline(text: str, info: dict) -> np.ndarray:
 def _read_history(path: str, info: dict, config) -> tuple[np.ndarray, object]:
     """A history CSV read as the training CSV was: same columns, regular grid, missing-value policy."""
     data = config.data if config is not None else ForecastingData()
-    targets = data.targets or ",".join(info["targets"])
-    frame, is_dates = fs.read_csv(path, time_column=data.time_column, targets=targets, separator=data.separator,
-                                  date_format=data.date_format, encoding=data.encoding)
-    if list(frame.columns) != info["targets"]:
-        raise UserError(f"{path}: columns {', '.join(frame.columns)} are not the model's targets "
-                        f"{', '.join(info['targets'])}")
+    features = info.get("features", [])
+    frame, is_dates = fs.read_csv(path, time_column=data.time_column, targets=",".join(info["targets"]),
+                                  separator=data.separator, date_format=data.date_format, encoding=data.encoding,
+                                  features=",".join(features))
     if is_dates != info["dated"]:
         raise UserError(f"{path}: the time column holds {'dates' if is_dates else 'numbers'}, but the model was "
                         f"trained on a series indexed by {'dates' if info['dated'] else 'numbers'}")

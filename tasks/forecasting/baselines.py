@@ -37,16 +37,17 @@ def seasonal_naive(values: np.ndarray, origins: np.ndarray, horizon: int, season
 
 
 def linear(values: np.ndarray, train_origins: range, origins: np.ndarray, window: int, horizon: int,
-           max_windows: int = 20000) -> np.ndarray:
-    """Ridge from the flattened window to the flattened horizon, trained on the last training windows."""
+           max_windows: int = 20000, inputs: np.ndarray | None = None) -> np.ndarray:
+    """Ridge from the flattened window (targets and any features) to the flattened horizon, trained on the
+    last training windows."""
     from sklearn.linear_model import Ridge
 
     from keras_recurrent.tasks.forecasting.windows import window_array
 
     train = np.asarray(train_origins)[-max_windows:]
-    x, y = window_array(values, train, window, horizon)
+    x, y = window_array(values, train, window, horizon, inputs)
     model = Ridge(alpha=1e-3).fit(x.reshape(len(x), -1), y.reshape(len(y), -1))
-    test_x, _ = window_array(values, origins, window, horizon)
+    test_x, _ = window_array(values, origins, window, horizon, inputs)
     return model.predict(test_x.reshape(len(test_x), -1)).reshape(len(origins), horizon, values.shape[1])
 
 
@@ -139,15 +140,19 @@ def _describe(kind: str, fitted) -> str:
     return f"ETS(A,{trend},{'A' if spec.seasonal else 'none'})"
 
 
-def all_baselines(values, split, origins, season: int, fit_points: int) -> tuple[dict, dict]:
-    """({name: forecasts (origins, horizon, targets)}, {name: the fitted model's description})."""
+def all_baselines(values, split, origins, season: int, fit_points: int, inputs=None) -> tuple[dict, dict]:
+    """({name: forecasts (origins, horizon, targets)}, {name: the fitted model's description}).
+
+    `inputs` (targets, then features) feeds the linear model's window; the univariate classics read
+    each target alone."""
     h, w = split.horizon, split.window
     forecasts = {
         "last_value": last_value(values, origins, h),
         "seasonal_naive": seasonal_naive(values, origins, h, season),
-        "linear": linear(values, split.origins("train"), origins, w, h),
+        "linear": linear(values, split.origins("train"), origins, w, h, inputs=inputs),
     }
-    described = {"seasonal_naive": f"season {season}", "linear": f"ridge on {w} lags per target"}
+    described = {"seasonal_naive": f"season {season}",
+                 "linear": f"ridge on {w} lags per {'column' if inputs is not None else 'target'}"}
     for kind in ("ets", "arima"):
         result, chosen = state_space(kind, values, split.train_end, origins, h, season, fit_points)
         if result is not None:

@@ -145,17 +145,19 @@ def _in_original_units(body, info, config: ForecastingModel, name: str, relative
 
     mean = np.asarray(info["scaler"]["mean"], "float32")
     variance = np.square(np.asarray(info["scaler"]["scale"], "float32"))
-    window = keras.Input((info["window"], len(info["targets"])), name="window")
+    k = len(info["targets"])  # the window holds the targets, then any feature columns
+    window = keras.Input((info["window"], len(mean)), name="window")
     x = keras.layers.Normalization(mean=mean, variance=variance, name="standardise")(window)
     if relative:
-        last = x[:, -1:, :]  # (batch, 1, k): broadcasts over the window and the horizon
+        last = x[:, -1:, :]  # (batch, 1, k + f): broadcasts over the window and the horizon
         forecast = body(x - last)
+        last = last[:, :, :k]
         forecast = forecast + (ops.expand_dims(last, -1) if info.get("quantiles") else last)
     else:
         forecast = body(x)
     # The target axis is the last one, or the one before the quantiles.
-    unscale = keras.layers.Normalization(axis=2 if info.get("quantiles") else -1, mean=mean, variance=variance,
-                                         invert=True, name="to_original_units")
+    unscale = keras.layers.Normalization(axis=2 if info.get("quantiles") else -1, mean=mean[:k],
+                                         variance=variance[:k], invert=True, name="to_original_units")
     return keras.Model(window, unscale(forecast), name=name)
 
 
@@ -164,6 +166,11 @@ def build_direct(kind: str):
         info["quantiles"] = parse_quantiles(config.quantiles)
         k, q = _outputs_per_step(info)
         if config.decoding == "autoregressive":
+            if info.get("features"):
+                from keras_recurrent.tasks.base import UserError
+
+                raise UserError("model.decoding=autoregressive would need the features' future values; with "
+                                "data.features use decoding=direct or the seq2seq model")
             return _in_original_units(_rollout(kind, config, info), info, config,
                                       f"forecast_{kind}_autoregressive", relative=False)
 

@@ -36,6 +36,7 @@ class Series:
 
     `values` is (steps, targets) float64 in original units; `times` is a pandas DatetimeIndex with a
     frequency, or a float array with a constant step; `season` the period of the seasonal cycle (1 = none).
+    `features` (steps, features), or None, are covariates: read in the input window, never forecast.
     """
 
     values: np.ndarray
@@ -44,6 +45,12 @@ class Series:
     frequency: str
     season: int
     source: str
+    features: np.ndarray | None = None
+    feature_names: list | None = None
+
+    def inputs(self) -> np.ndarray:
+        """What a model's window reads: the targets, then the features."""
+        return self.values if self.features is None else np.concatenate([self.values, self.features], axis=1)
 
     def next_times(self, last, count: int) -> list:
         """The `count` time stamps after `last`, at the series' frequency."""
@@ -114,8 +121,14 @@ def packaged(name: str) -> "tuple[object, str]":
     raise UserError(f"--data statsmodels:{name}: unknown series; choose from {', '.join(PACKAGED)}")
 
 
-def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_format: str, encoding: str):
-    """(a DataFrame of the target columns indexed by time, whether the time column holds dates)."""
+def _names(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_format: str, encoding: str,
+             features: str = ""):
+    """(a DataFrame of the target columns, then the feature columns, indexed by time, whether the time
+    column holds dates)."""
     import os
 
     import pandas as pd
@@ -131,14 +144,19 @@ def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_
     time_name = time_column or columns[0]
     if time_name not in columns:
         raise UserError(f"data.time_column={time_name!r}: not a column of {path}; it has {', '.join(columns)}")
-    wanted = [c.strip() for c in targets.split(",") if c.strip()] or [c for c in columns if c != time_name]
-    for name in wanted:
-        if name not in columns:
-            raise UserError(f"data.targets: {name!r} is not a column of {path}; it has {', '.join(columns)}")
-        if name == time_name:
-            raise UserError(f"data.targets: {name!r} is the time column")
+    extra = _names(features)
+    wanted = _names(targets) or [c for c in columns if c != time_name and c not in extra]
+    for key, names in (("data.targets", wanted), ("data.features", extra)):
+        for name in names:
+            if name not in columns:
+                raise UserError(f"{key}: {name!r} is not a column of {path}; it has {', '.join(columns)}")
+            if name == time_name:
+                raise UserError(f"{key}: {name!r} is the time column")
+    if set(wanted) & set(extra):
+        raise UserError(f"data.features: {sorted(set(wanted) & set(extra))[0]!r} is also a target")
     if not wanted:
         raise UserError(f"--data {path}: no target column besides the time column {time_name!r}")
+    wanted = wanted + extra
     values = frame[wanted]
     for name in wanted:
         numbers = pd.to_numeric(values[name], errors="coerce")
@@ -248,31 +266,38 @@ def load_series(spec: str | None, config, seed: int) -> Series:
             n = int(length) if length else 2000
         except ValueError:
             raise UserError(f"--data {spec}: expected generated or generated:LENGTH") from None
+        if config.features:
+            raise UserError(f"--data {spec}: a generated series has no feature columns; leave data.features empty")
         return generated(n, seed, season=config.season or 12)
+    extra = _names(config.features)
     if spec.startswith("statsmodels:"):
         name = spec.split(":", 1)[1]
         frame, freq = packaged(name)
         where, is_dates = f"statsmodels:{name}", True
-        if config.targets:
-            wanted = [c.strip() for c in config.targets.split(",") if c.strip()]
-            unknown = [c for c in wanted if c not in frame.columns]
+        wanted = _names(config.targets) or [c for c in frame.columns if c not in extra]
+        for key, names in (("data.targets", wanted), ("data.features", extra)):
+            unknown = [c for c in names if c not in frame.columns]
             if unknown:
-                raise UserError(f"data.targets: {unknown[0]!r} is not a column of {where}; it has {', '.join(frame.columns)}")
-            frame = frame[wanted]
-        frame = frame.asfreq(freq)
+                raise UserError(f"{key}: {unknown[0]!r} is not a column of {where}; it has {', '.join(frame.columns)}")
+        if set(wanted) & set(extra):
+            raise UserError(f"data.features: {sorted(set(wanted) & set(extra))[0]!r} is also a target")
+        frame = frame[wanted + extra].asfreq(freq)
     else:
         frame, is_dates = read_csv(spec, time_column=config.time_column, targets=config.targets,
-                                   separator=config.separator, date_format=config.date_format, encoding=config.encoding)
+                                   separator=config.separator, date_format=config.date_format, encoding=config.encoding,
+                                   features=config.features)
         where = spec
         frame, freq = regularise(frame, is_dates, config.frequency, where)
     # The packaged CO2 series has weeks without a reading; interpolating them is the dataset's usual treatment.
     frame = fill_missing(frame, "interpolate" if spec == "statsmodels:co2" else config.missing, where)
-    values = frame.to_numpy(dtype="float64")
-    if not np.isfinite(values).all():
-        raise UserError(f"{where}: infinite values in the targets")
+    columns = frame.to_numpy(dtype="float64")
+    if not np.isfinite(columns).all():
+        raise UserError(f"{where}: infinite values in the data")
     times = frame.index if is_dates else frame.index.to_numpy(dtype="float64")
     season = config.season or season_of(freq)
-    return Series(values, times, [str(c) for c in frame.columns], freq, season, where)
+    k = len(frame.columns) - len(extra)
+    return Series(columns[:, :k], times, [str(c) for c in frame.columns[:k]], freq, season, where,
+                  features=columns[:, k:] if extra else None, feature_names=extra or None)
 
 
 __all__ = ["MISSING_POLICIES", "PACKAGED", "Series", "generated", "load_series", "season_of"]

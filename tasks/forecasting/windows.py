@@ -58,45 +58,52 @@ class Scaler:
         scale = values.std(axis=0)
         for name, s in zip(names, scale):
             if not s > 0:
-                raise UserError(f"{where}: target {name!r} is constant over the training part; nothing to forecast "
-                                f"(and its MASE denominator would be zero)")
+                raise UserError(f"{where}: column {name!r} is constant over the training part; nothing to learn "
+                                f"from it (and a target's MASE denominator would be zero)")
         return cls(values.mean(axis=0), scale)
 
     def to_info(self) -> dict:
         return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
 
 
-def windows(values: np.ndarray, origins: range, window: int, horizon: int):
-    """An element-wise dataset of (input window (window, k), target (horizon, k)) for each origin."""
+def windows(values: np.ndarray, origins: range, window: int, horizon: int, inputs: np.ndarray | None = None):
+    """An element-wise dataset of (input window (window, k[+f]), target (horizon, k)) for each origin.
+
+    `inputs` (steps, k + f) is what the window reads when there are feature columns; default `values`.
+    """
     import keras
     import tensorflow as tf
 
     first, last = origins.start, origins.stop - 1
+    source = values if inputs is None else inputs
     inputs = keras.utils.timeseries_dataset_from_array(
-        values[first - window: last], None, sequence_length=window, batch_size=None)
+        source[first - window: last], None, sequence_length=window, batch_size=None)
     targets = keras.utils.timeseries_dataset_from_array(
         values[first: last + horizon], None, sequence_length=horizon, batch_size=None)
     return tf.data.Dataset.zip((inputs, targets))
 
 
-def window_elements(values: np.ndarray, origins: range, window: int, horizon: int):
-    """The windows of `windows()` as (count, fn(i) -> (input, target)), sliced from one tensor on demand."""
+def window_elements(values: np.ndarray, origins: range, window: int, horizon: int, inputs: np.ndarray | None = None):
+    """The windows of `windows()` as (count, fn(i) -> (input, target)), sliced from tensors on demand."""
     import tensorflow as tf
 
+    source = tf.constant(values if inputs is None else inputs)
     series = tf.constant(values)
-    first, k = origins.start, values.shape[1]
+    first, k, width = origins.start, values.shape[1], source.shape[1]
 
     def element(i):
         t = tf.cast(i, tf.int64) + first
-        return (tf.reshape(series[t - window: t], (window, k)), tf.reshape(series[t: t + horizon], (horizon, k)))
+        return (tf.reshape(source[t - window: t], (window, width)), tf.reshape(series[t: t + horizon], (horizon, k)))
 
     return len(origins), element
 
 
-def window_array(values: np.ndarray, origins, window: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def window_array(values: np.ndarray, origins, window: int, horizon: int,
+                 inputs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The same windows as NumPy arrays, for a selection of origins (evaluation, baselines)."""
     origins = np.asarray(list(origins))
-    inputs = np.stack([values[t - window: t] for t in origins])
+    source = values if inputs is None else inputs
+    inputs = np.stack([source[t - window: t] for t in origins])
     targets = np.stack([values[t: t + horizon] for t in origins])
     return inputs, targets
 
