@@ -190,9 +190,10 @@ class ForecastingTask(Task):
         return [";".join(",".join(f"{v:g}" for v in row) for row in rows)]
 
     def predict(self, model, inputs, info, config=None) -> list[dict]:
-        """Each input is a CSV file of recent history in the training data's format (time column, then
-        the targets), or the last values inline: 'v1;v2;...' (rows separated by ';', targets within a row
-        by ','). Returns one row per future step: its time, each target's forecast, and its quantiles."""
+        """Each input is a CSV file of recent history in the training data's format (its time column,
+        targets and feature columns), or the last values inline: 'v1;v2;...' (rows separated by ';', within a
+        row the targets then the features by ','). Returns one row per future step: its time, each
+        target's forecast, and its quantiles."""
         import os
 
         rows = []
