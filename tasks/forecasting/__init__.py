@@ -140,8 +140,10 @@ class ForecastingTask(Task):
         forecasts = np.concatenate([self.forecast(model, fw.window_array(series.values, c, parts.window,
                                                                             parts.horizon, inputs)[0]) for c in chunks])
         actual = fw.window_array(series.values, origins, parts.window, parts.horizon)[1]
-        key = (hashlib.sha1(series.inputs().tobytes()).hexdigest(), parts.train_end, parts.window, parts.horizon,
-               series.season, info["baseline_fit_points"], origins.tobytes())
+        # Targets and inputs both: the same columns as targets, or as one target and one feature, differ.
+        key = (hashlib.sha1(series.values.tobytes()).hexdigest(), hashlib.sha1(series.inputs().tobytes()).hexdigest(),
+               series.values.shape, parts.train_end, parts.window, parts.horizon, series.season,
+               info["baseline_fit_points"], origins.tobytes())
         if key not in _BASELINE_CACHE:
             _BASELINE_CACHE.clear()
             _BASELINE_CACHE[key] = classical.all_baselines(series.values, parts, origins, series.season,
