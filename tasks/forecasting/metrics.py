@@ -36,6 +36,8 @@ def scores(forecast: np.ndarray, actual: np.ndarray, scale: np.ndarray, names: l
     `mase` and `smape` average over targets; `mae` and `rmse` are per target (their units differ) and
     also given as plain numbers when there is one target. `by_step` holds each metric per horizon step.
     """
+    if forecast.shape != actual.shape:  # broadcasting would score the wrong pairs without a word
+        raise ValueError(f"forecasts {forecast.shape} and actual values {actual.shape} differ in shape")
     error = forecast - actual
     absolute = np.abs(error)
     mae_t = absolute.mean(axis=(0, 1))
