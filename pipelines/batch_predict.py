@@ -104,7 +104,8 @@ def predict_to_file(run: str, inputs: list[str], output_path: str) -> int:
     return len(rows)
 
 
-def _write_rows(rows, out, kind) -> None:
+def _write_rows(rows, out, kind, task=None) -> None:
+    """Rows as CSV (a header from the first row's fields), JSONL, or, with no kind, the task's own lines."""
     writer = None
     for row in rows:
         if kind == ".csv":
@@ -112,30 +113,24 @@ def _write_rows(rows, out, kind) -> None:
                 writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
                 writer.writeheader()
             writer.writerow({k: _cell(v) for k, v in row.items()})
-        else:
+        elif kind == ".jsonl":
             out.write(json.dumps(row) + "\n")
+        else:
+            out.write(task.format_prediction(row) + "\n")
 
 
 def _write(task, model, info, config, inputs, out, kind, batch_size, progress) -> int:
-    writer = None
     count = 0
-    while True:
-        batch = list(islice(inputs, batch_size))
-        if not batch:
-            break
-        for row in task.predict(model, batch, info, config):
-            if kind == ".csv":
-                if writer is None:
-                    writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
-                    writer.writeheader()
-                writer.writerow({k: _cell(v) for k, v in row.items()})
-            elif kind == ".jsonl":
-                out.write(json.dumps(row) + "\n")
-            else:
-                out.write(task.format_prediction(row) + "\n")
-        count += len(batch)
-        if progress:
-            print(f"\rpredicted {count:,} inputs", end="", file=sys.stderr, flush=True)
+
+    def rows():
+        nonlocal count
+        while batch := list(islice(inputs, batch_size)):
+            yield from task.predict(model, batch, info, config)
+            count += len(batch)
+            if progress:
+                print(f"\rpredicted {count:,} inputs", end="", file=sys.stderr, flush=True)
+
+    _write_rows(rows(), out, kind, task)
     if progress and count:
         print(file=sys.stderr)
     return count

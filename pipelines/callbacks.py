@@ -140,12 +140,15 @@ class BestEpoch(keras.callbacks.Callback):
     def _path(self, epoch: int) -> str:
         return os.path.join(self.directory, f"best-epoch-{epoch}.weights.h5")
 
-    def _recover(self, before_epoch: float) -> None:
-        """The state of the epochs an earlier process finished, from the history it wrote."""
+    def _recover(self, before_epoch: float) -> int:
+        """The state of the epochs an earlier process finished, from the history it wrote; returns how
+        many epochs that history holds."""
         self.started = True
-        for row in read_history(self.history_path):
+        rows = read_history(self.history_path)
+        for row in rows:
             if row["epoch"] < before_epoch and self.monitor in row:
                 self._observe(row["epoch"], row[self.monitor])
+        return len(rows)
 
     def epochs_left_after_stop(self, epochs: int) -> int:
         """The `epochs` to pass to `fit`: on resuming a run whose history already ran out of patience
@@ -154,11 +157,8 @@ class BestEpoch(keras.callbacks.Callback):
         if not self.patience:
             return epochs
         replay = BestEpoch(self.history_path, self.directory, self.monitor, self.patience, self.min_delta)
-        rows = read_history(self.history_path)
-        for row in rows:
-            if self.monitor in row:
-                replay._observe(row["epoch"], row[self.monitor])
-        return min(epochs, len(rows)) if replay.wait >= self.patience else epochs
+        finished = replay._recover(np.inf)
+        return min(epochs, finished) if replay.wait >= self.patience else epochs
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self.started:  # the first epoch this process runs

@@ -208,7 +208,7 @@ def test_csv_with_gaps_is_put_on_its_monthly_grid_and_interpolated(tmp_path):
     expected = (100 + (i - 1) + 10 * math.sin(2 * math.pi * (i - 1) / 12) + 100 + (i + 1)
                 + 10 * math.sin(2 * math.pi * (i + 1) / 12)) / 2
     assert series.values[i, 0] == pytest.approx(expected, abs=1e-3)
-    assert series.next_times(series.times[-1], 2) == ["2006-01-01", "2006-02-01"]
+    assert fs.next_times(series.frequency, series.times[-1], 2) == ["2006-01-01", "2006-02-01"]
     ffilled = fs.load_series(path, _config(missing="ffill", targets="sales").data, 0)
     assert ffilled.values[30, 0] == ffilled.values[29, 0]
 

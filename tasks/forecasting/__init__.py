@@ -92,7 +92,6 @@ class ForecastingTask(Task):
         inputs = None if series.features is None else series.inputs().astype("float32")
         datasets = [fw.windows(values, parts.origins(p), config.window, config.horizon, inputs)
                     for p in ("train", "validation", "test")]
-        times = series.times
         info = {
             "source": where,
             "targets": series.names,
@@ -110,7 +109,6 @@ class ForecastingTask(Task):
             "dated": not series.frequency.startswith("step="),
             # Enough of the end of the series to forecast from it without the data (predict examples).
             "last_window": series.inputs()[-config.window:].tolist(),
-            "last_time": _stamp(times[-1]),
         }
         # Shuffled by index: the pipeline keeps a permutation of the training origins, not their windows.
         by_index = fw.window_elements(values, parts.origins("train"), config.window, config.horizon, inputs)
@@ -212,12 +210,6 @@ class ForecastingTask(Task):
         return rows
 
 
-def _stamp(value):
-    if isinstance(value, (float, np.floating, int, np.integer)):
-        return fs._number(float(value))
-    return fs.iso(value)
-
-
 def _short(text: str) -> str:
     return repr(text if len(text) < 40 else text[:37] + "...")
 
@@ -261,8 +253,7 @@ def _forecast_rows(forecast: np.ndarray, info: dict, last_time) -> list[dict]:
     if last_time is None:
         stamps = [f"+{j + 1}" for j in range(horizon)]
     else:
-        series = fs.Series(np.empty((0, 1)), None, names, info["frequency"], info["season"], "")
-        stamps = series.next_times(last_time, horizon)
+        stamps = fs.next_times(info["frequency"], last_time, horizon)
     rows = []
     for j in range(horizon):
         row = {"time": stamps[j]}

@@ -118,9 +118,14 @@ def _outputs_per_step(info: dict) -> tuple[int, int]:
 
 
 def _shape_head(flat, info, steps: int):
-    """(batch, steps * k * Q) -> (batch, steps, k) or (batch, steps, k, Q)."""
+    """(batch, ...) holding steps * k * Q values -> (batch, steps, k) or (batch, steps, k, Q)."""
     k, q = _outputs_per_step(info)
     return keras.layers.Reshape((steps, k, q) if info.get("quantiles") else (steps, k))(flat)
+
+
+def _plus_last(forecast, last, info):
+    """Add each target's last window value (batch, 1, k) back to a forecast read relative to it."""
+    return forecast + (ops.expand_dims(last, -1) if info.get("quantiles") else last)
 
 
 def _median(step_output, info):
@@ -152,7 +157,7 @@ def _in_original_units(body, info, config: ForecastingModel, name: str, relative
         last = x[:, -1:, :]  # (batch, 1, k + f): broadcasts over the window and the horizon
         forecast = body(x - last)
         last = last[:, :, :k]
-        forecast = forecast + (ops.expand_dims(last, -1) if info.get("quantiles") else last)
+        forecast = _plus_last(forecast, last, info)
     else:
         forecast = body(x)
     # The target axis is the last one, or the one before the quantiles.
@@ -197,7 +202,7 @@ def _rollout(kind: str, config: ForecastingModel, info: dict):
         for _ in range(info["horizon"]):
             if config.relative:
                 last = current[:, -1:, :]
-                predicted = step(current - last) + (ops.expand_dims(last, -1) if info.get("quantiles") else last)
+                predicted = _plus_last(step(current - last), last, info)
             else:
                 predicted = step(current)
             outputs.append(predicted)
@@ -220,7 +225,7 @@ def build_seq2seq(config: ForecastingModel, info: dict):
         steps = keras.layers.RepeatVector(info["horizon"], name="decoder_inputs")(summary)
         decoded = keras.layers.LSTM(config.units, return_sequences=True, name="decoder")(steps, initial_state=[h, c])
         flat = keras.layers.Dense(k * q, name="step_readout")(decoded)  # (batch, horizon, k * q)
-        return keras.layers.Reshape((info["horizon"], k, q) if info["quantiles"] else (info["horizon"], k))(flat)
+        return _shape_head(flat, info, info["horizon"])
 
     return _in_original_units(body, info, config, "forecast_seq2seq", relative=config.relative)
 

@@ -52,15 +52,17 @@ class Series:
         """What a model's window reads: the targets, then the features."""
         return self.values if self.features is None else np.concatenate([self.values, self.features], axis=1)
 
-    def next_times(self, last, count: int) -> list:
-        """The `count` time stamps after `last`, at the series' frequency."""
-        import pandas as pd
 
-        if self.frequency.startswith("step="):
-            step = float(self.frequency[5:])
-            return [_number(last + step * (i + 1)) for i in range(count)]
-        stamps = pd.date_range(pd.Timestamp(last), periods=count + 1, freq=self.frequency)[1:]
-        return [iso(stamp) for stamp in stamps]
+
+def next_times(frequency: str, last, count: int) -> list:
+    """The `count` time stamps after `last` at `frequency` (a pandas frequency, or "step=S" for numbers)."""
+    import pandas as pd
+
+    if frequency.startswith("step="):
+        step = float(frequency[5:])
+        return [_number(last + step * (i + 1)) for i in range(count)]
+    stamps = pd.date_range(pd.Timestamp(last), periods=count + 1, freq=frequency)[1:]
+    return [iso(stamp) for stamp in stamps]
 
 
 def iso(stamp) -> str:
@@ -125,6 +127,21 @@ def _names(text: str) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
+def _choose_columns(available: list, targets: str, features: str, where: str, time_name: str | None = None):
+    """(target columns, feature columns) of `available`; the targets default to every other column."""
+    extra = _names(features)
+    wanted = _names(targets) or [c for c in available if c != time_name and c not in extra]
+    for key, names in (("data.targets", wanted), ("data.features", extra)):
+        for name in names:
+            if name not in available:
+                raise UserError(f"{key}: {name!r} is not a column of {where}; it has {', '.join(map(str, available))}")
+            if name == time_name:
+                raise UserError(f"{key}: {name!r} is the time column")
+    if set(wanted) & set(extra):
+        raise UserError(f"data.features: {sorted(set(wanted) & set(extra))[0]!r} is also a target")
+    return wanted, extra
+
+
 def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_format: str, encoding: str,
              features: str = ""):
     """(a DataFrame of the target columns, then the feature columns, indexed by time, whether the time
@@ -144,16 +161,7 @@ def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_
     time_name = time_column or columns[0]
     if time_name not in columns:
         raise UserError(f"data.time_column={time_name!r}: not a column of {path}; it has {', '.join(columns)}")
-    extra = _names(features)
-    wanted = _names(targets) or [c for c in columns if c != time_name and c not in extra]
-    for key, names in (("data.targets", wanted), ("data.features", extra)):
-        for name in names:
-            if name not in columns:
-                raise UserError(f"{key}: {name!r} is not a column of {path}; it has {', '.join(columns)}")
-            if name == time_name:
-                raise UserError(f"{key}: {name!r} is the time column")
-    if set(wanted) & set(extra):
-        raise UserError(f"data.features: {sorted(set(wanted) & set(extra))[0]!r} is also a target")
+    wanted, extra = _choose_columns(columns, targets, features, path, time_name)
     if not wanted:
         raise UserError(f"--data {path}: no target column besides the time column {time_name!r}")
     wanted = wanted + extra
@@ -274,13 +282,7 @@ def load_series(spec: str | None, config, seed: int) -> Series:
         name = spec.split(":", 1)[1]
         frame, freq = packaged(name)
         where, is_dates = f"statsmodels:{name}", True
-        wanted = _names(config.targets) or [c for c in frame.columns if c not in extra]
-        for key, names in (("data.targets", wanted), ("data.features", extra)):
-            unknown = [c for c in names if c not in frame.columns]
-            if unknown:
-                raise UserError(f"{key}: {unknown[0]!r} is not a column of {where}; it has {', '.join(frame.columns)}")
-        if set(wanted) & set(extra):
-            raise UserError(f"data.features: {sorted(set(wanted) & set(extra))[0]!r} is also a target")
+        wanted, extra = _choose_columns(list(frame.columns), config.targets, config.features, where)
         frame = frame[wanted + extra].asfreq(freq)
     else:
         frame, is_dates = read_csv(spec, time_column=config.time_column, targets=config.targets,
@@ -300,4 +302,4 @@ def load_series(spec: str | None, config, seed: int) -> Series:
                   features=columns[:, k:] if extra else None, feature_names=extra or None)
 
 
-__all__ = ["MISSING_POLICIES", "PACKAGED", "Series", "generated", "load_series", "season_of"]
+__all__ = ["MISSING_POLICIES", "PACKAGED", "Series", "generated", "load_series", "next_times", "season_of"]
