@@ -3,10 +3,15 @@
 They know nothing of tasks. Each module holds one concept and cites its paper.
 """
 
+from keras_recurrent.layers.additive_attention import AdditiveScore
 from keras_recurrent.layers.mogrifier_lstm import MogrifierLSTM, MogrifierLSTMCell
+from keras_recurrent.layers.pointer import PointerAttention, SelectPositions
 from keras_recurrent.layers.pooling import MaskedGlobalMaxPooling1D
 from keras_recurrent.layers.sru import SRU, elementwise_recurrence
 from keras_recurrent.layers.srupp import SRUpp
 from keras_recurrent.layers.streaming import StepModel
 
-__all__ = ["MaskedGlobalMaxPooling1D", "MogrifierLSTM", "MogrifierLSTMCell", "SRU", "SRUpp", "StepModel", "elementwise_recurrence"]
+__all__ = [
+    "AdditiveScore", "MaskedGlobalMaxPooling1D", "MogrifierLSTM", "MogrifierLSTMCell", "PointerAttention", "SRU", "SRUpp",
+    "SelectPositions", "StepModel", "elementwise_recurrence",
+]

@@ -6,7 +6,7 @@
                          [--epochs N] [--seed S] [--batch-size B] [--encoding ENC] [--run-dir DIR]
                          [--strategy default|mirrored|multiworker]
                          [--quick] [--quiet]
-    recurrent evaluate RUN [--quiet]
+    recurrent evaluate RUN [--data SPEC] [--set data.KEY=VALUE ...] [--quiet]
     recurrent predict RUN INPUT... [--json] [--output OUT.csv|OUT.jsonl]
     recurrent predict RUN --input FILE [--column NAME] [--output OUT.csv|OUT.jsonl] [--batch-size N]
     recurrent tune TASK [--tuner random|grid|hyperband|bayesian] [--max-trials N] [--space KEY=SPEC ...]
@@ -107,8 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quick", action="store_true", help="tiny data and one epoch: a smoke test in seconds")
     train.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
-    evaluate = verbs.add_parser("evaluate", help="evaluate a finished run on its test split")
+    evaluate = verbs.add_parser("evaluate", help="evaluate a finished run on its test split, or on other data")
     evaluate.add_argument("run", help="run directory")
+    evaluate.add_argument("--data", help="other data (a --data spec); results go to RUN/evaluations/")
+    evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="other data settings, e.g. --set data.num_points=20 (repeatable); results go to RUN/evaluations/")
     evaluate.add_argument("--quiet", action="store_true")
 
     predict = verbs.add_parser("predict", help="predict with a finished run")
@@ -212,7 +215,7 @@ def main(argv=None) -> int:
         elif args.verb == "evaluate":
             from keras_recurrent import pipelines
 
-            pipelines.evaluate(args.run, quiet=args.quiet)
+            pipelines.evaluate(args.run, data=args.data, set=args.set, quiet=args.quiet)
         elif args.verb == "predict":
             from keras_recurrent.pipelines.verbs import load_run
 

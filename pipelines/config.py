@@ -165,7 +165,7 @@ def default_config(task: Task) -> RunConfig:
     return RunConfig(task.name, task.default_model, None, train, task.DataConfig(), task.ModelConfig())
 
 
-def _normalise_spec(spec: str | None) -> str | None:
+def normalise_spec(spec: str | None) -> str | None:
     # Store file specs as absolute paths so `evaluate RUN` finds the data from any directory; a source
     # named by a scheme (tfds:imdb_reviews, statsmodels:co2) or a bare word that is no file (generated)
     # is not a path.
@@ -211,7 +211,7 @@ def resolve_config(
         config.model_name = model
     if data is not None:
         config.data_spec = data
-    config.data_spec = _normalise_spec(config.data_spec)
+    config.data_spec = normalise_spec(config.data_spec)
     config.validate(task)
     return config
 

@@ -11,6 +11,7 @@ The command line (`pipelines.cli`) is a thin layer over these, so a notebook get
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -156,7 +157,7 @@ def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, di
         import keras
 
         net = keras.saving.load_model(os.path.join(path, "model.keras"))
-    metrics = _evaluate_and_plot(the_task, net, data_set, path, history, resolved.model_name)
+    metrics = _evaluate_and_plot(the_task, net, data_set, path, history, resolved)
     metrics["train_seconds_this_process"] = round(seconds, 2)
     metrics["epochs_trained"] = len(history)
     if best is not None and best.restore and best.best_epoch is not None:
@@ -231,13 +232,14 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
     return time.perf_counter() - started, seeder, best
 
 
-def _evaluate_and_plot(the_task, net, data_set, path, history, model_name) -> dict:
+def _evaluate_and_plot(the_task, net, data_set, path, history, config) -> dict:
     from keras_recurrent.pipelines.plotting import learning_curves
 
+    data_set.config = config
     metrics = the_task.evaluate(net, data_set)
     figures = dict(the_task.plots(net, data_set))
     if history:
-        figures["learning_curves"] = learning_curves(history, f"{the_task.name} / {model_name}")
+        figures["learning_curves"] = learning_curves(history, f"{the_task.name} / {config.model_name}")
     for name, fig in figures.items():
         rundir.save_figure(fig, os.path.join(path, "plots", f"{name}.png"))
     return metrics
@@ -247,8 +249,9 @@ def summary_line(metrics: dict) -> str:
     shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()]
     for name, values in metrics.get("baselines", {}).items():
-        # A baseline is a number (bpc of an n-gram model) or a dict of numbers (accuracy, f1 / mase, ...).
-        shown = values.get("accuracy", values.get("mase")) if isinstance(values, dict) else values
+        # A baseline is a number (bpc of an n-gram model) or a dict of numbers (accuracy, f1 / mase / tour length).
+        headline = next((k for k in ("accuracy", "mase", "tour_length") if isinstance(values, dict) and k in values), None)
+        shown = values.get(headline) if isinstance(values, dict) else values
         if isinstance(shown, (int, float)):
             parts.append(f"baseline[{name}]={shown:.4f}")
     return "  ".join(parts)
@@ -271,22 +274,59 @@ def load_run(run: str):
     return task, config, info, model
 
 
-def evaluate(run: str, *, quiet: bool = False) -> dict:
-    """Re-evaluate a finished run on its test split; rewrite `metrics.json` and the plots."""
+def evaluate(run: str, *, data: str | None = None, set=(), quiet: bool = False) -> dict:
+    """Re-evaluate a finished run on its test split; rewrite `metrics.json` and the plots.
+
+    With `data` (a `--data` spec) or `set` ("data.KEY=VALUE" overrides, or settings of how the trained
+    model is used, such as model.beam_width) it evaluates the run on other data instead: the task checks
+    that the model can read it (`Task.compatible_info`), and the metrics and plots go to
+    `RUN/evaluations/NAME/`, leaving the run's own untouched. Returns the metrics.
+    """
     from keras_recurrent.pipelines.callbacks import read_history
 
     task, config, info, model = load_run(run)
+    if data or set:
+        return _evaluate_elsewhere(run, task, config, info, model, data, set, quiet)
     with rundir.locked(run):
         seed_everything(config.train.seed)
         data_set = task.load(config.data_spec, config.data, config.train.seed)
         history = read_history(os.path.join(run, "history.csv"))
-        metrics = _evaluate_and_plot(task, model, data_set, run, history, config.model_name)
+        metrics = _evaluate_and_plot(task, model, data_set, run, history, config)
         previous = rundir.read_json(os.path.join(run, "metrics.json"))
         for key in ("train_seconds_this_process", "epochs_trained", "best_epoch"):
             if key in previous:
                 metrics[key] = previous[key]
         rundir.write_json(os.path.join(run, "metrics.json"), metrics)
     _say(quiet, summary_line(metrics))
+    return metrics
+
+
+# Model settings that change how a trained model is used, not its weights: `evaluate --set` accepts them.
+USE_SETTINGS = ("model.beam_width",)
+
+
+def _evaluate_elsewhere(run, task, config, info, model, data, overrides, quiet) -> dict:
+    pairs = cfg.parse_set(overrides)
+    for key, _ in pairs:
+        if not key.startswith("data.") and key not in USE_SETTINGS:
+            raise UserError(f"evaluate --set {key}: only data settings (and {', '.join(USE_SETTINGS)}) can change "
+                            f"after training; train another run for the rest")
+    other = cfg.with_overrides(task, config, pairs, "--set")
+    if data:
+        other.data_spec = cfg.normalise_spec(data)
+    seed_everything(other.train.seed)
+    data_set = task.load(other.data_spec, other.data, other.train.seed)
+    problem = task.compatible_info(info, data_set.info)
+    if problem:
+        raise UserError(f"evaluate {run}: cannot evaluate on this data: {problem}")
+    parts = ([os.path.basename(str(data).rstrip("/"))] if data else []) + [f"{k}={v}" for k, v in pairs]
+    name = re.sub(r"[^\w.=,-]+", "_", ",".join(parts))[:120]
+    target = os.path.join(run, "evaluations", name)
+    with rundir.locked(run):
+        metrics = _evaluate_and_plot(task, model, data_set, target, None, other)
+        metrics["evaluated_on"] = {"data": other.data_spec, "settings": dict(pairs)}
+        rundir.write_json(os.path.join(target, "metrics.json"), metrics)
+    _say(quiet, f"{summary_line(metrics)}\n(written to {target})")
     return metrics
 
 

@@ -15,11 +15,30 @@ _TASK_MODULES = {
     "language_model": "keras_recurrent.tasks.language_model:LanguageModelTask",
     "adding": "keras_recurrent.tasks.adding:AddingTask",
     "forecasting": "keras_recurrent.tasks.forecasting:ForecastingTask",
+    "sort": "keras_recurrent.tasks.pointer:SortTask",
+    "convex_hull": "keras_recurrent.tasks.pointer:ConvexHullTask",
+    "tsp": "keras_recurrent.tasks.pointer:TSPTask",
 }
 
 
 def task_names() -> list[str]:
     return list(_TASK_MODULES)
+
+
+def model_families() -> list[str]:
+    """One task name per distinct model registry, the first registered of each.
+
+    Tasks that share their model builders (sort, convex_hull and tsp share the pointer network) differ
+    only in data and scoring; the suites that run every model across backends, strategies and sweeps
+    run one task of each family, and each task's own tests cover the rest.
+    """
+    seen, names = set(), []
+    for name in _TASK_MODULES:
+        models = get_task(name).models
+        if id(models) not in seen:
+            seen.add(id(models))
+            names.append(name)
+    return names
 
 
 def get_task(name: str) -> Task:
@@ -30,4 +49,4 @@ def get_task(name: str) -> Task:
     return getattr(importlib.import_module(module_name), class_name)()
 
 
-__all__ = ["Task", "TaskData", "TextEndpoint", "TrainConfig", "UserError", "get_task", "task_names"]
+__all__ = ["Task", "TaskData", "TextEndpoint", "TrainConfig", "UserError", "get_task", "model_families", "task_names"]

@@ -11,7 +11,9 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
   `tf.data.Dataset`s plus `info`, a JSON-able dict of what the model and inference need to know about
   the data (vocabulary, scaler, image size); `info` is saved with the run;
 - `loss(info)`, `metrics(info)`: what to compile with (the optimizer is the pipeline's business);
-- `evaluate(model, data) -> dict`: JSON-able metrics, baselines included;
+- `evaluate(model, data) -> dict`: JSON-able metrics, baselines included (`data.config` holds the
+  run's settings);
+- `compatible_info(run_info, new_info)`: whether a finished run can be evaluated on other data;
 - `plots(model, data) -> {name: matplotlib Figure}`: the pictures people look at (the pipeline
   saves them as `plots/<name>.png` and draws the learning curves every task shares);
 - `predict(model, inputs, info, config) -> list[dict]`: raw user inputs (strings: sentences, file
@@ -107,6 +109,9 @@ class TaskData:
     `range(size)`, `fn` a TensorFlow function of a scalar int64 index giving the same elements as
     `train` in the same order. The pipeline's per-epoch shuffle then permutes indices instead of holding
     every element in memory: what a task whose examples are windows over one long array provides.
+
+    `config` is the run's resolved RunConfig; the pipeline sets it before `evaluate` and `plots`, which
+    read settings of how to use the trained model there (a decoder's beam width) rather than of the data.
     """
 
     train: Any
@@ -115,6 +120,7 @@ class TaskData:
     info: dict
     extras: dict = field(default_factory=dict)
     train_elements: Any = None
+    config: Any = None
 
 
 class Task:
@@ -135,6 +141,18 @@ class Task:
     # -- data -------------------------------------------------------------------------------------
     def load(self, spec: str | None, data_config, seed: int) -> TaskData:
         raise NotImplementedError
+
+    def compatible_info(self, run_info: dict, new_info: dict) -> str | None:
+        """Can a model trained on data described by `run_info` be evaluated on data described by
+        `new_info` (`recurrent evaluate RUN --data ... --set data.KEY=...`)? None if so, else the reason.
+
+        The default asks for identical preprocessing (vocabulary, scaler, shapes); a task whose models
+        read data of other sizes says so here.
+        """
+        if run_info == new_info:
+            return None
+        differing = sorted(k for k in set(run_info) | set(new_info) if run_info.get(k) != new_info.get(k))
+        return f"the data's {', '.join(differing[:3])} differ from the run's and {self.name} models need them equal"
 
     def batch(self, dataset, batch_size: int):
         """Batch an element-wise dataset; tasks with ragged elements override this."""

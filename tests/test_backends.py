@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from keras_recurrent.tasks import get_task, task_names
+from keras_recurrent.tasks import get_task, model_families
 
 pytest.importorskip("jax")
 MATRIX = pathlib.Path(__file__).with_name("backend_matrix.py")
@@ -29,7 +29,7 @@ def _numbers(metrics: dict) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.backend
-@pytest.mark.parametrize("task_name", task_names())
+@pytest.mark.parametrize("task_name", model_families())
 def test_every_model_runs_under_jax(task_name, tmp_path):
     import keras
 

@@ -16,7 +16,7 @@ import pytest
 
 from keras_recurrent.pipelines.callbacks import read_history
 from keras_recurrent.pipelines.cli import main
-from keras_recurrent.tasks import task_names
+from keras_recurrent.tasks import model_families
 
 RECURRENT = [sys.executable, "-m", "keras_recurrent"]
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -27,7 +27,7 @@ def _numbers(metrics):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", task_names())
+@pytest.mark.parametrize("task", model_families())
 def test_mirrored_trains_every_task_on_two_replicas(task, tmp_path):
     run = tmp_path / "run"
     done = subprocess.run([*RECURRENT, "train", task, "--quick", "--quiet", "--strategy", "mirrored", "--run-dir", str(run)],

@@ -9,7 +9,7 @@ import pytest
 
 from keras_recurrent import pipelines
 from keras_recurrent.pipelines.cli import main
-from keras_recurrent.tasks import UserError, get_task, task_names
+from keras_recurrent.tasks import UserError, get_task, model_families
 
 
 def _trials(directory):
@@ -17,7 +17,7 @@ def _trials(directory):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("task", task_names())
+@pytest.mark.parametrize("task", model_families())
 def test_every_task_tunes_its_default_space(task, tmp_path):
     summary = pipelines.tune(task, max_trials=2, quick=True, quiet=True, root=str(tmp_path))
     directory = os.path.dirname(summary["best_config"])
