@@ -14,6 +14,7 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
 - `evaluate(model, data) -> dict`: JSON-able metrics, baselines included (`data.config` holds the
   run's settings);
 - `compatible_info(run_info, new_info)`: whether a finished run can be evaluated on other data;
+  `load_for_evaluation(...)`: `load` for evaluation only (a task may skip making its training split);
 - `plots(model, data) -> {name: matplotlib Figure}`: the pictures people look at (the pipeline
   saves them as `plots/<name>.png` and draws the learning curves every task shares);
 - `predict(model, inputs, info, config) -> list[dict]`: raw user inputs (strings: sentences, file
@@ -141,6 +142,11 @@ class Task:
     # -- data -------------------------------------------------------------------------------------
     def load(self, spec: str | None, data_config, seed: int) -> TaskData:
         raise NotImplementedError
+
+    def load_for_evaluation(self, spec: str | None, data_config, seed: int) -> TaskData:
+        """What `evaluate` reads: `load`'s test split and info (the other splits may be left empty).
+        A task whose training split is costly to make (solved instances) makes only the test split."""
+        return self.load(spec, data_config, seed)
 
     def compatible_info(self, run_info: dict, new_info: dict) -> str | None:
         """Can a model trained on data described by `run_info` be evaluated on data described by

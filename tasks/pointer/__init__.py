@@ -58,9 +58,9 @@ def _cache_dir(config) -> str:
         os.path.expanduser("~"), ".cache", "keras_recurrent")
 
 
-def encode_points(instances: list[np.ndarray], positions: int) -> np.ndarray:
+def encode_points(instances: list[np.ndarray], positions: int, dims: int | None = None) -> np.ndarray:
     """Instances of (n_i, dims) points -> (count, positions, dims + 2) model inputs (module docstring)."""
-    dims = instances[0].shape[1] if instances else 1
+    dims = dims if dims is not None else instances[0].shape[1]
     features = np.zeros((len(instances), positions, dims + 2), np.float32)
     features[:, 0, dims + 1] = 1.0
     for i, points in enumerate(instances):
@@ -132,6 +132,13 @@ class PointerTask(Task):
         return instances, answers
 
     def load(self, spec, config, seed: int) -> TaskData:
+        return self._load(spec, config, seed, ("train", "validation", "test"))
+
+    def load_for_evaluation(self, spec, config, seed: int) -> TaskData:
+        # Evaluating at other sizes must not generate (and solve) a training set first.
+        return self._load(spec, config, seed, ("test",))
+
+    def _load(self, spec, config, seed: int, wanted) -> TaskData:
         import tensorflow as tf
 
         if spec:
@@ -146,8 +153,10 @@ class PointerTask(Task):
         splits, extras = [], {}
         for name, count, offset in (("train", config.num_examples, 0), ("validation", config.held_out, 1),
                                     ("test", config.held_out, 2)):
+            if name not in wanted:
+                count = 0
             instances, answers = self.generate(count, config, seed * 3 + offset)
-            features = encode_points(instances, info["positions"])
+            features = encode_points(instances, info["positions"], self.dims)
             previous, targets, weights = teacher_forcing(answers, info["steps"])
             splits.append(tf.data.Dataset.from_tensor_slices(((features, previous), targets, weights)))
             if name == "test":
