@@ -108,7 +108,7 @@ class AddingTask(Task):
     data_sources = ("(none): generated sequences; set data.length for the distance to bridge",)
     DataConfig = AddingData
     ModelConfig = AddingModel
-    models = {kind: build_regressor(kind) for kind in ("simple_rnn", "lstm", "gru", "mogrifier", "sru", "srupp")}
+    models = {kind: build_regressor(kind) for kind in ("simple_rnn", "lstm", "gru", "mogrifier", "sru", "srupp", "ntm")}
     default_model = "lstm"
     train_defaults = {"epochs": 10, "batch_size": 64, "learning_rate": 2e-3}
     tunable = {

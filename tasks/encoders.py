@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 
-from keras_recurrent.layers import SRU, MogrifierLSTM, SRUpp
+from keras_recurrent.layers import NTM, SRU, MogrifierLSTM, SRUpp
 
 
 def _keras_rnn(cls):
@@ -27,6 +27,13 @@ def _bidirectional(make_layer):
     return make
 
 
+def _ntm(units: int, return_sequences: bool, dropout: float = 0.0, name: str | None = None):
+    # The paper's copy-task sizes, scaled to the task's width: 128 memory rows of 20, one head of each
+    # kind, an LSTM controller as wide as the output.
+    return NTM(units, memory_size=128, memory_width=20, controller_units=units, dropout=dropout,
+               return_sequences=return_sequences, name=name)
+
+
 RECURRENT_ENCODERS = {
     "simple_rnn": _keras_rnn(keras.layers.SimpleRNN),
     "lstm": _keras_rnn(keras.layers.LSTM),
@@ -38,6 +45,7 @@ RECURRENT_ENCODERS = {
     # Unmasked (bidirectional) attention: the encoder tasks classify or summarise whole sequences;
     # a language model builds its own causal SRUpp.
     "srupp": _keras_rnn(SRUpp),
+    "ntm": _ntm,
 }
 
 

@@ -230,7 +230,7 @@ def build_seq2seq(config: ForecastingModel, info: dict):
     return _in_original_units(body, info, config, "forecast_seq2seq", relative=config.relative)
 
 
-MODELS = {kind: build_direct(kind) for kind in ("lstm", "gru", "bilstm", "mogrifier", "sru", "srupp")}
+MODELS = {kind: build_direct(kind) for kind in ("lstm", "gru", "bilstm", "mogrifier", "sru", "srupp", "ntm")}
 MODELS["conv_lstm"] = build_direct("conv_lstm")
 MODELS["seq2seq"] = build_seq2seq
 
