@@ -261,6 +261,8 @@ def load_run(run: str):
     """(task, RunConfig, data_info, model) of a finished run directory."""
     import keras
 
+    import keras_recurrent.layers  # noqa: F401  (registers every custom layer a saved model may hold)
+
     if not os.path.isdir(run):
         raise UserError(f"{run}: no such run directory")
     for name in ("config.json", "data_info.json", "model.keras"):

@@ -18,6 +18,8 @@ _TASK_MODULES = {
     "sort": "keras_recurrent.tasks.pointer:SortTask",
     "convex_hull": "keras_recurrent.tasks.pointer:ConvexHullTask",
     "tsp": "keras_recurrent.tasks.pointer:TSPTask",
+    "copy": "keras_recurrent.tasks.memory:CopyTask",
+    "associative_recall": "keras_recurrent.tasks.memory:AssociativeRecallTask",
 }
 
 
