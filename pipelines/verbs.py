@@ -291,7 +291,7 @@ def evaluate(run: str, *, data: str | None = None, set=(), quiet: bool = False) 
         return _evaluate_elsewhere(run, task, config, info, model, data, set, quiet)
     with rundir.locked(run):
         seed_everything(config.train.seed)
-        data_set = task.load_for_evaluation(config.data_spec, config.data, config.train.seed)
+        data_set = task.load_for_evaluation(config.data_spec, config.data, config.train.seed, info)
         history = read_history(os.path.join(run, "history.csv"))
         metrics = _evaluate_and_plot(task, model, data_set, run, history, config)
         previous = rundir.read_json(os.path.join(run, "metrics.json"))
@@ -317,7 +317,7 @@ def _evaluate_elsewhere(run, task, config, info, model, data, overrides, quiet) 
     if data:
         other.data_spec = cfg.normalise_spec(data)
     seed_everything(other.train.seed)
-    data_set = task.load_for_evaluation(other.data_spec, other.data, other.train.seed)
+    data_set = task.load_for_evaluation(other.data_spec, other.data, other.train.seed, info)
     problem = task.compatible_info(info, data_set.info)
     if problem:
         raise UserError(f"evaluate {run}: cannot evaluate on this data: {problem}")

@@ -143,9 +143,13 @@ class Task:
     def load(self, spec: str | None, data_config, seed: int) -> TaskData:
         raise NotImplementedError
 
-    def load_for_evaluation(self, spec: str | None, data_config, seed: int) -> TaskData:
+    def load_for_evaluation(self, spec: str | None, data_config, seed: int, run_info: dict) -> TaskData:
         """What `evaluate` reads: `load`'s test split and info (the other splits may be left empty).
-        A task whose training split is costly to make (solved instances) makes only the test split."""
+
+        `run_info` is the data_info of the run being evaluated: a task whose preprocessing is learned from
+        data (a vocabulary) applies the run's to the new data here, so a model can be scored on another
+        dataset. A task whose training split is costly to make (solved instances) makes only the test split.
+        """
         return self.load(spec, data_config, seed)
 
     def compatible_info(self, run_info: dict, new_info: dict) -> str | None:

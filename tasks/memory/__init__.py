@@ -149,7 +149,7 @@ class BitSequenceTask(Task):
     def load(self, spec, config, seed: int) -> TaskData:
         return self._load(spec, config, seed, ("train", "validation", "test"))
 
-    def load_for_evaluation(self, spec, config, seed: int) -> TaskData:
+    def load_for_evaluation(self, spec, config, seed: int, run_info=None) -> TaskData:
         return self._load(spec, config, seed, ("test",))
 
     def _load(self, spec, config, seed, wanted) -> TaskData:

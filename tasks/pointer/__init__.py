@@ -134,7 +134,7 @@ class PointerTask(Task):
     def load(self, spec, config, seed: int) -> TaskData:
         return self._load(spec, config, seed, ("train", "validation", "test"))
 
-    def load_for_evaluation(self, spec, config, seed: int) -> TaskData:
+    def load_for_evaluation(self, spec, config, seed: int, run_info=None) -> TaskData:
         # Evaluating at other sizes must not generate (and solve) a training set first.
         return self._load(spec, config, seed, ("test",))
 

@@ -151,6 +151,19 @@ class SentimentTask(Task):
     }
 
     def load(self, spec, config: SentimentData, seed: int) -> TaskData:
+        return self._load(spec, config, seed)
+
+    def load_for_evaluation(self, spec, config: SentimentData, seed: int, run_info=None) -> TaskData:
+        # Another dataset is read through the run's own vocabulary and length, as the model was trained.
+        return self._load(spec, config, seed, run_info)
+
+    def compatible_info(self, run_info, new_info):
+        for key in ("vocabulary", "sequence_length", "labels"):
+            if run_info.get(key) != new_info.get(key):
+                return f"the data's {key} differs from the run's"
+        return None
+
+    def _load(self, spec, config: SentimentData, seed: int, run_info=None) -> TaskData:
         import keras
 
         source = sdata.read_source(spec, config, seed)
@@ -164,13 +177,17 @@ class SentimentTask(Task):
         if not test[0]:
             raise UserError(f"{source.source}: the test split is empty")
 
-        adapter = keras.layers.TextVectorization(max_tokens=config.max_tokens, output_mode="int")
-        adapter.adapt(np.asarray(train[0], dtype=object), batch_size=1024)
-        train_array = np.asarray(train[0], dtype=object)
-        counts = np.count_nonzero(np.asarray(adapter(train_array)), axis=1).tolist()
+        if run_info is None:
+            adapter = keras.layers.TextVectorization(max_tokens=config.max_tokens, output_mode="int")
+            adapter.adapt(np.asarray(train[0], dtype=object), batch_size=1024)
+            train_array = np.asarray(train[0], dtype=object)
+            counts = np.count_nonzero(np.asarray(adapter(train_array)), axis=1).tolist()
+            learned = {"vocabulary": [str(w) for w in adapter.get_vocabulary()],
+                       "sequence_length": config.sequence_length or sdata.auto_sequence_length(counts)}
+        else:
+            learned = {"vocabulary": run_info["vocabulary"], "sequence_length": run_info["sequence_length"]}
         info = {
-            "vocabulary": [str(w) for w in adapter.get_vocabulary()],
-            "sequence_length": config.sequence_length or sdata.auto_sequence_length(counts),
+            **learned,
             "labels": list(sdata.LABEL_NAMES),
             "source": source.source,
             "sizes": {"train": len(train[0]), "validation": len(validation[0]), "test": len(test[0])},
