@@ -191,13 +191,26 @@ class LanguageModelTask(Task):
     }
 
     def load(self, spec, config: LanguageModelData, seed: int) -> TaskData:
+        return self._load(spec, config, seed)
+
+    def load_for_evaluation(self, spec, config: LanguageModelData, seed: int, run_info=None) -> TaskData:
+        # Another text is read through the run's alphabet: characters it never saw become the unknown one.
+        return self._load(spec, config, seed, run_info)
+
+    def compatible_info(self, run_info, new_info):
+        if run_info["sequence_length"] != new_info["sequence_length"]:
+            return (f"data.sequence_length={new_info['sequence_length']}: the model reads windows of "
+                    f"{run_info['sequence_length']}")
+        return None if run_info["vocabulary"] == new_info["vocabulary"] else "the data's alphabet differs from the run's"
+
+    def _load(self, spec, config: LanguageModelData, seed: int, run_info=None) -> TaskData:
         import tensorflow as tf
 
         text, source = read_text(spec, config)
         if not text:
             raise UserError(f"{source}: the text is empty")
         train, validation, test = split_text(text, config)
-        vocabulary = [UNKNOWN] + sorted(set(train) - {UNKNOWN})
+        vocabulary = run_info["vocabulary"] if run_info else [UNKNOWN] + sorted(set(train) - {UNKNOWN})
         ids = {name: encode(part, vocabulary) for name, part in (("train", train), ("validation", validation), ("test", test))}
         info = {
             "vocabulary": vocabulary,

@@ -28,3 +28,20 @@ def test_settings_the_model_cannot_take_are_one_line(tmp_path, capsys):
     assert main(["evaluate", run.path, "--set", "train.epochs=3"]) == 2
     assert "only data settings" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "run" / "evaluations" / "data.length=30" / "metrics.json")
+
+
+def test_language_model_and_forecasting_read_other_data(tmp_path):
+    text = tmp_path / "other.txt"
+    text.write_text("an entirely different text, with characters like { and } the run never saw. " * 60)
+    run = verbs.train("language_model", quick=True, quiet=True, run_dir=str(tmp_path / "lm"))
+    metrics = verbs.evaluate(run.path, data=str(text), quiet=True)
+    assert metrics["test_bpc"] > 0 and metrics["evaluated_on"]["data"] == str(text)
+    run = verbs.train("forecasting", quick=True, quiet=True, run_dir=str(tmp_path / "fc"))
+    metrics = verbs.evaluate(run.path, data="generated:600", quiet=True)
+    assert metrics["mase"] > 0 and "seasonal_naive" in metrics["baselines"]
+    import pytest
+
+    from keras_recurrent.tasks import UserError
+
+    with pytest.raises(UserError, match="data.window=12"):
+        verbs.evaluate(run.path, set=["data.window=12"], quiet=True)

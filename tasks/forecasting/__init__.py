@@ -78,6 +78,17 @@ class ForecastingTask(Task):
              "model.filters": 4, "train.epochs": 1}
 
     # -- data -------------------------------------------------------------------------------------
+    def compatible_info(self, run_info, new_info):
+        # The model holds its own scaling, so another series with the same shape of window is readable.
+        for key in ("window", "horizon"):
+            if run_info[key] != new_info[key]:
+                return f"data.{key}={new_info[key]}: the model was trained with data.{key}={run_info[key]}"
+        for key in ("targets", "features"):
+            if len(run_info[key]) != len(new_info[key]):
+                return (f"the data has {len(new_info[key])} {key} ({', '.join(new_info[key]) or 'none'}); the model "
+                        f"was trained on {len(run_info[key])}")
+        return None
+
     def load(self, spec, config: ForecastingData, seed: int) -> TaskData:
         series = fs.load_series(spec, config, seed)
         where = series.source
