@@ -57,7 +57,8 @@ def make_optimizer(train_config):
 def build_compiled(task, config, info):
     """The run's model, built from the task's registry and compiled with the run's optimizer."""
     model = task.build(config.model_name, config.model, info)
-    model.compile(optimizer=make_optimizer(config.train), loss=task.loss(info), metrics=task.metrics(info))
+    model.compile(optimizer=make_optimizer(config.train), loss=task.loss(info), metrics=task.metrics(info),
+                  weighted_metrics=task.weighted_metrics(info) or None)
     return model
 
 

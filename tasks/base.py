@@ -10,7 +10,8 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
 - `load(spec, data_config, seed) -> TaskData`: element-wise (unbatched) train / validation / test
   `tf.data.Dataset`s plus `info`, a JSON-able dict of what the model and inference need to know about
   the data (vocabulary, scaler, image size); `info` is saved with the run;
-- `loss(info)`, `metrics(info)`: what to compile with (the optimizer is the pipeline's business);
+- `loss(info)`, `metrics(info)`, `weighted_metrics(info)`: what to compile with (the optimizer is the
+  pipeline's business; weighted metrics see the datasets' sample weights);
 - `evaluate(model, data) -> dict`: JSON-able metrics, baselines included (`data.config` holds the
   run's settings);
 - `compatible_info(run_info, new_info)`: whether a finished run can be evaluated on other data;
@@ -180,6 +181,11 @@ class Task:
         raise NotImplementedError
 
     def metrics(self, info: dict) -> list:
+        return []
+
+    def weighted_metrics(self, info: dict) -> list:
+        """Metrics that honour the datasets' sample weights (a task whose elements are (x, y, weight) and
+        whose weights mark what is scored, such as the answer steps of a sequence)."""
         return []
 
     # -- results ----------------------------------------------------------------------------------

@@ -179,8 +179,8 @@ class BitSequenceTask(Task):
 
         return keras.losses.BinaryCrossentropy()
 
-    def metrics(self, info):
-        return [BitErrors()]
+    def weighted_metrics(self, info):
+        return [BitErrors()]  # counted on the answer's steps only: the weights mark them
 
     # -- results ----------------------------------------------------------------------------------
     def evaluate(self, model, data: TaskData) -> dict:

@@ -173,6 +173,12 @@ class PointerTask(Task):
 
         return keras.losses.SparseCategoricalCrossentropy()
 
+    def weighted_metrics(self, info):
+        import keras
+
+        # The share of decoding steps (stop included, padding not) whose target the teacher-forced model ranks first.
+        return [keras.metrics.SparseCategoricalAccuracy(name="step_accuracy")]
+
     # -- decoding and results -------------------------------------------------------------------------
     def choose(self, instances):
         """For beam search: which complete hypothesis of instance i to answer with (None: the most probable)."""
