@@ -8,14 +8,16 @@ and fewer errors than the LSTM at lengths 40 and 60; associative recall below 1 
 reported at 8 to 12 items beside the LSTM. `--stability-seeds K` also trains K seeds of the NTM copy run
 for `--stability-minutes` each and records whether any produced NaN.
 
-Run: `python -m benchmarks.memory_quality [--tasks copy,associative_recall] [--minutes 60]
-[--stability-seeds 10 --stability-minutes 3]`; writes benchmarks/results/memory_quality.json and
-memory_generalisation.png.
+Run: `python -m benchmarks.memory_quality [--tasks copy,associative_recall] [--models ntm,lstm]
+[--minutes 60] [--stability-seeds 10 --stability-minutes 3]`; writes (merging model by model, so models
+can train in separate processes) benchmarks/results/memory_quality.json and memory_generalisation.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import json
 import math
 import os
 import tempfile
@@ -116,8 +118,20 @@ def main(argv=None) -> None:
                                      for m in args.models.split(",")}
         if args.stability_seeds:
             result["stability"] = stability(args.stability_seeds, args.stability_minutes, root)
-    write_result("memory_quality", result)
-    _plot(result)
+    # Models may train in separate processes (one core each): merge with what is there, under a lock.
+    path = os.path.join(RESULTS, "memory_quality.json")
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, ".memory_quality.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.isfile(path):
+            with open(path) as f:
+                previous = json.load(f)
+            for task, models in previous.get("tasks", {}).items():
+                result["tasks"][task] = {**models, **result["tasks"].get(task, {})}
+            if "stability" in previous and "stability" not in result:
+                result["stability"] = previous["stability"]
+        write_result("memory_quality", result)
+        _plot(result)
 
 
 if __name__ == "__main__":
