@@ -1,0 +1,145 @@
+"""End-to-end memory network (Sukhbaatar, Szlam, Weston & Fergus, "End-To-End Memory Networks",
+NeurIPS 2015), with adjacent weight tying, position encoding, temporal encoding and linear start.
+
+A story is a set of sentences x_1..x_n, each a bag of word ids; the question q is one more. With K hops
+and K + 1 embedding matrices E_0..E_K (adjacent tying: the input embedding of hop k + 1 is the output
+embedding of hop k, A^{k+1} = C^k; the question embedding is the first, B = A^1; the answer matrix is
+the last, W^T = C^K) and temporal matrices T_0..T_K tied the same way:
+
+    position encoding   l_kj = (1 - j/J) - (k/d)(1 - 2j/J)      word j of J in a sentence, dimension k of d
+    memories of hop k   m_i = sum_j l_j * E_{k-1}[x_ij] + T_{k-1}[t_i]
+                        c_i = sum_j l_j * E_k[x_ij] + T_k[t_i]
+    question            u^1 = sum_j l_j * E_0[q_j]
+    attention           p_i = softmax_i(u^k . m_i)          (linear start: p_i = u^k . m_i, no softmax)
+    next controller     u^{k+1} = u^k + sum_i p_i c_i
+    answer logits       a = E_K (u^K + o^K)                  o^K = sum_i p_i c_i of the last hop
+
+t_i counts sentences back from the question (the most recent sentence is 0), so the temporal encoding
+says how long ago a fact was stated. Linear start (section 4.2) trains with the softmax removed until the
+validation loss stops falling, then puts it back: `linear_start` is a non-trainable switch a callback
+flips, saved with the weights. Random noise (section 4.1) adds empty memories to stories in training:
+word id 1 marks a sentence that is an empty memory (it has a temporal embedding and takes part in the
+attention, but no words); id 0 is padding.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+PAD, EMPTY = 0, 1  # reserved word ids: padding, and the empty memory of random noise
+
+
+def position_encoding(ids, dim: int):
+    """(..., J) word ids -> (..., J, dim) weights l_kj of the paper, J counted per sentence (its real words)."""
+    real = ops.cast(ids > EMPTY, "float32")
+    length = ops.maximum(ops.sum(real, axis=-1, keepdims=True), 1.0)  # J of each sentence
+    j = ops.cumsum(real, axis=-1)  # 1-based position among the real words
+    k = ops.arange(1, dim + 1, dtype="float32") / dim
+    ratio = ops.expand_dims(j / length, -1)
+    return ((1.0 - ratio) - k * (1.0 - 2.0 * ratio)) * ops.expand_dims(real, -1)
+
+
+@keras.saving.register_keras_serializable(package="keras_recurrent")
+class MemN2N(keras.layers.Layer):
+    """An end-to-end memory network reading a story to answer a question with one word.
+
+    Args:
+        vocabulary_size: word ids are 0 (padding), 1 (empty memory) and 2..vocabulary_size - 1.
+        embedding_dim: d.
+        hops: K, memory hops.
+        max_memories: the longest story (in sentences) the temporal encoding covers.
+        position_encoding: weight words by l_kj (else a plain bag of words).
+        temporal_encoding: add T[t_i] to each memory.
+
+    Call arguments:
+        inputs: `[story, question]`: story (batch, sentences, words) ids, sentences in the order told and
+            padded at the end; question (batch, words) ids.
+
+    Returns:
+        (batch, vocabulary_size) answer logits.
+
+    Example:
+
+    >>> memn2n = MemN2N(30, embedding_dim=16, hops=3, max_memories=10)
+    >>> logits = memn2n([np.random.randint(2, 30, (4, 10, 6)), np.random.randint(2, 30, (4, 5))])
+    >>> tuple(logits.shape), tuple(memn2n.attention([np.ones((4, 10, 6), "int32"), np.ones((4, 5), "int32")]).shape)
+    ((4, 30), (4, 3, 10))
+    """
+
+    def __init__(self, vocabulary_size: int, embedding_dim: int = 20, hops: int = 3, max_memories: int = 50,
+                 position_encoding: bool = True, temporal_encoding: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        for name, value, low in (("vocabulary_size", vocabulary_size, 3), ("embedding_dim", embedding_dim, 1),
+                                 ("hops", hops, 1), ("max_memories", max_memories, 1)):
+            if int(value) < low:
+                raise ValueError(f"{name} must be at least {low}, got {value}")
+        self.vocabulary_size = int(vocabulary_size)
+        self.embedding_dim = int(embedding_dim)
+        self.hops = int(hops)
+        self.max_memories = int(max_memories)
+        self.use_position_encoding = bool(position_encoding)
+        self.use_temporal_encoding = bool(temporal_encoding)
+
+    def build(self, input_shape):
+        init = keras.initializers.RandomNormal(stddev=0.1)  # the paper's N(0, 0.1) initialisation
+        self.embeddings = self.add_weight(name="embeddings", shape=(self.hops + 1, self.vocabulary_size, self.embedding_dim),
+                                          initializer=init)
+        self.temporal = self.add_weight(name="temporal", shape=(self.hops + 1, self.max_memories, self.embedding_dim),
+                                        initializer=init)
+        self.linear_start = self.add_weight(name="linear_start", shape=(), initializer="zeros", trainable=False)
+
+    def _encode(self, ids, table):
+        vectors = ops.take(table, ids, axis=0)  # (..., J, d)
+        if self.use_position_encoding:
+            weights = position_encoding(ids, self.embedding_dim)
+        else:
+            weights = ops.expand_dims(ops.cast(ids > EMPTY, "float32"), -1)
+        return ops.sum(vectors * weights, axis=-2)
+
+    def _hops(self, story, question):
+        story = ops.cast(story, "int32")
+        question = ops.cast(question, "int32")
+        slots = ops.any(story != PAD, axis=-1)  # (batch, sentences): real memories (empty ones included)
+        count = ops.sum(ops.cast(slots, "int32"), axis=-1, keepdims=True)
+        ago = ops.clip(count - 1 - ops.arange(ops.shape(story)[1], dtype="int32"), 0, self.max_memories - 1)
+        u = self._encode(question, self.embeddings[0])
+        attentions = []
+        for k in range(1, self.hops + 1):
+            m = self._encode(story, self.embeddings[k - 1])
+            c = self._encode(story, self.embeddings[k])
+            if self.use_temporal_encoding:
+                m = m + ops.take(self.temporal[k - 1], ago, axis=0)
+                c = c + ops.take(self.temporal[k], ago, axis=0)
+            scores = ops.sum(m * ops.expand_dims(u, 1), axis=-1)  # (batch, sentences)
+            masked = ops.where(slots, scores, ops.full_like(scores, -1e9))
+            soft = ops.softmax(masked, axis=-1)
+            linear = ops.where(slots, scores, ops.zeros_like(scores))
+            p = self.linear_start * linear + (1.0 - self.linear_start) * soft
+            o = ops.sum(ops.expand_dims(p, -1) * c, axis=1)
+            u = u + o
+            attentions.append(p)
+        return u, ops.stack(attentions, axis=1)
+
+    def call(self, inputs):
+        story, question = inputs
+        u, _ = self._hops(story, question)
+        return ops.matmul(u, ops.transpose(self.embeddings[self.hops]))
+
+    def attention(self, inputs):
+        """(batch, hops, sentences): where each hop looked (for plots)."""
+        return self._hops(*inputs)[1]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.vocabulary_size)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size, "embedding_dim": self.embedding_dim, "hops": self.hops,
+            "max_memories": self.max_memories, "position_encoding": self.use_position_encoding,
+            "temporal_encoding": self.use_temporal_encoding,
+        }
+
+
+__all__ = ["EMPTY", "MemN2N", "PAD", "position_encoding"]
