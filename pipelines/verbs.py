@@ -219,7 +219,7 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
             train_ds.prefetch(tf.data.AUTOTUNE),
             validation_data=val_ds.prefetch(tf.data.AUTOTUNE),
             epochs=epochs,
-            callbacks=pipeline_callbacks + list(callbacks or ()),
+            callbacks=pipeline_callbacks + the_task.callbacks(resolved) + list(callbacks or ()),
             shuffle=False,  # epoch_shuffled already orders each epoch by (seed, epoch)
             verbose=0 if quiet else 1,
         )

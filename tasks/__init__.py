@@ -20,6 +20,7 @@ _TASK_MODULES = {
     "tsp": "keras_recurrent.tasks.pointer:TSPTask",
     "copy": "keras_recurrent.tasks.memory:CopyTask",
     "associative_recall": "keras_recurrent.tasks.memory:AssociativeRecallTask",
+    "babi": "keras_recurrent.tasks.babi:BabiTask",
 }
 
 

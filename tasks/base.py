@@ -183,6 +183,11 @@ class Task:
     def metrics(self, info: dict) -> list:
         return []
 
+    def callbacks(self, config) -> list:
+        """Keras callbacks the task's training needs (a schedule of the model's own switches). They must
+        be functions of the epoch, so that a resumed run repeats them exactly."""
+        return []
+
     def weighted_metrics(self, info: dict) -> list:
         """Metrics that honour the datasets' sample weights (a task whose elements are (x, y, weight) and
         whose weights mark what is scored, such as the answer steps of a sequence)."""
