@@ -27,7 +27,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
 
-# Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 75 minutes on 2 cores.
+# Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 75 minutes on 2 cores before the pointer (about 70), memory (about 4 hours at the
+# issue's 60-minute budgets) and bAbI (about 60) benchmarks.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.recurrent_speed
 	$(BIN)/python -m benchmarks.vanishing_gradients
@@ -37,6 +38,9 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.tuning_memory
 	$(BIN)/python -m benchmarks.forecasting_quality
 	$(BIN)/python -m benchmarks.forecasting_memory
+	$(BIN)/python -m benchmarks.pointer_quality
+	$(BIN)/python -m benchmarks.memory_quality
+	$(BIN)/python -m benchmarks.babi_quality
 
 # Mutation testing (cosmic-ray) of one module against the tests that guard it, in a scratch copy so
 # the working tree is never mutated: make mutation MODULE=pipelines/config.py TESTS=tests/test_config.py

@@ -1,0 +1,119 @@
+"""bAbI benchmark: MemN2N beside the LSTM reader, with the task's defaults, on generated and real stories.
+
+- generated task 1 (the offline default): MemN2N over several seeds (target: >= 99% accuracy);
+- the real bAbI 1k files in ../shared/data/babi (`recurrent train babi --data DIR --set data.tasks=N`), each
+  task trained on its own, MemN2N and LSTM: test error per task beside the paper's reference numbers
+  (the authors' code, 3 hops, PE LS RN, 1k, tasks trained one by one: mean 13.8%).
+
+Run: `python -m benchmarks.babi_quality [--tasks 1,2,...,20] [--models memn2n,lstm] [--seeds 1,2,3]
+[--skip-generated]`; writes (merging, so parts can run in separate processes)
+benchmarks/results/babi_quality.json and babi_errors.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks.common import RESULTS, SHARED_DATA, write_result
+
+REFERENCE = {1: 0.1, 2: 8.2, 3: 41.8}  # MemN2N 1k, PE LS RN, one task at a time (the issue's quoted numbers)
+REFERENCE_MEAN = 13.8
+BABI = os.path.join(SHARED_DATA, "babi", "tasks_1-20_v1-2", "en")
+
+
+def main(argv=None) -> None:
+    from keras_recurrent import pipelines
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default=",".join(str(t) for t in range(1, 21)))
+    parser.add_argument("--models", default="memn2n,lstm")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--skip-generated", action="store_true")
+    args = parser.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    result = {"settings": {"seed": seeds[0], "seeds": seeds}, "generated": {}, "real": {}}
+    with tempfile.TemporaryDirectory() as root:
+        if not args.skip_generated:
+            runs = []
+            for seed in seeds:
+                started = time.perf_counter()
+                run = pipelines.train("babi", seed=seed, quiet=True, run_dir=os.path.join(root, f"generated-{seed}"))
+                runs.append({"seed": seed, "accuracy": run.metrics["accuracy"], "seconds": round(time.perf_counter() - started, 1),
+                             "epochs": run.metrics["epochs_trained"]})
+                print(f"generated task 1, seed {seed}: {runs[-1]}", flush=True)
+            accuracies = [r["accuracy"] for r in runs]
+            result["generated"] = {"runs": runs, "accuracy_mean": float(np.mean(accuracies)),
+                                   "accuracy_min": float(np.min(accuracies)),
+                                   "target": {"claim": "accuracy >= 0.99 for every seed", "met": min(accuracies) >= 0.99}}
+        if os.path.isdir(BABI):
+            for task in (int(t) for t in args.tasks.split(",")):
+                row = {"reference_error_percent": REFERENCE.get(task)}
+                for model in args.models.split(","):
+                    started = time.perf_counter()
+                    run = pipelines.train("babi", model=model, data=BABI, set=[f"data.tasks={task}"], seed=seeds[0],
+                                          quiet=True, run_dir=os.path.join(root, f"real-{task}-{model}"))
+                    row[model] = {"error_percent": run.metrics["error_percent"], "epochs": run.metrics["epochs_trained"],
+                                  "seconds": round(time.perf_counter() - started, 1)}
+                print(f"bAbI task {task}: {row}", flush=True)
+                result["real"][str(task)] = row
+    path = os.path.join(RESULTS, "babi_quality.json")
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, ".babi_quality.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.isfile(path):
+            with open(path) as f:
+                previous = json.load(f)
+            result["generated"] = result["generated"] or previous.get("generated", {})
+            for task, row in previous.get("real", {}).items():
+                result["real"][task] = {**row, **result["real"].get(task, {})}
+        real = result["real"]
+        for model in ("memn2n", "lstm"):
+            errors = [row[model]["error_percent"] for row in real.values() if model in row]
+            if errors:
+                result[f"{model}_mean_error_percent"] = float(np.mean(errors))
+        if len(real) == 20 and all("memn2n" in r and "lstm" in r for r in real.values()):
+            below = sum(r["memn2n"]["error_percent"] < r["lstm"]["error_percent"] for r in real.values())
+            result["target"] = {"claim": "mean error <= 15% and below the LSTM on >= 15 of 20 tasks",
+                                "memn2n_below_lstm": below,
+                                "met": result["memn2n_mean_error_percent"] <= 15.0 and below >= 15}
+        result["reference_mean_error_percent"] = REFERENCE_MEAN
+        write_result("babi_quality", result)
+        _plot(result)
+
+
+def _plot(result: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    real = result["real"]
+    if not real:
+        return
+    tasks = sorted(real, key=int)
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    width = 0.4
+    for offset, model in ((-width / 2, "memn2n"), (width / 2, "lstm")):
+        values = [real[t][model]["error_percent"] if model in real[t] else np.nan for t in tasks]
+        ax.bar(np.arange(len(tasks)) + offset, values, width, label=model)
+    ref = [real[t].get("reference_error_percent") for t in tasks]
+    ax.scatter([i for i, r in enumerate(ref) if r is not None], [r for r in ref if r is not None], color="black",
+               marker="_", s=200, label="paper (MemN2N)")
+    ax.set_xticks(range(len(tasks)), tasks)
+    ax.set_xlabel("bAbI task")
+    ax.set_ylabel("test error (%)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(os.path.join(RESULTS, "babi_errors.png"), dpi=110)
+
+
+if __name__ == "__main__":
+    main()
