@@ -243,10 +243,18 @@ def run_tflite(runner, inputs) -> np.ndarray:
     rows = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     details = runner.get_input_details()
     output = runner.get_output_details()[0]["index"]
+    # The converter does not keep the model's input order: pair each interpreter input with the model
+    # input of its shape (inputs of equal shapes keep their order).
+    remaining, order = list(range(len(rows))), []
+    for detail in details:
+        shape = tuple(detail["shape"][1:])
+        pick = next((r for r in remaining if tuple(np.shape(rows[r])[1:]) == shape), remaining[0])
+        remaining.remove(pick)
+        order.append(pick)
     results = []
     for i in range(len(rows[0])):
-        for detail, row in zip(details, rows):
-            runner.set_tensor(detail["index"], row[i: i + 1].astype(detail["dtype"]))
+        for detail, r in zip(details, order):
+            runner.set_tensor(detail["index"], rows[r][i: i + 1].astype(detail["dtype"]))
         runner.invoke()
         results.append(runner.get_tensor(output)[0])
     return np.stack(results)

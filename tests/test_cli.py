@@ -46,7 +46,7 @@ def test_tasks_listing(capsys):
     assert main(["tasks", "--json"]) == 0
     (sentiment,) = [t for t in json.loads(capsys.readouterr().out) if t["name"] == "sentiment"]
     assert sentiment["default_model"] == "bigru"
-    assert set(sentiment["models"]) == {"simple_rnn", "lstm", "gru", "bilstm", "bigru", "mogrifier", "sru", "srupp"}
+    assert set(sentiment["models"]) == {"simple_rnn", "lstm", "gru", "bilstm", "bigru", "mogrifier", "sru", "srupp", "ntm"}
     keys = [f["key"] for f in sentiment["hyperparameters"]["train"]]
     assert "train.clipnorm" in keys
 

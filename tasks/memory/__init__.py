@@ -219,6 +219,12 @@ class BitSequenceTask(Task):
             figures["errors_by_size"] = plots.errors_by_size(sizes, errors, self.size_name, self.name)
         return figures
 
+    def export_inputs(self, info, model):
+        import tensorflow as tf
+
+        # The longest training sequence; the SavedModel and TFLite models take that many steps (pad at the end).
+        return [tf.TensorSpec((info["steps"], info["bits"] + 2), tf.float32, name="bits_and_delimiters")]
+
     # -- predict ----------------------------------------------------------------------------------
     def parse_vectors(self, text: str, bits: int, where: str) -> np.ndarray:
         groups = text.split()
