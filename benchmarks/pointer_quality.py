@@ -84,6 +84,7 @@ def run_case(name: str, seeds: list[int], root: str) -> dict:
         values = [r[f"beam_{width}"][headline] for r in runs]
         result[f"beam_{width}_{headline}_mean"] = float(np.mean(values))
     result["target"] = _target(name, result, runs)
+    result["target"]["met"] = None if result["target"]["met"] is None else bool(result["target"]["met"])  # numpy bools
     return result
 
 
