@@ -2,7 +2,7 @@
 
 Run by tests/test_backends.py in a child process (a process holds one Keras backend for its life):
 
-    KERAS_BACKEND=jax python tests/backend_matrix.py TASK OUT_DIR
+    KERAS_BACKEND=jax python tests/backend_matrix.py TASK OUT_DIR [MODEL,MODEL,...]
 
 For the task's default model it first checks the run guarantees on this backend: a run interrupted
 after its first epoch resumes to exactly the metrics of an uninterrupted run with the same seed.
@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 
-def main(task_name: str, out_dir: str) -> None:
+def main(task_name: str, out_dir: str, models: str = "") -> None:
     import keras
 
     from keras_recurrent.pipelines import verbs
@@ -28,7 +28,7 @@ def main(task_name: str, out_dir: str) -> None:
 
     task = get_task(task_name)
     report = {"backend": keras.backend.backend(), "models": {}, "resume": _resume(task, out_dir)}
-    for model_name in task.models:
+    for model_name in models.split(",") if models else task.models:
         run_dir = os.path.join(out_dir, model_name)
         run = verbs.train(task_name, model=model_name, quick=True, quiet=True, seed=3, run_dir=run_dir)
         again = evaluated = None
@@ -85,4 +85,4 @@ def _resume(task, out_dir: str) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])
