@@ -132,10 +132,19 @@ class BitSequenceTask(Task):
         raise NotImplementedError
 
     size_name = ""
+    size_keys = ("", "")  # the data fields of the smallest and largest size (length, items)
+    quick = {"data.num_examples": 128, "data.held_out": 16, "model.units": 8, "model.memory_size": 8,
+             "model.memory_width": 4, "train.epochs": 1}
 
     # -- data -------------------------------------------------------------------------------------
     def check(self, config) -> None:
-        return None
+        low, high = self.size_keys
+        if getattr(config, low) > getattr(config, high):
+            raise UserError(f"data.{low}={getattr(config, low)} exceeds data.{high}={getattr(config, high)}")
+
+    def draw_size(self, rng, config) -> int:
+        low, high = self.size_keys
+        return int(rng.integers(getattr(config, low), getattr(config, high) + 1))
 
     def generate(self, count: int, config, seed: int):
         rng = np.random.default_rng(seed)
@@ -249,15 +258,11 @@ class CopyTask(BitSequenceTask):
     data_sources = ("(none): generated bit vectors; data.min_length / data.max_length set the lengths",)
     DataConfig = CopyData
     size_name = "length"
-    quick = {"data.max_length": 4, "data.num_examples": 128, "data.held_out": 16, "model.units": 8,
-             "model.memory_size": 8, "model.memory_width": 4, "train.epochs": 1}
-
-    def check(self, config):
-        if config.min_length > config.max_length:
-            raise UserError(f"data.min_length={config.min_length} exceeds data.max_length={config.max_length}")
+    size_keys = ("min_length", "max_length")
+    quick = {**BitSequenceTask.quick, "data.max_length": 4}
 
     def example(self, rng, config):
-        return seq.copy_example(rng, int(rng.integers(config.min_length, config.max_length + 1)), config.bits)
+        return seq.copy_example(rng, self.draw_size(rng, config), config.bits)
 
     def size_of(self, inputs, config):
         return int(inputs[:, config.bits].argmax())  # the delimiter's step is the length
@@ -287,16 +292,11 @@ class AssociativeRecallTask(BitSequenceTask):
     data_sources = ("(none): generated items of bit vectors; data.min_items / data.max_items set the count",)
     DataConfig = RecallData
     size_name = "items"
-    quick = {"data.max_items": 3, "data.num_examples": 128, "data.held_out": 16, "model.units": 8,
-             "model.memory_size": 8, "model.memory_width": 4, "train.epochs": 1}
-
-    def check(self, config):
-        if config.min_items > config.max_items:
-            raise UserError(f"data.min_items={config.min_items} exceeds data.max_items={config.max_items}")
+    size_keys = ("min_items", "max_items")
+    quick = {**BitSequenceTask.quick, "data.max_items": 3}
 
     def example(self, rng, config):
-        items = int(rng.integers(config.min_items, config.max_items + 1))
-        return seq.recall_example(rng, items, config.bits, config.item_length)
+        return seq.recall_example(rng, self.draw_size(rng, config), config.bits, config.item_length)
 
     def size_of(self, inputs, config):
         return int(inputs[:, config.bits].sum())  # one item delimiter an item
