@@ -13,15 +13,13 @@ benchmarks/results/babi_quality.json and babi_errors.png.
 from __future__ import annotations
 
 import argparse
-import fcntl
-import json
 import os
 import tempfile
 import time
 
 import numpy as np
 
-from benchmarks.common import RESULTS, SHARED_DATA, write_result
+from benchmarks.common import RESULTS, SHARED_DATA, previous_result, write_result
 
 REFERENCE = {1: 0.1, 2: 8.2, 3: 41.8}  # MemN2N 1k, PE LS RN, one task at a time (the quoted numbers)
 REFERENCE_MEAN = 13.8
@@ -63,16 +61,10 @@ def main(argv=None) -> None:
                                   "seconds": round(time.perf_counter() - started, 1)}
                 print(f"bAbI task {task}: {row}", flush=True)
                 result["real"][str(task)] = row
-    path = os.path.join(RESULTS, "babi_quality.json")
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, ".babi_quality.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.isfile(path):
-            with open(path) as f:
-                previous = json.load(f)
-            result["generated"] = result["generated"] or previous.get("generated", {})
-            for task, row in previous.get("real", {}).items():
-                result["real"][task] = {**row, **result["real"].get(task, {})}
+    with previous_result("babi_quality") as previous:
+        result["generated"] = result["generated"] or previous.get("generated", {})
+        for task, row in previous.get("real", {}).items():
+            result["real"][task] = {**row, **result["real"].get(task, {})}
         real = result["real"]
         for model in ("memn2n", "lstm"):
             errors = [row[model]["error_percent"] for row in real.values() if model in row]

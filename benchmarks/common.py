@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import time
@@ -21,3 +23,18 @@ def write_result(name: str, result: dict) -> str:
     print(json.dumps({k: v for k, v in record.items() if k != "environment"}, indent=2))
     print(f"wrote {path}")
     return path
+
+
+@contextlib.contextmanager
+def previous_result(name: str):
+    """Hold an exclusive lock on results/<name>.json and yield what it holds ({} if nothing): for
+    benchmarks whose parts run in separate processes and merge into one file. Write inside the block."""
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, f"{name}.json")
+    with open(os.path.join(RESULTS, f".{name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        previous = {}
+        if os.path.isfile(path):
+            with open(path) as f:
+                previous = json.load(f)
+        yield previous

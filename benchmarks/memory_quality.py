@@ -16,14 +16,12 @@ can train in separate processes) benchmarks/results/memory_quality.json and memo
 from __future__ import annotations
 
 import argparse
-import fcntl
-import json
 import math
 import os
 import tempfile
 import time
 
-from benchmarks.common import RESULTS, write_result
+from benchmarks.common import RESULTS, previous_result, write_result
 
 SIZES = {"copy": (10, 20, 30, 40, 50, 60, 80, 100), "associative_recall": (2, 4, 6, 8, 10, 12)}
 SIZE_KEYS = {"copy": ("data.min_length", "data.max_length"), "associative_recall": ("data.min_items", "data.max_items")}
@@ -119,17 +117,11 @@ def main(argv=None) -> None:
         if args.stability_seeds:
             result["stability"] = stability(args.stability_seeds, args.stability_minutes, root)
     # Models may train in separate processes (one core each): merge with what is there, under a lock.
-    path = os.path.join(RESULTS, "memory_quality.json")
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, ".memory_quality.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.isfile(path):
-            with open(path) as f:
-                previous = json.load(f)
-            for task, models in previous.get("tasks", {}).items():
-                result["tasks"][task] = {**models, **result["tasks"].get(task, {})}
-            if "stability" in previous and "stability" not in result:
-                result["stability"] = previous["stability"]
+    with previous_result("memory_quality") as previous:
+        for task, models in previous.get("tasks", {}).items():
+            result["tasks"][task] = {**models, **result["tasks"].get(task, {})}
+        if "stability" in previous and "stability" not in result:
+            result["stability"] = previous["stability"]
         write_result("memory_quality", result)
         _plot(result)
 

@@ -20,7 +20,6 @@ pointer_generalisation.png.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import tempfile
@@ -28,7 +27,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import RESULTS, write_result
+from benchmarks.common import RESULTS, previous_result, write_result
 
 # name: (task, num_points, num_examples, epochs, beam widths to evaluate too, seeds: "all" or "first")
 CASES = {
@@ -149,14 +148,8 @@ def main(argv=None) -> None:
         for name in args.cases.split(","):
             cases[name] = run_case(name, seeds, root)
     # Cases may run in separate processes: merge into what is there, under a lock.
-    path = os.path.join(RESULTS, "pointer_quality.json")
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, ".pointer_quality.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        merged = {}
-        if os.path.isfile(path):
-            with open(path) as f:
-                merged = json.load(f).get("cases", {})
+    with previous_result("pointer_quality") as previous:
+        merged = previous.get("cases", {})
         merged.update(cases)
         result = {"settings": {"seed": seeds[0], "seeds": seeds, "command": "recurrent train TASK --set "
                                "data.num_points=N --set data.num_examples=M --epochs E --seed S (defaults otherwise)"},
