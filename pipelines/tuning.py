@@ -160,6 +160,7 @@ def _make_tuner(kind: str, task, base: cfg.RunConfig, space: dict, directory: st
                 data_cache[data_key] = task.load(trial_config.data_spec, trial_config.data, trial_config.train.seed)
             data = data_cache[data_key]
             model = build_compiled(task, trial_config, data.info)
+            task.pretrain(model, data, trial_config)  # a trial trains as a run would
             batch = trial_config.train.batch_size
             history = model.fit(
                 task.batch(data.train.shuffle(4096, seed=trial_config.train.seed), batch),

@@ -214,6 +214,12 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
         pipeline_callbacks.insert(1, best)
     epochs = best.epochs_left_after_stop(train_config.epochs) if best is not None else train_config.epochs
     started = time.perf_counter()
+    if not os.path.isdir(backup_dir):  # a backup holds fine-tuned weights: pretraining is behind this run
+        with dist.scope():
+            record = the_task.pretrain(net, data_set, resolved)
+        if record is not None:
+            rundir.write_json(os.path.join(path, "pretraining.json"), record)
+            _say(quiet, f"pretrained: {record.get('objective', 'self-supervised')}, loss {record['loss'][-1]}")
     try:
         net.fit(
             train_ds.prefetch(tf.data.AUTOTUNE),

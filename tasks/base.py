@@ -10,6 +10,7 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
 - `load(spec, data_config, seed) -> TaskData`: element-wise (unbatched) train / validation / test
   `tf.data.Dataset`s plus `info`, a JSON-able dict of what the model and inference need to know about
   the data (vocabulary, scaler, image size); `info` is saved with the run;
+- `pretrain(model, data, config)`: optional self-supervised training before `fit`;
 - `loss(info)`, `metrics(info)`, `weighted_metrics(info)`: what to compile with (the optimizer is the
   pipeline's business; weighted metrics see the datasets' sample weights);
 - `evaluate(model, data) -> dict`: JSON-able metrics, baselines included (`data.config` holds the
@@ -182,6 +183,16 @@ class Task:
 
     def metrics(self, info: dict) -> list:
         return []
+
+    def pretrain(self, model, data: TaskData, config) -> dict | None:
+        """Self-supervised training of part of the freshly built `model` before `fit` (a language model
+        whose embedding and encoder weights start a classifier). `config` is the run's RunConfig.
+
+        Returns a JSON-able record, saved as the run's `pretraining.json`, or None when the settings ask
+        for no pretraining (the default). The pipeline calls it once per run, before the first epoch: a
+        resumed run gets its weights back from the backup instead.
+        """
+        return None
 
     def callbacks(self, config) -> list:
         """Keras callbacks the task's training needs (a schedule of the model's own switches). They must

@@ -2,10 +2,11 @@
 
 Run by tests/test_backends.py in a child process (a process holds one Keras backend for its life):
 
-    KERAS_BACKEND=jax python tests/backend_matrix.py TASK OUT_DIR [MODEL,MODEL,...]
+    KERAS_BACKEND=jax python tests/backend_matrix.py TASK OUT_DIR [MODEL,MODEL,...] [resume]
 
-For the task's default model it first checks the run guarantees on this backend: a run interrupted
-after its first epoch resumes to exactly the metrics of an uninterrupted run with the same seed.
+With `resume`, it first checks the run guarantee on this backend with the task's default model: a run
+interrupted after its first epoch resumes to exactly the metrics of an uninterrupted run with the same
+seed (the parent asks it of the tasks whose training has machinery of its own).
 Then for each model it trains the task's quick settings into OUT_DIR/MODEL, predicts the task's example
 inputs, and records the model's outputs on a few test inputs, so the parent can reload the saved file
 under TensorFlow and compare. The default model also trains again (which must find the finished run)
@@ -20,14 +21,14 @@ import sys
 import numpy as np
 
 
-def main(task_name: str, out_dir: str, models: str = "") -> None:
+def main(task_name: str, out_dir: str, models: str = "", resume: str = "") -> None:
     import keras
 
     from keras_recurrent.pipelines import verbs
     from keras_recurrent.tasks import get_task
 
     task = get_task(task_name)
-    report = {"backend": keras.backend.backend(), "models": {}, "resume": _resume(task, out_dir)}
+    report = {"backend": keras.backend.backend(), "models": {}, "resume": _resume(task, out_dir) if resume else None}
     for model_name in models.split(",") if models else task.models:
         run_dir = os.path.join(out_dir, model_name)
         run = verbs.train(task_name, model=model_name, quick=True, quiet=True, seed=3, run_dir=run_dir)
@@ -85,4 +86,4 @@ def _resume(task, out_dir: str) -> dict:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

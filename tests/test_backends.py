@@ -1,5 +1,6 @@
 """Every layer, in every model family, trains and predicts under the JAX backend too; the default model of
-each task family also resumes exactly, is found finished and re-evaluates to the same metrics.
+each task family is found finished and re-evaluates to the same metrics; the default models of the
+tasks whose training has machinery of its own also resume exactly under JAX (RESUME_CHECKED).
 
 Each task runs in a child process with KERAS_BACKEND=jax (tests/backend_matrix.py); this process,
 on TensorFlow, then reloads each model file the JAX run saved and checks it computes the same
@@ -28,6 +29,12 @@ def _numbers(metrics: dict) -> dict:
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "train_seconds_this_process"}
 
 
+# Exact resume under JAX, with dropout on: sentiment (the pipeline's shuffle and the backend's random
+# streams, which the language model, adding, pointer and memory tasks use unchanged), forecasting
+# (training windows shuffled by index) and bAbI (a task callback: MemN2N's linear start).
+RESUME_CHECKED = {"sentiment", "forecasting", "babi"}
+
+
 def jax_models(task_name: str) -> list:
     """Every layer of this project runs under JAX: sentiment runs its default model and one model per
     custom layer of the shared registry (Keras's own recurrent layers run as the defaults of the language
@@ -51,15 +58,18 @@ def test_every_model_runs_under_jax(task_name, tmp_path):
 
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     models = jax_models(task_name)
-    done = subprocess.run([sys.executable, str(MATRIX), task_name, str(tmp_path), ",".join(models)], env=env,
+    check_resume = task_name in RESUME_CHECKED
+    done = subprocess.run([sys.executable, str(MATRIX), task_name, str(tmp_path), ",".join(models),
+                           "resume" if check_resume else ""], env=env,
                           capture_output=True, text=True, timeout=540)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["backend"] == "jax"
     task = get_task(task_name)
     assert set(report["models"]) == set(models)
-    assert report["resume"]["resumed_from_epoch"] == 1
-    assert report["resume"]["resumed"] == report["resume"]["reference"]  # exact, as under TensorFlow
+    if check_resume:
+        assert report["resume"]["resumed_from_epoch"] == 1
+        assert report["resume"]["resumed"] == report["resume"]["reference"]  # exact, as under TensorFlow
     for model_name, result in report["models"].items():
         trained = _numbers(result["metrics"])
         assert trained and all(math.isfinite(v) for v in trained.values()), (model_name, trained)

@@ -124,8 +124,14 @@ def test_evaluate_needs_a_finished_run(tmp_path):
 STOPPING = dict(quick=True, epochs=12, quiet=True, set=["train.learning_rate=0.03", "train.patience=2", "model.dropout=0.3"])
 
 
-def test_early_stopping_keeps_the_best_epoch(tmp_path):
-    run = pipelines.train("sentiment", run_dir=str(tmp_path / "r"), seed=3, **STOPPING)
+@pytest.fixture(scope="module")
+def stopping_run(tmp_path_factory):
+    """One uninterrupted early-stopping run: the reference every resumed one must reproduce."""
+    return pipelines.train("sentiment", run_dir=str(tmp_path_factory.mktemp("stopping") / "ref"), seed=3, **STOPPING)
+
+
+def test_early_stopping_keeps_the_best_epoch(stopping_run):
+    run = stopping_run
     history = read_history(os.path.join(run.path, "history.csv"))
     losses = [row["val_loss"] for row in history]
     assert len(history) < 12 and run.metrics["epochs_trained"] == len(history)
@@ -142,10 +148,10 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
 
 
 @pytest.mark.parametrize("interrupt_after", [0, 2, "stopping epoch"])
-def test_interrupted_run_with_early_stopping_resumes_exactly(tmp_path, interrupt_after):
+def test_interrupted_run_with_early_stopping_resumes_exactly(tmp_path, interrupt_after, stopping_run):
     """Resumed before and after the best epoch, or right after the epoch that ran out of patience (no
     epoch may run again), the run stops at the same epoch with the same weights."""
-    reference = pipelines.train("sentiment", run_dir=str(tmp_path / "ref"), seed=3, **STOPPING)
+    reference = stopping_run
     stopping = interrupt_after == "stopping epoch"
     if stopping:
         interrupt_after = reference.metrics["epochs_trained"] - 1

@@ -30,7 +30,7 @@ def test_every_task_tunes_its_default_space(task, tmp_path):
 def test_resume_never_reruns_a_trial_and_best_config_trains(tmp_path, capsys):
     root = str(tmp_path)
     space = ["--space", "model.units=8,16", "--space", "train.learning_rate=1e-3:1e-2:log"]
-    args = ["tune", "sentiment", "--quick", "--max-trials", "2", *space]
+    args = ["tune", "adding", "--quick", "--max-trials", "2", *space]
     os.chdir(tmp_path)
     assert main(args) == 0
     first = capsys.readouterr().out
@@ -45,9 +45,9 @@ def test_resume_never_reruns_a_trial_and_best_config_trains(tmp_path, capsys):
     assert len(ids) == len(set(ids)) == 3
     best = json.loads(open(best_path).read())
     assert best["model"]["units"] in (8, 16) and 1e-3 <= best["train"]["learning_rate"] <= 1e-2
-    runs = [d for d in os.listdir(os.path.join(root, "saved_models", "sentiment")) if d.startswith("bigru-")]
+    runs = [d for d in os.listdir(os.path.join(root, "saved_models", "adding")) if d.startswith("lstm-")]
     assert len(runs) == 1  # --retrain-best made an ordinary run directory
-    assert main(["tune", "sentiment", "--quick", "--max-trials", "3", *space, "--fresh", "--quiet"]) == 0
+    assert main(["tune", "adding", "--quick", "--max-trials", "3", *space, "--fresh", "--quiet"]) == 0
     assert len(_trials(os.path.join(root, directory))) == 3  # started over, not appended
 
 

@@ -31,6 +31,8 @@ class SentimentData:
     max_tokens: int = hparam(20000, help="vocabulary size, padding and out-of-vocabulary included", min=3)
     sequence_length: int = hparam(0, help="tokens kept per text; 0 = 95th percentile of training lengths (at most 256)", min=0)
     tfds_dir: str = hparam("", help="tensorflow-datasets data_dir; empty = its default")
+    unlabeled: str = hparam("", help="a file of unlabeled texts, one a line, for model.pretrain_epochs (they join "
+                                     "the vocabulary); empty = pretrain on the training texts only")
 
 
 @dataclass
@@ -46,6 +48,10 @@ class SentimentModel:
     embeddings: str = hparam("", help="pretrained word vectors (GloVe / word2vec / fastText text, or word2vec .bin); "
                                       "empty = learned from scratch")
     train_embeddings: bool = hparam(True, help="fine-tune the pretrained vectors (false: keep them frozen)")
+    pretrain_epochs: int = hparam(0, help="epochs of language-model pretraining of the embedding and encoder on the "
+                                          "training (and data.unlabeled) texts before fine-tuning; 0 = none", min=0)
+    pretrain_vocabulary: int = hparam(2000, help="most frequent tokens the pretraining language model predicts "
+                                                 "(the rest as out-of-vocabulary)", min=3)
     pooling: str = hparam("max", help="sentence vector: the last state, or the max / mean over all (unpadded) states",
                           choices=("last", "max", "mean"))
 
@@ -177,9 +183,11 @@ class SentimentTask(Task):
         if not test[0]:
             raise UserError(f"{source.source}: the test split is empty")
 
+        unlabeled = sdata.read_unlabeled(config.unlabeled, config.encoding) if config.unlabeled and run_info is None else []
         if run_info is None:
             adapter = keras.layers.TextVectorization(max_tokens=config.max_tokens, output_mode="int")
-            adapter.adapt(np.asarray(train[0], dtype=object), batch_size=1024)
+            # Unlabeled texts join the vocabulary: pretraining gives their words vectors the labels never reach.
+            adapter.adapt(np.asarray(train[0] + unlabeled, dtype=object), batch_size=1024)
             train_array = np.asarray(train[0], dtype=object)
             counts = np.count_nonzero(np.asarray(adapter(train_array)), axis=1).tolist()
             learned = {"vocabulary": [str(w) for w in adapter.get_vocabulary()],
@@ -202,8 +210,30 @@ class SentimentTask(Task):
             validation=_as_dataset(to_ids(validation[0]), validation[1]),
             test=_as_dataset(to_ids(test[0]), test[1]),
             info=info,
-            extras={"train": train, "test": test},
+            extras={"train": train, "test": test, "validation": validation, "unlabeled": unlabeled},
         )
+
+    def pretrain(self, model, data: TaskData, config) -> dict | None:
+        from keras_recurrent.tasks import pretraining
+
+        settings = config.model
+        if not settings.pretrain_epochs:
+            return None
+        vectorize = make_vectorizer(data.info)
+
+        def to_ids(texts):
+            return np.asarray(vectorize(np.asarray(texts, dtype=object)), dtype="int32")
+
+        texts = list(data.extras["train"][0]) + list(data.extras.get("unlabeled", []))
+        record = pretraining.pretrain(
+            model, to_ids(texts), kind=config.model_name, make_encoder=stacked_encoder, units=settings.units,
+            num_layers=settings.num_layers, dropout=settings.dropout, epochs=settings.pretrain_epochs,
+            output_vocabulary=settings.pretrain_vocabulary, batch_size=config.train.batch_size,
+            learning_rate=config.train.learning_rate, seed=config.train.seed,
+            validation_ids=to_ids(data.extras["validation"][0]) if data.extras.get("validation") else None,
+        )
+        record["unlabeled_texts"] = len(data.extras.get("unlabeled", []))
+        return record
 
     def loss(self, info):
         return "binary_crossentropy"

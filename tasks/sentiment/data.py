@@ -233,3 +233,15 @@ def auto_sequence_length(token_counts: list[int], cap: int = 256) -> int:
     """95th percentile of the training lengths, rounded up to a multiple of 8, at most `cap`."""
     p95 = int(np.ceil(np.percentile(token_counts, 95))) if token_counts else 8
     return int(min(cap, max(8, -(-p95 // 8) * 8)))
+
+
+def read_unlabeled(path: str, encoding: str) -> list[str]:
+    """`data.unlabeled`: texts without labels, one a line (blank lines skipped), for pretraining."""
+    if not os.path.isfile(path):
+        raise UserError(f"data.unlabeled={path}: no such file")
+    with open(path, "rb") as f:
+        text = decode(f.read(), encoding, path)
+    texts = [line.strip() for line in text.splitlines() if line.strip()]
+    if not texts:
+        raise UserError(f"data.unlabeled={path}: no texts in the file (one text a line expected)")
+    return texts

@@ -1,0 +1,89 @@
+"""Sentiment as a new user runs it: `recurrent train sentiment --data ../shared/data/rt_polarity
+--encoding cp1252 --seed S [--set ...]`, seeds 1-3 (each seed its own split), beside the TF-IDF + logistic
+regression baselines of the same run (issue 13).
+
+Each variant is a list of `--set` overrides on top of the task's defaults (`default` is none at all); the
+JSON keeps every variant measured so far (variants run in separate processes merge into one file).
+Targets: the default beats the uni+bigram baseline on the mean of 3 seeds; the best variant reaches 79%.
+
+Run: `python -m benchmarks.sentiment_defaults [--variants default,pretrain5] [--seeds 1,2,3]`; writes
+benchmarks/results/sentiment_defaults.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks.common import SHARED_DATA, previous_result, write_result
+
+VARIANTS = {
+    "default": [],
+    "pretrain3": ["model.pretrain_epochs=3"],
+    "pretrain5": ["model.pretrain_epochs=5"],
+    "pretrain10": ["model.pretrain_epochs=10"],
+    "emb128": ["model.embedding_dim=128"],
+    "pretrain5_emb128": ["model.pretrain_epochs=5", "model.embedding_dim=128"],
+    "pretrain5_drop5": ["model.pretrain_epochs=5", "model.dropout=0.5"],
+    "pretrain5_lr1e-3": ["model.pretrain_epochs=5", "train.learning_rate=1e-3"],
+}
+
+
+def main(argv=None) -> None:
+    from keras_recurrent import pipelines
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default="default,pretrain5")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--set", action="append", default=[], help="extra overrides for an ad-hoc variant NAME=K=V;K=V")
+    args = parser.parse_args(argv)
+    variants = dict(VARIANTS)
+    for extra in args.set:
+        name, _, overrides = extra.partition("=")
+        variants[name] = overrides.split(";")
+    polarity = os.path.normpath(os.path.join(SHARED_DATA, "rt_polarity"))
+    if not os.path.isdir(polarity):
+        raise SystemExit(f"{polarity} not found")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    measured = {}
+    with tempfile.TemporaryDirectory() as root:
+        for name in args.variants.split(","):
+            rows = []
+            for seed in seeds:
+                started = time.perf_counter()
+                run = pipelines.train("sentiment", data=polarity, encoding="cp1252", seed=seed, set=variants[name],
+                                      root=root, quiet=True)
+                m = run.metrics
+                rows.append({"seed": seed, "accuracy": round(m["accuracy"], 4),
+                             "bigram_tfidf": round(m["baselines"]["bigram_tfidf_logreg"]["accuracy"], 4),
+                             "unigram_tfidf": round(m["baselines"]["bag_of_words_logreg"]["accuracy"], 4),
+                             "best_epoch": m.get("best_epoch"), "seconds": round(time.perf_counter() - started, 1)})
+                print(f"{name} seed {seed}: {rows[-1]}", flush=True)
+            accuracy = np.array([r["accuracy"] for r in rows])
+            bigram = np.array([r["bigram_tfidf"] for r in rows])
+            measured[name] = {
+                "settings": variants[name], "runs": rows,
+                "mean_accuracy": round(float(accuracy.mean()), 4), "std_accuracy": round(float(accuracy.std()), 4),
+                "mean_bigram_tfidf": round(float(bigram.mean()), 4),
+                "beats_bigram_on_mean": bool(accuracy.mean() > bigram.mean()),
+                "seeds_ahead_of_bigram": int((accuracy > bigram).sum()),
+            }
+            print(f"{name}: mean {accuracy.mean():.4f} (std {accuracy.std():.4f}) vs bigram {bigram.mean():.4f}", flush=True)
+    with previous_result("sentiment_defaults") as previous:
+        variants_so_far = dict(previous.get("variants", {}))
+        variants_so_far.update(measured)
+        best = max(variants_so_far, key=lambda k: variants_so_far[k]["mean_accuracy"])
+        result = {"settings": {"seed": seeds[0], "seeds": seeds, "data": polarity, "machine": "2-core CPU"},
+                  "variants": variants_so_far,
+                  "target_default_beats_bigram": bool(variants_so_far.get("default", {}).get("beats_bigram_on_mean", False)),
+                  "best_variant": best,
+                  "target_best_at_least_0.79": bool(variants_so_far[best]["mean_accuracy"] >= 0.79)}
+        write_result("sentiment_defaults", result)
+
+
+if __name__ == "__main__":
+    main()
