@@ -36,15 +36,16 @@ RESUME_CHECKED = {"sentiment", "forecasting", "babi"}
 
 
 def jax_models(task_name: str) -> list:
-    """Every layer of this project runs under JAX: sentiment runs its default model and one model per
-    custom layer of the shared registry (Keras's own recurrent layers run as the defaults of the language
-    model, adding and forecasting); the other tasks run their default model and the models only they
-    build (the language model's causal SRU++, forecasting's convolutional and sequence-to-sequence
-    models, the pointer and memory networks), so no layer is compiled twice for the same check."""
+    """Every layer of this project runs under JAX: the adding task runs its default model and one model
+    per custom layer of the shared registry (its runs are the cheapest of the tasks that offer them all;
+    Keras's own recurrent layers run as the defaults of sentiment, the language model and forecasting);
+    the other tasks run their default model and the models only they build (the language model's causal
+    SRU++, forecasting's convolutional and sequence-to-sequence models, the pointer and memory networks),
+    so no layer is compiled twice for the same check."""
     from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS
 
     task = get_task(task_name)
-    if task_name == "sentiment":
+    if task_name == "adding":
         return [task.default_model, "mogrifier", "sru", "srupp", "ntm"]
     own = {"language_model": ["srupp"]}.get(task_name, [])  # causal attention: built there only
     return [m for m in task.models if m == task.default_model or m in own or m not in RECURRENT_ENCODERS]
