@@ -184,3 +184,26 @@ def test_real_tfds_builder_without_network_is_one_line(name, tmp_path):
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert f"tfds:{name}: could not download or prepare" in lines[0] and "data.tfds_dir" in lines[0]
     assert not run.exists()
+
+
+def test_character_tokens_read_spelling_and_export_with_their_splitting(tmp_path):
+    """data.tokens=chars: one token a character (punctuation kept), a length in characters, and an exported
+    raw-text endpoint that splits as training did (serve_text equals the Keras model on the examples)."""
+    import json
+
+    from keras_recurrent import pipelines
+
+    run = pipelines.train("sentiment", run_dir=str(tmp_path / "chars"), quick=True, quiet=True,
+                          set=["data.tokens=chars"])
+    info = json.loads((tmp_path / "chars" / "data_info.json").read_text())
+    assert info["tokens"] == "chars" and {" ", ","} <= set(info["vocabulary"])
+    assert all(len(token) == 1 for token in info["vocabulary"][2:])
+    assert info["sequence_length"] > 40  # the generated reviews are 5-20 words long
+    from keras_recurrent.tasks.sentiment import make_vectorizer
+
+    ids = np.asarray(make_vectorizer(info)(np.asarray(["not bad"], dtype=object)))[0]
+    assert np.count_nonzero(ids) == 7 and 1 not in ids  # a run's vectorizer splits as it was adapted: 7 known characters
+    rows = pipelines.predict(run.path, ["not bad at all!", "Zzyzx?"])
+    assert [r["text"] for r in rows] == ["not bad at all!", "Zzyzx?"]
+    report = pipelines.export(run.path, format="savedmodel", quiet=True)
+    assert report["max_abs_diff_serve_text"] <= 1e-5

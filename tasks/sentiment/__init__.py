@@ -28,8 +28,12 @@ class SentimentData:
     max_examples: int = hparam(0, help="use at most this many examples of a source, drawn at random; 0 = all", min=0)
     validation_fraction: float = hparam(0.1, help="share of training examples held out for validation", min=0.01, max=0.5)
     test_fraction: float = hparam(0.1, help="share held out for test where the source has no test split", min=0.01, max=0.5)
+    tokens: str = hparam("words", help="what a token is: words (lower-cased, punctuation stripped) or characters "
+                                       "(lower-cased, punctuation kept: the model reads spelling; for data with many "
+                                       "rare or misspelt words)", choices=("words", "chars"))
     max_tokens: int = hparam(20000, help="vocabulary size, padding and out-of-vocabulary included", min=3)
-    sequence_length: int = hparam(0, help="tokens kept per text; 0 = 95th percentile of training lengths (at most 256)", min=0)
+    sequence_length: int = hparam(0, help="tokens kept per text; 0 = 95th percentile of training lengths (at most 256 "
+                                          "words or 1024 characters)", min=0)
     tfds_dir: str = hparam("", help="tensorflow-datasets data_dir; empty = its default")
     unlabeled: str = hparam("", help="a file of unlabeled texts, one a line, for model.pretrain_epochs (they join "
                                      "the vocabulary); empty = pretrain on the training texts only")
@@ -90,6 +94,15 @@ def build_classifier(kind: str):
     return build
 
 
+# How `data.tokens` splits a text: TextVectorization options, all of them TensorFlow ops, so the exported
+# raw-text endpoint splits as training did. Characters keep punctuation ("!", ":)") and case-folded spelling.
+TOKENIZERS = {
+    "words": {"standardize": "lower_and_strip_punctuation", "split": "whitespace"},
+    "chars": {"standardize": "lower", "split": "character"},
+}
+LENGTH_CAP = {"words": 256, "chars": 1024}
+
+
 def make_vectorizer(info: dict):
     """The TextVectorization of a run, rebuilt from the vocabulary saved in its data_info."""
     import keras
@@ -98,6 +111,7 @@ def make_vectorizer(info: dict):
         vocabulary=info["vocabulary"][2:],  # the saved list starts with the padding "" and "[UNK]"
         output_mode="int",
         output_sequence_length=info["sequence_length"],
+        **TOKENIZERS[info.get("tokens", "words")],  # runs made before data.tokens read words
     )
 
 
@@ -164,7 +178,7 @@ class SentimentTask(Task):
         return self._load(spec, config, seed, run_info)
 
     def compatible_info(self, run_info, new_info):
-        for key in ("vocabulary", "sequence_length", "labels"):
+        for key in ("vocabulary", "sequence_length", "labels", "tokens"):
             if run_info.get(key) != new_info.get(key):
                 return f"the data's {key} differs from the run's"
         return None
@@ -185,15 +199,18 @@ class SentimentTask(Task):
 
         unlabeled = sdata.read_unlabeled(config.unlabeled, config.encoding) if config.unlabeled and run_info is None else []
         if run_info is None:
-            adapter = keras.layers.TextVectorization(max_tokens=config.max_tokens, output_mode="int")
+            adapter = keras.layers.TextVectorization(max_tokens=config.max_tokens, output_mode="int",
+                                                     **TOKENIZERS[config.tokens])
             # Unlabeled texts join the vocabulary: pretraining gives their words vectors the labels never reach.
             adapter.adapt(np.asarray(train[0] + unlabeled, dtype=object), batch_size=1024)
             train_array = np.asarray(train[0], dtype=object)
             counts = np.count_nonzero(np.asarray(adapter(train_array)), axis=1).tolist()
             learned = {"vocabulary": [str(w) for w in adapter.get_vocabulary()],
-                       "sequence_length": config.sequence_length or sdata.auto_sequence_length(counts)}
+                       "sequence_length": config.sequence_length or sdata.auto_sequence_length(
+                           counts, LENGTH_CAP[config.tokens]),
+                       "tokens": config.tokens}
         else:
-            learned = {"vocabulary": run_info["vocabulary"], "sequence_length": run_info["sequence_length"]}
+            learned = {key: run_info[key] for key in ("vocabulary", "sequence_length", "tokens") if key in run_info}
         info = {
             **learned,
             "labels": list(sdata.LABEL_NAMES),
