@@ -14,7 +14,7 @@ from keras_recurrent.tasks.encoders import stacked_encoder
 from keras_recurrent.tasks.pretraining import build_language_model, language_model_targets, pretrain
 from keras_recurrent.tasks.sentiment import SentimentModel, build_classifier
 
-from test_runs import InterruptAfter, metrics_of
+from test_runs import InterruptAfter
 
 
 def test_targets_are_the_next_and_previous_tokens_clipped_to_the_output_vocabulary():
@@ -89,15 +89,11 @@ PRETRAINED = dict(quick=True, epochs=2, quiet=True, seed=5,
 
 
 def test_a_pretrained_run_records_its_pretraining_and_resumes_without_repeating_it(tmp_path, monkeypatch):
+    """Pretrained once, before the first epoch: the resumed process takes the backup's weights. (That a
+    resumed run equals an uninterrupted one is tests/test_runs.py's business.)"""
     unlabeled = tmp_path / "unlabeled.txt"
     unlabeled.write_text("\n".join(UNLABELED) + "\n\n", encoding="utf-8")
     settings = dict(PRETRAINED, set=PRETRAINED["set"] + [f"data.unlabeled={unlabeled}"])
-    reference = pipelines.train("sentiment", run_dir=str(tmp_path / "ref"), **settings)
-    record = json.load(open(os.path.join(reference.path, "pretraining.json")))
-    assert record["unlabeled_texts"] == 60 and record["epochs"] == 2 and len(record["loss"]) == 2
-    vocabulary = json.load(open(os.path.join(reference.path, "data_info.json")))["vocabulary"]
-    assert "marvellous" in vocabulary and "tedious" in vocabulary  # words only the unlabeled file holds
-
     from keras_recurrent.tasks.sentiment import SentimentTask
 
     calls = []
@@ -107,9 +103,11 @@ def test_a_pretrained_run_records_its_pretraining_and_resumes_without_repeating_
     with pytest.raises(KeyboardInterrupt):
         pipelines.train("sentiment", run_dir=target, callbacks=[InterruptAfter(0)], **settings)
     resumed = pipelines.train("sentiment", run_dir=target, **settings)
-    assert calls == [1]  # the resumed run took its weights from the backup
-    assert resumed.resumed_from_epoch == 1
-    assert metrics_of(resumed) == metrics_of(reference)
+    assert calls == [1] and resumed.resumed_from_epoch == 1
+    record = json.load(open(os.path.join(target, "pretraining.json")))
+    assert record["unlabeled_texts"] == 60 and record["epochs"] == 2 and len(record["loss"]) == 2
+    vocabulary = json.load(open(os.path.join(target, "data_info.json")))["vocabulary"]
+    assert "marvellous" in vocabulary and "tedious" in vocabulary  # words only the unlabeled file holds
 
 
 def test_pretraining_is_off_by_default_and_a_missing_unlabeled_file_is_one_line(tmp_path):
