@@ -20,18 +20,19 @@ def recurrent(*args, cwd):
 
 
 @pytest.mark.slow
-def test_quick_train_evaluate_predict(tmp_path, csv_file):
+def test_quick_train_evaluate_predict(tmp_path, csv_file, capsys):
     run = str(tmp_path / "run")
+    # Training in a real process (what a user's shell sees: the run path alone on stdout, nothing on
+    # stderr); evaluate and predict through the same entry point in this one.
     trained = recurrent("train", "sentiment", "--quick", "--quiet", "--data", csv_file, "--set", "data.text_column=review",
                         "--set", "data.label_column=sentiment", "--run-dir", run, cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert trained.stdout.strip() == run and trained.stderr == ""
-    evaluated = recurrent("evaluate", run, cwd=tmp_path)
-    assert evaluated.returncode == 0, evaluated.stderr
-    assert "accuracy=" in evaluated.stdout and "baseline[bag_of_words_logreg]=" in evaluated.stdout
-    predicted = recurrent("predict", run, "a fine and good film", "a dull and bad film", "--json", cwd=tmp_path)
-    assert predicted.returncode == 0, predicted.stderr
-    rows = [json.loads(line) for line in predicted.stdout.splitlines()]
+    assert main(["evaluate", run]) == 0
+    evaluated = capsys.readouterr().out
+    assert "accuracy=" in evaluated and "baseline[bag_of_words_logreg]=" in evaluated
+    assert main(["predict", run, "a fine and good film", "a dull and bad film", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["text"] for r in rows] == ["a fine and good film", "a dull and bad film"]
 
 

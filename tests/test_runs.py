@@ -19,9 +19,15 @@ def metrics_of(run):
     return {k: v for k, v in run.metrics.items() if k != "train_seconds_this_process"}
 
 
-def test_same_seed_same_metrics(tmp_path):
-    a = pipelines.train("sentiment", run_dir=str(tmp_path / "a"), seed=11, **SMALL)
-    b = pipelines.train("sentiment", run_dir=str(tmp_path / "b"), seed=11, **SMALL)
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """One finished SMALL run (seed 7), shared by the tests that only read it or train beside it."""
+    return pipelines.train("sentiment", run_dir=str(tmp_path_factory.mktemp("small") / "r"), seed=7, **SMALL)
+
+
+def test_same_seed_same_metrics(tmp_path, small_run):
+    a = small_run
+    b = pipelines.train("sentiment", run_dir=str(tmp_path / "b"), seed=7, **SMALL)
     assert metrics_of(a) == metrics_of(b)
     assert read_history(os.path.join(a.path, "history.csv")) == read_history(os.path.join(b.path, "history.csv"))
     for name in ("config.json", "data_info.json", "environment.json", "history.csv", "metrics.json", "model.keras",
@@ -58,14 +64,14 @@ class InterruptAfter(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def test_interrupted_run_resumes_to_the_same_metrics(tmp_path):
-    reference = pipelines.train("sentiment", run_dir=str(tmp_path / "ref"), seed=3, **SMALL)
+def test_interrupted_run_resumes_to_the_same_metrics(tmp_path, small_run):
+    reference = small_run
     target = str(tmp_path / "resumed")
     with pytest.raises(KeyboardInterrupt):
-        pipelines.train("sentiment", run_dir=target, seed=3, callbacks=[InterruptAfter(1)], **SMALL)
+        pipelines.train("sentiment", run_dir=target, seed=7, callbacks=[InterruptAfter(1)], **SMALL)
     assert os.path.isfile(os.path.join(target, "backup", "training_metadata.json"))
     assert not os.path.exists(os.path.join(target, "metrics.json"))
-    resumed = pipelines.train("sentiment", run_dir=target, seed=3, **SMALL)
+    resumed = pipelines.train("sentiment", run_dir=target, seed=7, **SMALL)
     assert resumed.resumed_from_epoch == 2
     assert metrics_of(resumed) == metrics_of(reference)
     assert read_history(os.path.join(target, "history.csv")) == read_history(os.path.join(reference.path, "history.csv"))
@@ -86,8 +92,8 @@ def test_default_run_name_resumes_and_finished_runs_are_kept(tmp_path):
     assert os.stat(os.path.join(run.path, "model.keras")).st_mtime_ns == before
 
 
-def test_run_dir_with_another_config_is_refused(tmp_path):
-    run = pipelines.train("sentiment", run_dir=str(tmp_path / "r"), seed=5, **SMALL)
+def test_run_dir_with_another_config_is_refused(small_run):
+    run = small_run
     saved = open(os.path.join(run.path, "metrics.json")).read()
     with pytest.raises(UserError, match="different config \\(train.seed differ\\)"):
         pipelines.train("sentiment", run_dir=run.path, seed=6, **SMALL)
@@ -101,8 +107,8 @@ def test_foreign_directory_is_refused(tmp_path):
         pipelines.train("sentiment", run_dir=str(tmp_path / "mine"), **SMALL)
 
 
-def test_evaluate_and_predict(tmp_path):
-    run = pipelines.train("sentiment", run_dir=str(tmp_path / "r"), seed=7, **SMALL)
+def test_evaluate_and_predict(small_run):
+    run = small_run
     assert metrics_of(run)["accuracy"] == pytest.approx(pipelines.evaluate(run.path, quiet=True)["accuracy"])
     rows = pipelines.predict(run.path, ["the plot was not good", "a truly wonderful film"])
     assert [r["text"] for r in rows] == ["the plot was not good", "a truly wonderful film"]
