@@ -118,14 +118,17 @@ class BestEpoch(keras.callbacks.Callback):
         patience: epochs without improvement before stopping; 0 trains every epoch.
         min_delta: the least decrease that counts as an improvement.
         restore: load the best epoch's weights when training ends (False: keep the last epoch's).
+        start_epoch: epochs before it (0-based) neither count as best nor use up patience: a task
+            whose model changes on a schedule (MemN2N's linear start) compares only epochs after it.
 
     Files of older best epochs are removed only once a later epoch's backup exists (at the start of
     the next epoch), so whatever epoch a killed process is resumed from, its best file is there.
     """
 
     def __init__(self, history_path: str, directory: str, monitor: str = "val_loss", patience: int = 0,
-                 min_delta: float = 0.0, restore: bool = True):
+                 min_delta: float = 0.0, restore: bool = True, start_epoch: int = 0):
         super().__init__()
+        self.start_epoch = start_epoch
         self.history_path = history_path
         self.directory = directory
         self.monitor = monitor
@@ -156,7 +159,8 @@ class BestEpoch(keras.callbacks.Callback):
         runs again; otherwise `epochs` unchanged."""
         if not self.patience:
             return epochs
-        replay = BestEpoch(self.history_path, self.directory, self.monitor, self.patience, self.min_delta)
+        replay = BestEpoch(self.history_path, self.directory, self.monitor, self.patience, self.min_delta,
+                           start_epoch=self.start_epoch)
         finished = replay._recover(np.inf)
         return min(epochs, finished) if replay.wait >= self.patience else epochs
 
@@ -169,6 +173,8 @@ class BestEpoch(keras.callbacks.Callback):
                     os.remove(os.path.join(self.directory, name))
 
     def _observe(self, epoch: int, value: float) -> bool:
+        if epoch < self.start_epoch:
+            return False
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             return True

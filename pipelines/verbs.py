@@ -209,7 +209,7 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
     best = None
     if train_config.patience or train_config.keep_best:
         best = BestEpoch(history_path, os.path.join(path, BEST_DIR), patience=train_config.patience,
-                         restore=train_config.keep_best)
+                         restore=train_config.keep_best, start_epoch=the_task.warmup_epochs(resolved))
         # Before BackupAndRestore: a best-weights file is on disk before the backup that follows it.
         pipeline_callbacks.insert(1, best)
     epochs = best.epochs_left_after_stop(train_config.epochs) if best is not None else train_config.epochs

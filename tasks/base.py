@@ -199,6 +199,12 @@ class Task:
         be functions of the epoch, so that a resumed run repeats them exactly."""
         return []
 
+    def warmup_epochs(self, config) -> int:
+        """Epochs at the start of training that early stopping and the best-epoch choice ignore: a task
+        whose callbacks change the model on a schedule (MemN2N's linear start removes the memory's
+        softmax) makes those epochs' validation losses incomparable with the later ones."""
+        return 0
+
     def weighted_metrics(self, info: dict) -> list:
         """Metrics that honour the datasets' sample weights (a task whose elements are (x, y, weight) and
         whose weights mark what is scored, such as the answer steps of a sequence)."""

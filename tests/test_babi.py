@@ -61,6 +61,7 @@ def test_memn2n_and_lstm_train_predict_and_switch_the_softmax_back_on(tmp_path, 
     assert os.path.isfile(tmp_path / "memn2n" / "plots" / "attention.png")
     _, _, _, model = verbs.load_run(run.path)
     assert float(model.get_layer("memn2n").linear_start) == 0.0  # linear start ended
+    assert run.metrics["best_epoch"] == 2  # the linear-start epoch is never the one kept
     assert main(["predict", run.path, "Mary moved to the bathroom. Where is Mary?", "--json"]) == 0
     assert '"answer"' in capsys.readouterr().out
     assert main(["predict", run.path, "Mary moved to the bathroom."]) == 2

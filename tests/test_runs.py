@@ -236,3 +236,26 @@ def test_every_optimizer_gets_its_settings(name, cls):
     if name == "adamw":
         assert optimizer.weight_decay == pytest.approx(0.1)
     assert make_optimizer(TrainConfig(optimizer=name, clipnorm=0.0)).clipnorm is None  # 0 disables clipping
+
+
+def test_best_epoch_ignores_warmup_epochs(tmp_path):
+    """Epochs before `start_epoch` (a task's warm-up schedule) neither become the best nor use up
+    patience: here they hold the lowest losses, and without start_epoch the run would stop at epoch 2."""
+    from keras_recurrent.pipelines.callbacks import BestEpoch
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    losses = [0.1, 0.1, 0.1, 0.5, 0.4, 0.6, 0.7]
+    stopped_at = {}
+    for start in (0, 3):
+        callback = BestEpoch(str(tmp_path / f"h{start}.csv"), str(tmp_path / f"best{start}"), patience=2,
+                             start_epoch=start)
+        callback.set_model(model)
+        model.stop_training = False
+        for epoch, loss in enumerate(losses):
+            callback.on_epoch_begin(epoch)
+            callback.on_epoch_end(epoch, {"val_loss": loss})
+            if model.stop_training:
+                break
+        stopped_at[start] = (epoch, callback.best_epoch)
+    assert stopped_at[0] == (2, 0)
+    assert stopped_at[3] == (6, 4)
