@@ -56,12 +56,16 @@ def test_every_real_task_parses():
 
 
 def test_memn2n_and_lstm_train_predict_and_switch_the_softmax_back_on(tmp_path, capsys):
-    run = verbs.train("babi", quick=True, quiet=True, run_dir=str(tmp_path / "memn2n"))
+    run = verbs.train("babi", quick=True, quiet=True, run_dir=str(tmp_path / "memn2n"), set=["model.halve_lr_every=1"])
     assert 0.0 <= run.metrics["accuracy"] <= 1.0 and "most_frequent_answer" in run.metrics["baselines"]
     assert os.path.isfile(tmp_path / "memn2n" / "plots" / "attention.png")
     _, _, _, model = verbs.load_run(run.path)
     assert float(model.get_layer("memn2n").linear_start) == 0.0  # linear start ended
     assert run.metrics["best_epoch"] == 2  # the linear-start epoch is never the one kept
+    _, config, _, _ = verbs.load_run(run.path)
+    scheduler = next(c for c in get_task("babi").callbacks(config) if hasattr(c, "schedule"))
+    assert [scheduler.schedule(e, None) for e in range(3)] == pytest.approx([5e-3, 2.5e-3, 1.25e-3])  # halved every epoch, as set
+    assert float(model.optimizer.learning_rate) == pytest.approx(2.5e-3)  # what the second epoch trained with
     assert main(["predict", run.path, "Mary moved to the bathroom. Where is Mary?", "--json"]) == 0
     assert '"answer"' in capsys.readouterr().out
     assert main(["predict", run.path, "Mary moved to the bathroom."]) == 2

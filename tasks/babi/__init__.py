@@ -49,6 +49,8 @@ class BabiModel:
     temporal_encoding: bool = hparam(True, help="memn2n: temporal encoding of memories")
     linear_start_epochs: int = hparam(20, help="memn2n: epochs trained without the memory's softmax; 0 = none", min=0)
     units: int = hparam(100, help="lstm: units", min=1)
+    halve_lr_every: int = hparam(25, help="halve the learning rate every this many epochs (the paper's schedule); "
+                                          "0 = constant", min=0)
 
 
 class LinearStart(keras.callbacks.Callback):
@@ -213,9 +215,15 @@ class BabiTask(Task):
         return ["accuracy"]
 
     def callbacks(self, config):
+        schedule = []
+        if config.model.halve_lr_every:
+            # Sukhbaatar et al. 2015, section 4.2: the rate halved every 25 epochs. A function of the
+            # epoch, so a resumed run sets the same rate.
+            base, every = config.train.learning_rate, config.model.halve_lr_every
+            schedule.append(keras.callbacks.LearningRateScheduler(lambda epoch, lr: base * 0.5 ** (epoch // every)))
         if config.model_name == "memn2n" and config.model.linear_start_epochs:
-            return [LinearStart(config.model.linear_start_epochs)]
-        return []
+            schedule.append(LinearStart(config.model.linear_start_epochs))
+        return schedule
 
     def warmup_epochs(self, config) -> int:
         # Without the softmax the validation loss plateaus early (on real task 2 it stopped 19 epochs in,
