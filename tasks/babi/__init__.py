@@ -49,7 +49,7 @@ class BabiModel:
     temporal_encoding: bool = hparam(True, help="memn2n: temporal encoding of memories")
     linear_start_epochs: int = hparam(20, help="memn2n: epochs trained without the memory's softmax; 0 = none", min=0)
     units: int = hparam(100, help="lstm: units", min=1)
-    halve_lr_every: int = hparam(25, help="halve the learning rate every this many epochs (the paper's schedule); "
+    halve_lr_every: int = hparam(0, help="halve the learning rate every this many epochs (the paper: 25, with SGD); "
                                           "0 = constant", min=0)
 
 
