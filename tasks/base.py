@@ -11,6 +11,8 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
   `tf.data.Dataset`s plus `info`, a JSON-able dict of what the model and inference need to know about
   the data (vocabulary, scaler, image size); `info` is saved with the run;
 - `pretrain(model, data, config)`: optional self-supervised training before `fit`;
+- `callbacks(config)`, `warmup_epochs(config)`: a task's own training schedule (functions of the epoch,
+  so resume repeats them) and the epochs early stopping must not compare;
 - `loss(info)`, `metrics(info)`, `weighted_metrics(info)`: what to compile with (the optimizer is the
   pipeline's business; weighted metrics see the datasets' sample weights);
 - `evaluate(model, data) -> dict`: JSON-able metrics, baselines included (`data.config` holds the
