@@ -57,7 +57,7 @@ def build_language_model(classifier, kind: str, make_encoder, units: int, num_la
 
     `make_encoder(kind, x, units, num_layers, dropout, return_sequences=True)` must name its layers as
     the classifier's builder did, so weights can be copied back by name. Returns (model, names of the
-    layers to copy back).
+    layers to copy back, whether the encoder is bidirectional).
     """
     import keras
 

@@ -106,8 +106,9 @@ def test_a_pretrained_run_records_its_pretraining_and_resumes_without_repeating_
     assert calls == [1] and resumed.resumed_from_epoch == 1
     record = json.load(open(os.path.join(target, "pretraining.json")))
     assert record["unlabeled_texts"] == 60 and record["epochs"] == 2 and len(record["loss"]) == 2
-    vocabulary = json.load(open(os.path.join(target, "data_info.json")))["vocabulary"]
-    assert "marvellous" in vocabulary and "tedious" in vocabulary  # words only the unlabeled file holds
+    info = json.load(open(os.path.join(target, "data_info.json")))
+    assert record["texts"] == info["sizes"]["train"] + 60  # the language model read the unlabeled texts too
+    assert "marvellous" in info["vocabulary"] and "tedious" in info["vocabulary"]  # words only the unlabeled file holds
 
 
 def test_pretraining_is_off_by_default_and_a_missing_unlabeled_file_is_one_line(tmp_path):

@@ -115,6 +115,11 @@ def make_vectorizer(info: dict):
     )
 
 
+def to_ids(vectorize, texts) -> np.ndarray:
+    """Token ids (texts, sequence_length) of a list of texts through a run's TextVectorization."""
+    return np.asarray(vectorize(np.asarray(texts, dtype=object)), dtype="int32")
+
+
 def _as_dataset(ids: np.ndarray, labels: list[int]):
     import tensorflow as tf
 
@@ -219,15 +224,14 @@ class SentimentTask(Task):
         }
         vectorize = make_vectorizer(info)
 
-        def to_ids(texts):
-            return np.asarray(vectorize(np.asarray(texts, dtype=object)), dtype="int32")
-
+        ids = {"train": to_ids(vectorize, train[0]), "validation": to_ids(vectorize, validation[0])}
         return TaskData(
-            train=_as_dataset(to_ids(train[0]), train[1]),
-            validation=_as_dataset(to_ids(validation[0]), validation[1]),
-            test=_as_dataset(to_ids(test[0]), test[1]),
+            train=_as_dataset(ids["train"], train[1]),
+            validation=_as_dataset(ids["validation"], validation[1]),
+            test=_as_dataset(to_ids(vectorize, test[0]), test[1]),
             info=info,
-            extras={"train": train, "test": test, "validation": validation, "unlabeled": unlabeled},
+            # Pretraining reads the ids again, and the unlabeled texts, which it alone vectorises.
+            extras={"train": train, "test": test, "ids": ids, "unlabeled": unlabeled},
         )
 
     def pretrain(self, model, data: TaskData, config) -> dict | None:
@@ -236,20 +240,19 @@ class SentimentTask(Task):
         settings = config.model
         if not settings.pretrain_epochs:
             return None
-        vectorize = make_vectorizer(data.info)
-
-        def to_ids(texts):
-            return np.asarray(vectorize(np.asarray(texts, dtype=object)), dtype="int32")
-
-        texts = list(data.extras["train"][0]) + list(data.extras.get("unlabeled", []))
+        ids, unlabeled = data.extras["ids"], data.extras["unlabeled"]
+        if unlabeled:
+            texts_ids = np.concatenate([ids["train"], to_ids(make_vectorizer(data.info), unlabeled)])
+        else:
+            texts_ids = ids["train"]
         record = pretraining.pretrain(
-            model, to_ids(texts), kind=config.model_name, make_encoder=stacked_encoder, units=settings.units,
+            model, texts_ids, kind=config.model_name, make_encoder=stacked_encoder, units=settings.units,
             num_layers=settings.num_layers, dropout=settings.dropout, epochs=settings.pretrain_epochs,
             output_vocabulary=settings.pretrain_vocabulary, batch_size=config.train.batch_size,
             learning_rate=config.train.learning_rate, seed=config.train.seed,
-            validation_ids=to_ids(data.extras["validation"][0]) if data.extras.get("validation") else None,
+            validation_ids=ids["validation"] if len(ids["validation"]) else None,
         )
-        record["unlabeled_texts"] = len(data.extras.get("unlabeled", []))
+        record["unlabeled_texts"] = len(unlabeled)
         return record
 
     def loss(self, info):
@@ -297,7 +300,7 @@ class SentimentTask(Task):
     def predict(self, model, inputs, info, config=None) -> list[dict]:
         if not inputs:
             raise UserError("predict: give at least one text")
-        ids = np.asarray(make_vectorizer(info)(np.asarray(inputs, dtype=object)), dtype="int32")
+        ids = to_ids(make_vectorizer(info), inputs)
         probabilities = model.predict(ids, verbose=0)[:, 0]
         rows = []
         for text, p in zip(inputs, probabilities):
@@ -319,7 +322,7 @@ class SentimentTask(Task):
             return model(vectorize(texts), training=False)
 
         def reference(texts):
-            ids = np.asarray(vectorize(np.asarray(texts, dtype=object)), dtype="int32")
+            ids = to_ids(vectorize, texts)
             return np.asarray(model(ids, training=False))
 
         examples = ["the plot was not good", "although the script was dull , the cast was wonderful",
