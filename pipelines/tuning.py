@@ -140,7 +140,7 @@ def _make_tuner(kind: str, task, base: cfg.RunConfig, space: dict, directory: st
     import keras
     import keras_tuner as kt
 
-    from keras_recurrent.pipelines.verbs import build_compiled
+    from keras_recurrent.pipelines.verbs import build_before_tracing, build_compiled
 
     data_cache = {}
     tuner_classes = {"random": kt.RandomSearch, "grid": kt.GridSearch, "hyperband": kt.Hyperband,
@@ -162,8 +162,10 @@ def _make_tuner(kind: str, task, base: cfg.RunConfig, space: dict, directory: st
             model = build_compiled(task, trial_config, data.info)
             task.pretrain(model, data, trial_config)  # a trial trains as a run would
             batch = trial_config.train.batch_size
+            train = task.batch(data.train.shuffle(4096, seed=trial_config.train.seed), batch)
+            build_before_tracing(model, train.element_spec)
             history = model.fit(
-                task.batch(data.train.shuffle(4096, seed=trial_config.train.seed), batch),
+                train,
                 validation_data=task.batch(data.validation, batch),
                 epochs=trial_config.train.epochs, verbose=0, shuffle=False,  # shuffled above, by the seed
             )

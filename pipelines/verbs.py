@@ -220,6 +220,7 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
         if record is not None:
             rundir.write_json(os.path.join(path, "pretraining.json"), record)
             _say(quiet, f"pretrained: {record.get('objective', 'self-supervised')}, loss {record['loss'][-1]}")
+    build_before_tracing(net, train_ds.element_spec)
     try:
         net.fit(
             train_ds.prefetch(tf.data.AUTOTUNE),
@@ -237,6 +238,21 @@ def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, 
         raise UserError(f"multi-worker training stopped ({reason.strip()[:200]}); start every worker again with the "
                         f"same command: each resumes from the last finished epoch") from None
     return time.perf_counter() - started, seeder, best
+
+
+def build_before_tracing(net, element_spec) -> None:
+    """Create the optimizer's and the compiled metrics' variables before `fit` traces its train step.
+
+    Without a strategy, Keras's TensorFlow trainer defers them to the first traced step, and a
+    `tf.function` that creates variables is traced twice: a second full trace of the step, about a
+    quarter of a short run. Keras builds the same variables itself when a strategy is set; the values
+    (zeros) and the random streams are the same either way, so the run's numbers do not change.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow" or getattr(net, "_distribute_strategy", None) is not None:
+        return  # the JAX trainer, and the TensorFlow one under a strategy, build these before the first step
+    net._symbolic_build(data_batch=element_spec)  # shapes and dtypes are all it reads
 
 
 def _evaluate_and_plot(the_task, net, data_set, path, history, config) -> dict:

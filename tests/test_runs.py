@@ -259,3 +259,15 @@ def test_best_epoch_ignores_warmup_epochs(tmp_path):
         stopped_at[start] = (epoch, callback.best_epoch)
     assert stopped_at[0] == (2, 0)
     assert stopped_at[3] == (6, 4)
+
+
+def test_the_train_step_is_traced_once(tmp_path, monkeypatch):
+    """The optimizer and metric variables exist before `fit` traces its step, so TensorFlow traces the
+    step once, not twice (a step that creates variables is traced again without creating them)."""
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+
+    traced = []
+    train_step = TensorFlowTrainer.train_step
+    monkeypatch.setattr(TensorFlowTrainer, "train_step", lambda self, data: traced.append(1) or train_step(self, data))
+    run = pipelines.train("adding", run_dir=str(tmp_path / "r"), quick=True, quiet=True, epochs=2)
+    assert run.metrics["epochs_trained"] == 2 and len(traced) == 1
