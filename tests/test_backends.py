@@ -57,7 +57,11 @@ def jax_models(task_name: str) -> list:
 def test_every_model_runs_under_jax(task_name, tmp_path):
     import keras
 
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
+               # The child trains the same model several times (resume, the finished run found, evaluate):
+               # XLA compiles each step once and reads it back from this cache after (a third of the time).
+               JAX_COMPILATION_CACHE_DIR=str(tmp_path / "xla-cache"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
     models = jax_models(task_name)
     check_resume = task_name in RESUME_CHECKED
     done = subprocess.run([sys.executable, str(MATRIX), task_name, str(tmp_path), ",".join(models),

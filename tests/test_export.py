@@ -14,25 +14,28 @@ import pytest
 from keras_recurrent.pipelines import exporting as ex
 from keras_recurrent.pipelines.cli import main
 from keras_recurrent.pipelines.config import resolve_config
-from keras_recurrent.tasks import get_task, model_families, task_names
+from keras_recurrent.tasks import get_task, model_families
 
 def _export_models(task_name):
-    """Each layer of the shared registry exports in every model of sentiment (which offers them all), of bAbI
-    (both its models are its own) and of
-    the language model (whose models also export a streaming step model per layer); the other tasks
-    export their default model and the models only they build. Tasks sharing their builders (sort /
-    convex_hull / tsp, copy / associative_recall) differ only in input width: their default model."""
+    """Each custom layer of the shared registry exports in sentiment (masked, pooled, bidirectional where
+    the default is) and in the language model (whose models also export a streaming step model per layer);
+    of Keras's own layers, the defaults (a BiGRU, an LSTM with its two-tensor state) and sentiment's masked
+    LSTM: the GRU, BiLSTM and SimpleRNN convert through the same Keras paths. bAbI exports both its
+    models (its LSTM reader is its own builder); every other family its default model and the models only
+    it builds. Tasks sharing their builders (sort / convex_hull / tsp, copy / associative_recall) differ
+    only in input width: the family's first task stands for them."""
     from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS
 
     task = get_task(task_name)
-    if task_name in ("sentiment", "language_model", "babi"):  # babi: its LSTM reader is its own builder
+    keras_own = {"simple_rnn", "gru", "bilstm", "bigru", "lstm"}
+    if task_name in ("sentiment", "language_model"):
+        return [m for m in task.models if m == task.default_model or m not in keras_own or (task_name, m) == ("sentiment", "lstm")]
+    if task_name == "babi":
         return list(task.models)
-    if task_name not in model_families():
-        return [task.default_model]
     return [m for m in task.models if m == task.default_model or m not in RECURRENT_ENCODERS]
 
 
-CASES = [(t, m) for t in task_names() for m in _export_models(t)]
+CASES = [(t, m) for t in model_families() for m in _export_models(t)]
 _DATA = {}
 
 
