@@ -125,6 +125,27 @@ def save_figure(fig, path: str) -> None:
     plt.close(fig)
 
 
+def write_array(path: str, array) -> None:
+    import numpy as np
+
+    with atomic_path(path, ".npy") as tmp:
+        np.save(tmp, np.asarray(array))
+
+
+def save_gif(frames, path: str, seconds_per_frame: float = 0.2) -> None:
+    """An animated GIF of `frames` (time, rows, columns, channels), values in [0, 1], looping forever."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.clip(np.rint(np.asarray(frames, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    if pixels.ndim == 4 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    images = [Image.fromarray(frame) for frame in pixels]
+    with atomic_path(path, ".gif") as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
+                       duration=int(seconds_per_frame * 1000))
+
+
 def save_model(model, path: str) -> None:
     with atomic_path(path, ".keras") as tmp:
         model.save(tmp)

@@ -265,6 +265,8 @@ def _evaluate_and_plot(the_task, net, data_set, path, history, config) -> dict:
         figures["learning_curves"] = learning_curves(history, f"{the_task.name} / {config.model_name}")
     for name, fig in figures.items():
         rundir.save_figure(fig, os.path.join(path, "plots", f"{name}.png"))
+    for name, frames in the_task.animations(net, data_set).items():
+        rundir.save_gif(frames, os.path.join(path, "plots", f"{name}.gif"))
     return metrics
 
 

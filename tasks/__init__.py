@@ -21,6 +21,7 @@ _TASK_MODULES = {
     "copy": "keras_recurrent.tasks.memory:CopyTask",
     "associative_recall": "keras_recurrent.tasks.memory:AssociativeRecallTask",
     "babi": "keras_recurrent.tasks.babi:BabiTask",
+    "video": "keras_recurrent.tasks.video:VideoTask",
 }
 
 

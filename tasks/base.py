@@ -21,6 +21,7 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
   `load_for_evaluation(...)`: `load` for evaluation only (a task may skip making its training split);
 - `plots(model, data) -> {name: matplotlib Figure}`: the pictures people look at (the pipeline
   saves them as `plots/<name>.png` and draws the learning curves every task shares);
+  `animations(model, data) -> {name: frames}`: the same for moving pictures (`plots/<name>.gif`);
 - `predict(model, inputs, info, config) -> list[dict]`: raw user inputs (strings: sentences, file
   paths, ...) to JSON-able predictions, in input order, one row an input or several (a forecast gives
   one a future step); `config` is the run's resolved RunConfig (sampling settings...);
@@ -217,6 +218,11 @@ class Task:
         raise NotImplementedError
 
     def plots(self, model, data: TaskData) -> dict:
+        return {}
+
+    def animations(self, model, data: TaskData) -> dict:
+        """Moving pictures: `{name: frames}`, frames a (time, rows, columns, channels) array in [0, 1] (channels
+        1 or 3); the pipeline saves each as `plots/<name>.gif` beside the figures. Called after `plots`."""
         return {}
 
     def predict(self, model, inputs: list[str], info: dict, config=None) -> list[dict]:

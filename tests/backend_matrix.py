@@ -9,8 +9,8 @@ interrupted after its first epoch resumes to exactly the metrics of an uninterru
 seed (the parent asks it of the tasks whose training has machinery of its own).
 Then for each model it trains the task's quick settings into OUT_DIR/MODEL, predicts the task's example
 inputs, and records the model's outputs on a few test inputs, so the parent can reload the saved file
-under TensorFlow and compare. The default model also trains again (which must find the finished run)
-and is re-evaluated: those paths do not depend on the model, and each costs a compilation per model.
+under TensorFlow and compare. With `resume`, the default model also trains again (which must find the finished run) and is
+re-evaluated: those paths do not depend on the model, and each costs a compilation per model.
 It writes OUT_DIR/report.json.
 """
 
@@ -33,7 +33,7 @@ def main(task_name: str, out_dir: str, models: str = "", resume: str = "") -> No
         run_dir = os.path.join(out_dir, model_name)
         run = verbs.train(task_name, model=model_name, quick=True, quiet=True, seed=3, run_dir=run_dir)
         again = evaluated = None
-        if model_name == task.default_model:
+        if resume and model_name == task.default_model:
             again = verbs.train(task_name, model=model_name, quick=True, quiet=True, seed=3, run_dir=run_dir)
             evaluated = verbs.evaluate(run_dir, quiet=True)
         _, config, info, model = verbs.load_run(run_dir)
