@@ -29,6 +29,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_recurrent.layers._cell_config import CellArgumentsConfig
+
 
 def _pair(value, name: str) -> tuple[int, int]:
     pair = (value, value) if isinstance(value, int) else tuple(value)
@@ -161,7 +163,7 @@ class ConvLSTMCell(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_recurrent")
-class ConvLSTM(keras.layers.RNN):
+class ConvLSTM(CellArgumentsConfig, keras.layers.RNN):
     """Convolutional LSTM layer (Shi et al., NeurIPS 2015): `ConvLSTMCell` run over a sequence of frames.
 
     Args:
@@ -233,19 +235,6 @@ class ConvLSTM(keras.layers.RNN):
     @property
     def filters(self):
         return self.cell.filters
-
-    def get_config(self):
-        config = super().get_config()
-        config.pop("cell", None)
-        cell_config = self.cell.get_config()
-        for key in ("name", "trainable", "dtype"):
-            cell_config.pop(key, None)
-        config.update(cell_config)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 __all__ = ["ConvLSTM", "ConvLSTMCell"]

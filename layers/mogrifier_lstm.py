@@ -21,6 +21,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_recurrent.layers._cell_config import CellArgumentsConfig
+
 
 @keras.saving.register_keras_serializable(package="keras_recurrent")
 class MogrifierLSTMCell(keras.layers.Layer):
@@ -146,7 +148,7 @@ class MogrifierLSTMCell(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_recurrent")
-class MogrifierLSTM(keras.layers.RNN):
+class MogrifierLSTM(CellArgumentsConfig, keras.layers.RNN):
     """Mogrifier LSTM layer (Melis et al., ICLR 2020): `MogrifierLSTMCell` run over a sequence.
 
     Args:
@@ -219,14 +221,4 @@ class MogrifierLSTM(keras.layers.RNN):
         return self.cell.units
 
     def get_config(self):
-        config = super().get_config()
-        config.pop("cell", None)
-        cell_config = self.cell.get_config()
-        for key in ("name", "trainable", "dtype"):
-            cell_config.pop(key, None)
-        config.update(cell_config, dropout=self.dropout, seed=self.seed)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return {**super().get_config(), "dropout": self.dropout, "seed": self.seed}

@@ -46,8 +46,8 @@ def _holds_a_project_layer(task, model_name: str) -> bool:
 
 
 def jax_models(task_name: str) -> list:
-    """Every layer of this project runs under JAX: the adding task runs its default model and one model
-    per custom layer of the shared registry (its runs are the cheapest of the tasks that offer them all;
+    """Every layer of this project runs under JAX: the adding task runs one model per custom layer of the
+    shared registry (its runs are the cheapest of the tasks that offer them all;
     Keras's own recurrent layers run as the defaults of sentiment, the language model and forecasting);
     the other tasks run their default model and the models only they build that hold a layer of this
     project (the language model's causal SRU++, the pointer and memory networks, the video ConvLSTM), so
@@ -56,8 +56,8 @@ def jax_models(task_name: str) -> list:
     from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS
 
     task = get_task(task_name)
-    if task_name == "adding":
-        return [task.default_model, "mogrifier", "sru", "srupp", "ntm"]
+    if task_name == "adding":  # its default, Keras's LSTM, runs as the language model's default
+        return ["mogrifier", "sru", "srupp", "ntm"]
     own = {"language_model": ["srupp"]}.get(task_name, [])  # causal attention: built there only
     return [m for m in task.models if m == task.default_model or m in own
             or (m not in RECURRENT_ENCODERS and _holds_a_project_layer(task, m))]
