@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
 
 # Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 75 minutes on 2 cores before the pointer (about 70), memory (about 4 hours at the
-# issue's 60-minute budgets) and bAbI (about 60) benchmarks.
+# issue's 60-minute budgets), bAbI (about 60) and video (about 90: two models of 40 minutes and their scoring) benchmarks.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.recurrent_speed
 	$(BIN)/python -m benchmarks.vanishing_gradients
@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.pointer_quality
 	$(BIN)/python -m benchmarks.memory_quality
 	$(BIN)/python -m benchmarks.babi_quality
+	$(BIN)/python -m benchmarks.video_quality --minutes 40
 
 # Mutation testing (cosmic-ray) of one module against the tests that guard it, in a scratch copy so
 # the working tree is never mutated: make mutation MODULE=pipelines/config.py TESTS=tests/test_config.py

@@ -10,7 +10,7 @@ paper's ordering: 3670.85 against 4832.49 on Moving MNIST), both from one run of
 4 GiB).
 
 Run: `python -m benchmarks.video_quality [--models convlstm,fc_lstm] [--minutes 60] [--set K=V ...]
-[--memory-check]`; writes (merging model by model, so models can train in separate processes, one core
+[--label NAME] [--memory-check]`; writes (merging model by model, so models can train in separate processes, one core
 each) benchmarks/results/video_quality.json and video_by_frame.png.
 """
 
@@ -110,6 +110,7 @@ def main(argv=None) -> None:
     parser.add_argument("--minutes", type=float, default=0.0, help="stop each model after the epoch that passes this")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], help="K=V, as for recurrent train")
+    parser.add_argument("--label", default="", help="store the (one) model's result under this name, e.g. a variant")
     parser.add_argument("--memory-check", action="store_true")
     args = parser.parse_args(argv)
     result = {"settings": {"seed": args.seed, "minutes_per_model": args.minutes, "set": args.set,
@@ -120,7 +121,7 @@ def main(argv=None) -> None:
             result["memory_check"] = memory_check(args.seed, args.set, root)
         else:
             for model in args.models.split(","):
-                result["models"][model] = train_and_score(model, args.minutes, args.seed, args.set, root)
+                result["models"][args.label or model] = train_and_score(model, args.minutes, args.seed, args.set, root)
     with previous_result("video_quality") as previous:
         result["models"] = {**previous.get("models", {}), **result["models"]}
         if "memory_check" in previous and "memory_check" not in result:
