@@ -126,7 +126,8 @@ def test_round_trip_with_every_weight_random(tmp_path):
     assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
 
 
-@pytest.mark.parametrize("bad", [dict(filters=0), dict(filters=4, kernel_size=0), dict(filters=4, kernel_size=(3, 3, 3))])
+@pytest.mark.parametrize("bad", [dict(filters=0), dict(filters=-2), dict(filters=4, kernel_size=0),
+                                 dict(filters=4, kernel_size=(3, 3, 3)), dict(filters=4, kernel_size=(3,))])
 def test_bad_arguments_are_refused(bad):
     with pytest.raises(ValueError):
         ConvLSTM(**bad)
@@ -137,3 +138,28 @@ def test_frames_need_known_sizes():
         ConvLSTM(4)(keras.Input((5, None, 8, 1)))
     with pytest.raises(ValueError, match="expects"):
         ConvLSTM(4).build((2, 5, 8, 1))
+
+
+def test_the_cell_alone_in_keras_rnn_and_the_layers_defaults(tmp_path):
+    """The cell works without the layer (raw frames in, both convolutions in the step), saves and loads on
+    its own, and agrees with the layer; the layer's defaults are the paper's (3 x 3 kernels, peepholes)
+    and Keras's (forget gate open)."""
+    layer = ConvLSTM(4)
+    layer.build(FRAMES.shape)
+    _randomise(layer, np.random.default_rng(7))
+    assert layer.filters == 4 and tuple(layer.cell.kernel.shape) == (3, 3, 3, 16) and layer.cell.peepholes
+    fresh = ConvLSTM(2)
+    fresh.build(FRAMES.shape)
+    np.testing.assert_array_equal(np.asarray(fresh.cell.bias), [0, 0, 1, 1, 0, 0, 0, 0])
+    expected = np.asarray(layer(FRAMES))  # the layer ran: its cell must be back to reading raw frames
+    inputs = keras.Input(FRAMES.shape[1:])
+    rnn = keras.layers.RNN(ConvLSTMCell(4), name="rnn")
+    model = keras.Model(inputs, rnn(inputs))
+    rnn.set_weights(layer.get_weights())
+    np.testing.assert_allclose(model.predict(FRAMES, verbose=0), expected, atol=1e-5)
+    h, _ = layer.cell(FRAMES[:, 0], layer.cell.get_initial_state(2))
+    h_alone, _ = rnn.cell(FRAMES[:, 0], rnn.cell.get_initial_state(2))
+    np.testing.assert_allclose(np.asarray(h), np.asarray(h_alone), atol=1e-6)
+    path = str(tmp_path / "cell.keras")
+    model.save(path)
+    np.testing.assert_allclose(keras.saving.load_model(path, safe_mode=True).predict(FRAMES, verbose=0), expected, atol=1e-5)
