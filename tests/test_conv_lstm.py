@@ -148,6 +148,7 @@ def test_the_cell_alone_in_keras_rnn_and_the_layers_defaults(tmp_path):
     layer.build(FRAMES.shape)
     _randomise(layer, np.random.default_rng(7))
     assert layer.filters == 4 and tuple(layer.cell.kernel.shape) == (3, 3, 3, 16) and layer.cell.peepholes
+    assert tuple(ConvLSTM(1)(FRAMES).shape) == (2, 6, 5, 1)  # one filter is a valid layer
     fresh = ConvLSTM(2)
     fresh.build(FRAMES.shape)
     np.testing.assert_array_equal(np.asarray(fresh.cell.bias), [0, 0, 1, 1, 0, 0, 0, 0])
