@@ -29,7 +29,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_recurrent.layers._cell_config import CellArgumentsConfig
+from keras_recurrent.layers._cell_config import CellArgumentsConfig, lstm_bias_initializer
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -107,14 +107,8 @@ class ConvLSTMCell(keras.layers.Layer):
                                       name="kernel")
         self.recurrent_kernel = self.add_weight(shape=(*self.kernel_size, f, 4 * f),
                                                 initializer=self.recurrent_initializer, name="recurrent_kernel")
-        if self.unit_forget_bias:
-            base = self.bias_initializer
-
-            def bias_initializer(shape, dtype=None):
-                return ops.concatenate([base((f,), dtype), ops.ones((f,), dtype), base((2 * f,), dtype)])
-        else:
-            bias_initializer = self.bias_initializer
-        self.bias = self.add_weight(shape=(4 * f,), initializer=bias_initializer, name="bias")
+        self.bias = self.add_weight(shape=(4 * f,), name="bias",
+                                    initializer=lstm_bias_initializer(self.bias_initializer, f, self.unit_forget_bias))
         if self.peepholes:
             shape = (*self.frame_shape, f)
             self.peephole_i = self.add_weight(shape=shape, initializer=self.peephole_initializer, name="peephole_i")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_recurrent.layers._cell_config import CellArgumentsConfig
+from keras_recurrent.layers._cell_config import CellArgumentsConfig, lstm_bias_initializer
 
 
 @keras.saving.register_keras_serializable(package="keras_recurrent")
@@ -80,17 +80,8 @@ class MogrifierLSTMCell(keras.layers.Layer):
         self.recurrent_kernel = self.add_weight(
             shape=(self.units, 4 * self.units), initializer=self.recurrent_initializer, name="recurrent_kernel"
         )
-        if self.unit_forget_bias:
-            base = self.bias_initializer
-
-            def bias_initializer(shape, dtype=None):
-                return ops.concatenate(
-                    [base((self.units,), dtype=dtype), ops.ones((self.units,), dtype=dtype),
-                     base((2 * self.units,), dtype=dtype)]
-                )
-        else:
-            bias_initializer = self.bias_initializer
-        self.bias = self.add_weight(shape=(4 * self.units,), initializer=bias_initializer, name="bias")
+        self.bias = self.add_weight(shape=(4 * self.units,), name="bias", initializer=lstm_bias_initializer(
+            self.bias_initializer, self.units, self.unit_forget_bias))
 
         # Round i (1-based) odd: x gated from h, matrix (units -> input_dim); even: h gated from x.
         self.mogrifier_kernels, self.mogrifier_biases = [], []

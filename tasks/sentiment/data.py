@@ -151,39 +151,18 @@ def read_path(path: str, config) -> Splits:
 def read_tfds(name: str, config) -> Splits:
     if name not in TFDS_SOURCES:
         raise UserError(f"--data tfds:{name}: not a sentiment source; choose from {', '.join(TFDS_SOURCES)}")
-    import tensorflow_datasets as tfds
+    from keras_recurrent.tasks.tfds_loading import load_split
 
     text_key, train_split, test_split = TFDS_SOURCES[name]
-    _fail_fast_downloads()
     loaded = {}
     for split in (train_split, test_split):
-        try:
-            ds = tfds.load(name, split=split, shuffle_files=False, data_dir=config.tfds_dir or None)
-        except Exception as e:  # a download or preparation failure, from whichever library tfds used
-            reason = " ".join(str(e).split())[:160]
-            where = config.tfds_dir or "~/tensorflow_datasets"
-            raise UserError(
-                f"--data tfds:{name}: could not download or prepare the data set ({type(e).__name__}: {reason}); "
-                f"offline, prepare it on a connected machine (python -m tensorflow_datasets.scripts.download_and_prepare "
-                f"--datasets={name}) and copy it into {where}, or set --set data.tfds_dir=DIR to a prepared copy"
-            ) from None
+        ds = load_split(name, split, config.tfds_dir)
         texts, labels = [], []
         for example in ds.as_numpy_iterator():
             texts.append(decode(example[text_key], "utf-8", f"tfds:{name}"))
             labels.append(int(example["label"]))
         loaded[split] = (texts, labels)
     return Splits(loaded[train_split], loaded[test_split], f"tfds:{name}")
-
-
-def _fail_fast_downloads(retries: int = 2) -> None:
-    """tensorflow-datasets retries a failed connection 10 times with exponential backoff: offline, that
-    is three and a half silent minutes before the error. Two retries still ride out a dropped packet."""
-    try:
-        from tensorflow_datasets.core.download import downloader
-    except ImportError:  # pragma: no cover - a tfds without this module: keep its own behaviour
-        return
-    if getattr(downloader, "MAX_RETRIES", 0) > retries:
-        downloader.MAX_RETRIES = retries
 
 
 def read_source(spec: str | None, config, seed: int) -> Splits:

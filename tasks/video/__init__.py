@@ -111,9 +111,9 @@ class VideoTask(Task):
             splits = []
             for name in ("train", "validation", "test"):
                 chosen = [usable[i] for i in parts[name]] if name in wanted else []
-                if not len(chosen) and name in wanted:
+                if not chosen and name in wanted:
                     chosen = usable  # evaluation of fewer than 3 clips: all of them are the test split
-                cut = (sources.windows(chosen, length, f"--data {spec}") if chosen
+                cut = (sources.windows(chosen, length) if chosen
                        else np.zeros((0, length, *shape), np.float32))
                 splits.append(tf.data.Dataset.from_tensor_slices((cut[:, :config.input_frames], cut[:, config.input_frames:])))
             info = {"source": spec, "frame_shape": list(shape)}
@@ -167,9 +167,7 @@ class VideoTask(Task):
     def plots(self, model, data: TaskData) -> dict:
         from keras_recurrent.tasks.video import plots
 
-        if "scores" not in data.extras:
-            self.evaluate(model, data)
-        inputs, future, predicted = data.extras["kept"]
+        inputs, future, predicted = data.extras["kept"]  # kept by evaluate, which the pipeline runs first
         title = f"video / {model.name}"
         return {
             "frames": plots.strips(inputs, future, predicted, f"{title}: input, truth, prediction"),

@@ -81,7 +81,7 @@ def build_convlstm(config: VideoModel, info: dict):
     k_in, k_out, patch = info["input_frames"], info["output_frames"], config.patch_size
     grid = _patched_shape(info, patch)
     inputs = keras.Input((k_in, *info["frame_shape"]), name="frames_in")
-    x = to_patches(inputs, k_in, info, patch)
+    x = patched = to_patches(inputs, k_in, info, patch)
     states = []
     for i in range(config.num_layers):
         x, h, c = ConvLSTM(config.filters, config.kernel_size, peepholes=config.peepholes, return_sequences=True,
@@ -89,7 +89,7 @@ def build_convlstm(config: VideoModel, info: dict):
         states.append([h, c])
     # The forecaster's first layer has no input (section 3.2): a zero sequence of the horizon's length,
     # made from the input by layers that save and load anywhere (a Lambda would not load in safe mode).
-    silent = keras.layers.Rescaling(0.0)(_last_step(to_patches(inputs, k_in, info, patch), k_in))
+    silent = keras.layers.Rescaling(0.0)(_last_step(patched, k_in))
     y = keras.layers.UpSampling3D((k_out, 1, 1), name="no_input")(silent)
     hidden = []
     for i in range(config.num_layers):

@@ -95,29 +95,15 @@ def read_tfds(name: str, tfds_dir: str | None) -> list[np.ndarray]:
     task splits it)."""
     if name != "moving_mnist":
         raise UserError(f"--data tfds:{name}: not a video source; choose tfds:moving_mnist")
-    import tensorflow_datasets as tfds
+    from keras_recurrent.tasks.tfds_loading import load_split
 
-    from keras_recurrent.tasks.sentiment.data import _fail_fast_downloads
-
-    _fail_fast_downloads()
-    try:
-        ds = tfds.load(name, split="test", shuffle_files=False, data_dir=tfds_dir or None)
-    except Exception as e:  # a download or preparation failure, from whichever library tfds used
-        reason = " ".join(str(e).split())[:160]
-        raise UserError(
-            f"--data tfds:{name}: could not download or prepare the data set ({type(e).__name__}: {reason}); "
-            f"offline, prepare it on a connected machine (python -m tensorflow_datasets.scripts.download_and_prepare "
-            f"--datasets={name}) and copy it into {tfds_dir or '~/tensorflow_datasets'}, or set data.tfds_dir=DIR"
-        ) from None
+    ds = load_split(name, "test", tfds_dir)
     return [as_frames(example["image_sequence"], f"tfds:{name}") for example in ds.as_numpy_iterator()]
 
 
-def windows(clips: list[np.ndarray], length: int, where: str) -> np.ndarray:
-    """Non-overlapping windows of `length` frames from every clip: (count, length, rows, columns, channels)."""
-    longest = max(len(c) for c in clips)
-    if longest < length:
-        raise UserError(f"{where}: the longest clip has {longest} frames; the model needs {length} "
-                        f"(data.input_frames + data.output_frames)")
+def windows(clips: list[np.ndarray], length: int) -> np.ndarray:
+    """Non-overlapping windows of `length` frames from every clip (each at least that long):
+    (count, length, rows, columns, channels)."""
     cut = [c[i:i + length] for c in clips for i in range(0, len(c) - length + 1, length)]
     return np.stack(cut).astype(np.float32)
 
