@@ -22,6 +22,7 @@ _TASK_MODULES = {
     "associative_recall": "keras_recurrent.tasks.memory:AssociativeRecallTask",
     "babi": "keras_recurrent.tasks.babi:BabiTask",
     "video": "keras_recurrent.tasks.video:VideoTask",
+    "captioning": "keras_recurrent.tasks.captioning:CaptioningTask",
 }
 
 
