@@ -113,7 +113,7 @@ def test_beam_search_finds_the_most_probable_caption_and_width_one_is_greedy():
     info = _info(words=("red", "circle"), max_length=3)
     model = _randomised(build_cnn_bilstm(CaptioningModel(**{**SMALL.__dict__, "dropout": 0.0}), info), seed=3, scale=1.0)
     images = np.random.default_rng(2).random((3, 16, 16, 3)).astype("f")
-    beam = decoding.beam_search(model, images, width=40)
+    beam, beam_scores = decoding.beam_search(model, images, width=40, return_scores=True)
     greedy, attention = decoding.greedy(model, images)
     assert decoding.beam_search(model, images, width=1) == greedy
     assert attention.shape[0] == 3 and attention.shape[-1] == 16 and np.allclose(attention.sum(-1), 1, atol=1e-4)
@@ -123,6 +123,7 @@ def test_beam_search_finds_the_most_probable_caption_and_width_one_is_greedy():
         scores = [_log_probability(model, images[i:i + 1], c) for c in captions]
         best = captions[int(np.argmax(scores))]
         assert beam[i] == best, (i, beam[i], best)
+        assert beam_scores[i] == pytest.approx(max(scores), abs=1e-4)  # what beam search summed is the model's
         assert max(scores) >= _log_probability(model, images[i:i + 1], greedy[i]) - 1e-9
 
 
@@ -235,7 +236,8 @@ def test_coco_captions_through_tfds_mock_data():
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return verbs.train("captioning", quick=True, quiet=True, run_dir=str(tmp_path_factory.mktemp("captioning") / "run"))
+    return verbs.train("captioning", quick=True, quiet=True, set=["model.beam_width=2"],
+                       run_dir=str(tmp_path_factory.mktemp("captioning") / "run"))
 
 
 def test_quick_run_scores_beside_its_baselines_and_draws(run):

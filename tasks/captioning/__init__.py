@@ -72,7 +72,7 @@ class CaptioningTask(Task):
     train_defaults = {"epochs": 30, "batch_size": 64, "learning_rate": 2e-3, "patience": 4}
     quick = {"data.image_size": 16, "data.num_images": 24, "data.held_out": 6, "data.max_shapes": 2,
              "data.max_length": 12, "data.min_count": 1, "model.filters": 4, "model.grid": 4, "model.encoder_units": 8,
-             "model.units": 16, "model.embedding_dim": 8, "model.beam_width": 2, "train.epochs": 1}
+             "model.units": 16, "model.embedding_dim": 8, "model.beam_width": 1, "train.epochs": 1}
     tunable = {"model.units": [128, 256], "model.dropout": (0.0, 0.5), "train.learning_rate": (5e-4, 5e-3, "log")}
 
     # -- data -------------------------------------------------------------------------------------

@@ -19,10 +19,17 @@ def parts(model):
 
 
 def _batched(fn, arrays, batch_size):
+    """`fn` over chunks of `batch_size` rows, each padded to a power of two (at least 8): a few input shapes, so a
+    backend that compiles per shape (JAX) compiles a few times, however many images and hypotheses there are."""
     outputs = None
     for start in range(0, len(arrays[0]), batch_size):
-        out = fn([a[start:start + batch_size] for a in arrays])
-        out = [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+        chunk = [a[start:start + batch_size] for a in arrays]
+        rows = len(chunk[0])
+        padded = min(batch_size, max(8, 1 << (rows - 1).bit_length()))
+        if padded > rows:
+            chunk = [np.concatenate([c, np.repeat(c[-1:], padded - rows, axis=0)]) for c in chunk]
+        out = fn(chunk)
+        out = [np.asarray(o)[:rows] for o in (out if isinstance(out, (list, tuple)) else [out])]
         outputs = [[o] for o in out] if outputs is None else [acc + [o] for acc, o in zip(outputs, out)]
     return [np.concatenate(o) for o in outputs]
 
@@ -66,14 +73,15 @@ def greedy(model, images: np.ndarray, batch_size: int = 64):
     return [_caption(row) for row in chosen], maps
 
 
-def beam_search(model, images: np.ndarray, width: int, batch_size: int = 64):
-    """Captions (lists of token ids) by beam search of `width` hypotheses per image.
+def beam_search(model, images: np.ndarray, width: int, batch_size: int = 64, return_scores: bool = False):
+    """Captions (lists of token ids) by beam search of `width` hypotheses per image (with `return_scores`, also
+    each caption's log-probability, <end> included).
 
     Each step extends every live hypothesis by every word and keeps the `width` most probable by summed
     log-probability; a hypothesis that wrote <end> is complete and carried along at no further cost. The most
     probable complete hypothesis wins (one cut off at the maximum length competes as it stands).
     """
-    if width <= 1:
+    if width <= 1 and not return_scores:
         return greedy(model, images, batch_size)[0]
     _, decoder = parts(model)
     keys, state = encode(model, images, batch_size)
@@ -105,12 +113,13 @@ def beam_search(model, images: np.ndarray, width: int, batch_size: int = 64):
         done = done | (word == END)
         if done[np.isfinite(score)].all():
             break
-    captions = []
+    captions, scores = [], []
     for i in range(n):
         live = np.isfinite(score[i])
         ranked = [k for k in np.argsort(-score[i], kind="stable") if live[k] and done[i, k]] or [int(np.argmax(score[i]))]
         captions.append(_caption(chosen[i, ranked[0]]))
-    return captions
+        scores.append(float(score[i, ranked[0]]))
+    return (captions, scores) if return_scores else captions
 
 
 def _caption(row: np.ndarray) -> list[int]:
