@@ -28,7 +28,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
 
 # Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 75 minutes on 2 cores before the pointer (about 70), memory (about 4 hours at the
-# issue's 60-minute budgets), bAbI (about 60) and video (about 90: two models of 40 minutes and their scoring) benchmarks.
+# issue's 60-minute budgets), bAbI (about 60), video (about 90: two models of 40 minutes and their scoring) and captioning
+# (about 90: three seeds of generated scenes, and the Flickr8k subset) benchmarks.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.recurrent_speed
 	$(BIN)/python -m benchmarks.vanishing_gradients
@@ -42,6 +43,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.memory_quality
 	$(BIN)/python -m benchmarks.babi_quality
 	$(BIN)/python -m benchmarks.video_quality --minutes 40
+	$(BIN)/python -m benchmarks.captioning_quality --set scenes --seeds 1,2,3
+	$(BIN)/python -m benchmarks.captioning_quality --set flickr8k --seeds 1,2
 
 # Mutation testing (cosmic-ray) of one module against the tests that guard it, in a scratch copy so
 # the working tree is never mutated: make mutation MODULE=pipelines/config.py TESTS=tests/test_config.py

@@ -1,17 +1,19 @@
 """Train, resume, evaluate and predict every model of one task under the backend KERAS_BACKEND names.
 
-Run by tests/test_backends.py in a child process (a process holds one Keras backend for its life):
+Run by tests/test_backends.py in a child process (a process holds one Keras backend for its life), for
+several tasks in one process (each child pays the TensorFlow and JAX imports once):
 
-    KERAS_BACKEND=jax python tests/backend_matrix.py TASK OUT_DIR [MODEL,MODEL,...] [resume]
+    KERAS_BACKEND=jax python tests/backend_matrix.py OUT_DIR TASK:MODEL,MODEL[:resume] [TASK:... ...]
 
 With `resume`, it first checks the run guarantee on this backend with the task's default model: a run
 interrupted after its first epoch resumes to exactly the metrics of an uninterrupted run with the same
 seed (the parent asks it of the tasks whose training has machinery of its own).
-Then for each model it trains the task's quick settings into OUT_DIR/MODEL, predicts the task's example
+Then for each model it trains the task's quick settings into OUT_DIR/TASK/MODEL, predicts the task's example
 inputs, and records the model's outputs on a few test inputs, so the parent can reload the saved file
 under TensorFlow and compare. With `resume`, the default model also trains again (which must find the finished run) and is
 re-evaluated: those paths do not depend on the model, and each costs a compilation per model.
-It writes OUT_DIR/report.json.
+It writes OUT_DIR/TASK/report.json, or OUT_DIR/TASK/error.txt with the traceback if the task failed (the
+other tasks still run).
 """
 
 import json
@@ -85,5 +87,22 @@ def _resume(task, out_dir: str) -> dict:
     return {"reference": numbers(reference), "resumed": numbers(resumed), "resumed_from_epoch": resumed.resumed_from_epoch}
 
 
+def run_all(out_dir: str, specs: list) -> None:
+    import traceback
+
+    import keras
+
+    for spec in specs:
+        task_name, models, resume = (spec.split(":") + ["", ""])[:3]
+        task_dir = os.path.join(out_dir, task_name)
+        os.makedirs(task_dir, exist_ok=True)
+        try:
+            main(task_name, task_dir, models, resume)
+        except Exception:
+            with open(os.path.join(task_dir, "error.txt"), "w") as f:
+                f.write(traceback.format_exc())
+        keras.backend.clear_session()
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    run_all(sys.argv[1], sys.argv[2:])

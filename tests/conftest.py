@@ -10,9 +10,9 @@ import pytest  # noqa: E402
 
 def pytest_collection_modifyitems(config, items):
     """Groups for `pytest -n 2 --dist loadgroup` (what `make test` runs): the tests of a file stay on one
-    worker (module fixtures are built once, as with --dist loadfile), except each task's run of a
-    child-process backend matrix, which is a group of its own so that two tasks' matrices run in parallel
-    instead of one file holding a worker for minutes."""
+    worker (module fixtures are built once, as with --dist loadfile), except each shard of the
+    child-process backend matrix, a group of its own so that the shards run in parallel instead of one
+    file holding a worker for minutes."""
     for item in items:
         if item.get_closest_marker("xdist_group") is not None:
             continue

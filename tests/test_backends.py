@@ -2,10 +2,10 @@
 default models of the tasks whose training has machinery of its own also resume exactly under JAX, are
 found finished when trained again and re-evaluate to the same metrics (RESUME_CHECKED).
 
-Each task runs in a child process with KERAS_BACKEND=jax (tests/backend_matrix.py); this process,
+The families run in two child processes with KERAS_BACKEND=jax (tests/backend_matrix.py), one a test worker; this process,
 on TensorFlow, then reloads each model file the JAX run saved and checks it computes the same
 outputs: the layers are backend-agnostic and their saved files move between backends.
-Parametrised over the task registry, so a task added later is covered without touching this file.
+The shards cover the task registry's families, so a task added later is covered without touching this file.
 """
 
 import json
@@ -63,45 +63,71 @@ def jax_models(task_name: str) -> list:
             or (m not in RECURRENT_ENCODERS and _holds_a_project_layer(task, m))]
 
 
+# Seconds each family's child work took (2-core CPU, JAX 0.4 / Keras 3.15): the shards below balance on them;
+# a family not listed counts as 20.
+COST = {"adding": 45, "captioning": 33, "language_model": 29, "copy": 23, "sentiment": 23, "babi": 20,
+        "forecasting": 19, "sort": 14, "video": 13}
+SHARDS = 2  # one child process a test worker: both run at once, and each imports TensorFlow and JAX once
+
+
+def shards() -> list[list[str]]:
+    """The model families split into SHARDS lists of about equal cost (the longest first, each to the lightest)."""
+    parts, load = [[] for _ in range(SHARDS)], [0.0] * SHARDS
+    for family in sorted(model_families(), key=lambda f: -COST.get(f, 20)):
+        lightest = load.index(min(load))
+        parts[lightest].append(family)
+        load[lightest] += COST.get(family, 20)
+    return parts
+
+
 @pytest.mark.slow
 @pytest.mark.backend
-@pytest.mark.parametrize("task_name", model_families())
-def test_every_model_runs_under_jax(task_name, tmp_path):
-    import keras
-
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_model_runs_under_jax(shard, tmp_path):
+    """Every family of the shard in one child process; each family's checks below, failures named by family."""
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
                # The child trains the same model several times (resume, the finished run found, evaluate):
                # XLA compiles each step once and reads it back from this cache after (a third of the time).
                JAX_COMPILATION_CACHE_DIR=str(tmp_path / "xla-cache"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
-    models = jax_models(task_name)
-    check_resume = task_name in RESUME_CHECKED
-    done = subprocess.run([sys.executable, str(MATRIX), task_name, str(tmp_path), ",".join(models),
-                           "resume" if check_resume else ""], env=env,
+    families = shards()[shard]
+    models = {name: jax_models(name) for name in families}
+    specs = [f"{name}:{','.join(models[name])}:{'resume' if name in RESUME_CHECKED else ''}" for name in families]
+    done = subprocess.run([sys.executable, str(MATRIX), str(tmp_path), *specs], env=env,
                           capture_output=True, text=True, timeout=540)
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads((tmp_path / "report.json").read_text())
+    for name in families:
+        error = tmp_path / name / "error.txt"
+        assert not error.exists(), f"{name} under JAX:\n{error.read_text()[-3000:] if error.exists() else ''}"
+        check_family(name, models[name], tmp_path / name)
+
+
+def check_family(task_name: str, models: list, out: pathlib.Path) -> None:
+    import keras
+
+    report = json.loads((out / "report.json").read_text())
     assert report["backend"] == "jax"
     task = get_task(task_name)
-    assert set(report["models"]) == set(models)
+    check_resume = task_name in RESUME_CHECKED
+    assert set(report["models"]) == set(models), task_name
     if check_resume:
-        assert report["resume"]["resumed_from_epoch"] == 1
-        assert report["resume"]["resumed"] == report["resume"]["reference"]  # exact, as under TensorFlow
+        assert report["resume"]["resumed_from_epoch"] == 1, task_name
+        assert report["resume"]["resumed"] == report["resume"]["reference"], task_name  # exact, as under TensorFlow
     for model_name, result in report["models"].items():
         trained = _numbers(result["metrics"])
-        assert trained and all(math.isfinite(v) for v in trained.values()), (model_name, trained)
-        assert result["history_rows"] == result["metrics"]["epochs_trained"]
+        assert trained and all(math.isfinite(v) for v in trained.values()), (task_name, model_name, trained)
+        assert result["history_rows"] == result["metrics"]["epochs_trained"], (task_name, model_name)
         if check_resume and model_name == task.default_model:
-            assert result["second_call_found_finished"], model_name
+            assert result["second_call_found_finished"], (task_name, model_name)
             evaluated = _numbers(result["evaluated"])
             for key, value in trained.items():
-                assert evaluated[key] == pytest.approx(value, rel=1e-4, abs=1e-5), (model_name, key)
+                assert evaluated[key] == pytest.approx(value, rel=1e-4, abs=1e-5), (task_name, model_name, key)
         # At least a row an input (a forecast has one a future step).
-        assert len(result["predictions"]) >= len(task.predict_examples(_info(tmp_path / model_name)))
+        assert len(result["predictions"]) >= len(task.predict_examples(_info(out / model_name))), (task_name, model_name)
         # The file saved under JAX, loaded here under TensorFlow, computes the same outputs.
-        probe = np.load(tmp_path / model_name / "probe.npz")
+        probe = np.load(out / model_name / "probe.npz")
         inputs = [probe[f"arr_{i}"] for i in range(len(probe.files) - 1)]
-        model = keras.saving.load_model(tmp_path / model_name / "model.keras")
+        model = keras.saving.load_model(out / model_name / "model.keras")
         np.testing.assert_allclose(model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0), probe["outputs"], atol=1e-4, rtol=1e-4,
                                    err_msg=f"{task_name}/{model_name}: TensorFlow and JAX disagree")
 

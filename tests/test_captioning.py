@@ -286,3 +286,23 @@ def test_a_grid_the_small_cnn_cannot_make_is_a_one_line_error(tmp_path, capsys):
     code = main(["train", "captioning", "--quick", "--set", "model.grid=3", "--run-dir", str(tmp_path / "run")])
     assert code == 2 and "model.grid=3: the small CNN halves data.image_size=16" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_keras_applications_backbone_reads_local_weights_or_none(tmp_path):
+    import keras
+
+    info = _info(size=32)
+    backbone = keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False, weights=None, alpha=1.0)
+    _randomised(backbone, seed=4, scale=0.1)
+    path = str(tmp_path / "mobilenet_v2.weights.h5")
+    backbone.save_weights(path)
+    config = CaptioningModel(**{**SMALL.__dict__, "backbone": "mobilenet_v2", "backbone_weights": path,
+                                "train_backbone": False})
+    model = build_cnn_bilstm(config, info)
+    loaded = next(layer for layer in model.get_layer("image_encoder").layers if isinstance(layer, keras.Model))
+    assert not loaded.trainable and loaded.output.shape[1:3] == (1, 1)  # 32 / 32: MobileNetV2's grid
+    for a, b in zip(loaded.get_weights(), backbone.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert model.predict([np.zeros((1, 32, 32, 3), "f"), np.zeros((1, 6), "int32")], verbose=0).shape == (1, 6, 7)
+    with pytest.raises(UserError, match="model.backbone_weights=.*missing.h5: no such file"):
+        build_cnn_bilstm(CaptioningModel(backbone="efficientnet_b0", backbone_weights=str(tmp_path / "missing.h5")), info)
