@@ -276,7 +276,9 @@ def test_predict_captions_image_files_of_any_mode(run, tmp_path, capsys):
 def test_evaluate_with_another_beam_and_refuses_another_image_size(run, capsys):
     metrics_path = os.path.join(run.path, "evaluations", "model.beam_width=1", "metrics.json")
     assert main(["evaluate", run.path, "--set", "model.beam_width=1"]) == 0
-    assert json.loads(open(metrics_path).read())["decoding"] == "greedy"
+    metrics = json.loads(open(metrics_path).read())
+    assert metrics["decoding"] == "greedy" and "greedy" not in metrics
+    assert set(metrics["baselines"]) == {"most_frequent_caption", "nearest_training_image"}
     capsys.readouterr()
     assert main(["evaluate", run.path, "--set", "data.image_size=32"]) == 2
     assert "data.image_size=32: the model was trained with 16" in capsys.readouterr().err
@@ -306,3 +308,20 @@ def test_a_keras_applications_backbone_reads_local_weights_or_none(tmp_path):
     assert model.predict([np.zeros((1, 32, 32, 3), "f"), np.zeros((1, 6), "int32")], verbose=0).shape == (1, 6, 7)
     with pytest.raises(UserError, match="model.backbone_weights=.*missing.h5: no such file"):
         build_cnn_bilstm(CaptioningModel(backbone="efficientnet_b0", backbone_weights=str(tmp_path / "missing.h5")), info)
+
+
+@pytest.mark.slow
+def test_real_coco_loader_without_network_is_one_line(tmp_path):
+    """No mock: tensorflow-datasets' own download path runs, finds no network, and the user gets one line."""
+    import subprocess
+    import sys
+
+    from test_sentiment_data import NETWORK_BLOCKED
+
+    done = subprocess.run([sys.executable, "-c", NETWORK_BLOCKED, "train", "captioning", "--data", "tfds:coco_captions",
+                           "--set", f"data.tfds_dir={tmp_path / 'tfds'}", "--run-dir", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("recurrent: error:")]
+    assert done.returncode == 2 and len(errors) == 1, done.stderr[-3000:]
+    assert errors[0].startswith("recurrent: error: --data tfds:coco_captions: could not download")
+    assert not (tmp_path / "run").exists()

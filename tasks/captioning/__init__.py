@@ -80,7 +80,8 @@ class CaptioningTask(Task):
         return self._load(spec, config, seed, ("train", "validation", "test"))
 
     def load_for_evaluation(self, spec, config: CaptioningData, seed: int, run_info=None) -> TaskData:
-        return self._load(spec, config, seed, ("test",), run_info)
+        # Every split: the baselines beside the model's scores need the training images and captions.
+        return self._load(spec, config, seed, ("train", "validation", "test"), run_info)
 
     def read(self, spec, config: CaptioningData, seed: int, wanted) -> tuple[dict, dict]:
         """({split: sources.Split}, facts about the source for data_info)."""
@@ -190,7 +191,7 @@ class CaptioningTask(Task):
             result["test_seen"] = m.scores(self.caption(model, seen.images, info, beam),
                                            [[words_of(r) for r in refs] for refs in seen.references])
         train = splits["train"]
-        if train.references:  # baselines need the training captions (not loaded to evaluate elsewhere)
+        if train.references:
             frequent = m.most_frequent_caption([[words_of(r) for r in refs] for refs in train.references])
             neighbours = m.nearest_training_captions(model, train, test.images)
             result["baselines"] = {"most_frequent_caption": m.scores([frequent] * len(references), references),
