@@ -7,8 +7,10 @@ Everything lands under `RUN/export/`, each file written to a temporary name and 
 to a JSON report of how it was checked:
 
 - `savedmodel/`: signature `serve` (the model's own inputs, any batch size) and, for tasks that read
-  text, `serve_text` taking raw strings (the vocabulary lives inside the graph). Reloaded with
-  `tf.saved_model.load` and compared with the Keras model on real test inputs (`savedmodel.json`).
+  text, `serve_text` taking raw strings (the vocabulary lives inside the graph); a task's further
+  signatures (`Task.endpoints`: captioning's `caption`, image bytes' pixels to a sentence by greedy
+  decoding in the graph). Reloaded with `tf.saved_model.load` and compared with the Keras model (and each
+  further signature with the task's Python path) on real test inputs (`savedmodel.json`).
 - `model[-QUANT].tflite`: batch 1 and the task's fixed input shape, converted with TFLite's built-in op
   set only (no Flex / Select-TF ops, which the pip interpreters cannot run): Keras's recurrent layers
   and this project's custom loops lower to the builtin WHILE op once every shape but nothing else is
@@ -90,7 +92,7 @@ def _input_specs(task, model, info):
     return dynamic, fixed
 
 
-def _archive(model, specs, text_endpoint=None, stepper=None, step_specs=None):
+def _archive(model, specs, text_endpoint=None, stepper=None, step_specs=None, endpoints=()):
     import keras
     import tensorflow as tf
 
@@ -105,7 +107,32 @@ def _archive(model, specs, text_endpoint=None, stepper=None, step_specs=None):
     if text_endpoint is not None:
         archive.track(text_endpoint.trackables)
         archive.add_endpoint("serve_text", text_endpoint.fn, input_signature=[tf.TensorSpec((None,), tf.string, name="text")])
+    for endpoint in endpoints:
+        archive.add_endpoint(endpoint.name, endpoint.fn, input_signature=endpoint.input_signature)
     return archive
+
+
+def _endpoint_parity(endpoint, call, inputs) -> dict:
+    """The reloaded signature against the task's Python path on real inputs: the share of examples whose
+    outputs agree (exactly, or within the tolerance) and the largest difference."""
+    import tensorflow as tf
+
+    args = endpoint.examples(inputs)
+    got = call(*[tf.constant(a) for a in args])
+    expected = endpoint.reference(*args)
+    agree, largest = None, 0.0
+    for key, want in expected.items():
+        have, want = np.asarray(got[key]), np.asarray(want)
+        if have.dtype.kind in "OSU":  # strings: equal or not
+            same = np.array([a == (b.decode() if isinstance(b, bytes) else b) for a, b in zip(want.ravel(), have.ravel())])
+            rows = same.reshape(len(want), -1).all(-1)
+        else:
+            diff = np.abs(have.astype("float64") - want.astype("float64")).reshape(len(want), -1)
+            largest = max(largest, float(diff.max()) if diff.size else 0.0)
+            rows = (diff == 0).all(-1) if endpoint.exact else (diff <= SAVEDMODEL_TOLERANCE).all(-1)
+        agree = rows if agree is None else agree & rows
+    share = float(np.mean(agree)) if agree is not None and len(agree) else 1.0
+    return {"examples": int(len(args[0])), "agreement": share, "max_abs_diff": largest}
 
 
 def _max_diff(a, b) -> float:
@@ -123,7 +150,8 @@ def _export_savedmodel(task, model, info, inputs, export_dir) -> dict:
     try:
         stepper = task.step_model(model, info)
         step_specs = stepper.input_specs(None) if stepper is not None else None
-        _archive(model, dynamic, text_endpoint, stepper, step_specs).write_out(os.path.join(tmp, "m"), verbose=False)
+        endpoints = task.endpoints(model, info)
+        _archive(model, dynamic, text_endpoint, stepper, step_specs, endpoints).write_out(os.path.join(tmp, "m"), verbose=False)
         reloaded = tf.saved_model.load(os.path.join(tmp, "m"))
         args = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         expected = np.asarray(model(inputs, training=False))
@@ -144,6 +172,12 @@ def _export_savedmodel(task, model, info, inputs, export_dir) -> dict:
             report["step_states"] = [list(shape) for shape in stepper.state_shapes]
             if step > SAVEDMODEL_TOLERANCE:
                 raise RuntimeError(f"the step signature differs from the full model by {step:.3g}")
+        for endpoint in endpoints:
+            parity = _endpoint_parity(endpoint, getattr(reloaded, endpoint.name), inputs)
+            report[endpoint.name] = parity
+            if parity["agreement"] < endpoint.agreement_needed:
+                raise RuntimeError(f"the {endpoint.name} signature agrees with the task's own on {parity['agreement']:.0%} "
+                                   f"of the examples")
         rundir.replace_dir(os.path.join(tmp, "m"), final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

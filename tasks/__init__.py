@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from keras_recurrent.tasks.base import Task, TaskData, TextEndpoint, TrainConfig, UserError
+from keras_recurrent.tasks.base import Endpoint, Task, TaskData, TextEndpoint, TrainConfig, UserError
 
 # name -> "module:ClassName"; imported lazily so that `recurrent tasks` stays cheap as tasks grow.
 _TASK_MODULES = {
@@ -54,4 +54,4 @@ def get_task(name: str) -> Task:
     return getattr(importlib.import_module(module_name), class_name)()
 
 
-__all__ = ["Task", "TaskData", "TextEndpoint", "TrainConfig", "UserError", "get_task", "model_families", "task_names"]
+__all__ = ["Endpoint", "Task", "TaskData", "TextEndpoint", "TrainConfig", "UserError", "get_task", "model_families", "task_names"]

@@ -30,9 +30,10 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
 - `tunable`: the default search space of `recurrent tune`, `{"section.field": choices or range}`: a
   list is a choice, `(low, high)` a uniform range, `(low, high, "log")` a log-uniform one (integers
   stay integers);
-- `export_inputs(info, model)`, `text_endpoint(model, info)` and `step_model(model, info)`: what
-  export needs (fixed input shapes; a raw-text entry point for tasks that read text; a one-step
-  model with explicit state for tasks whose models can stream).
+- `export_inputs(info, model)`, `text_endpoint(model, info)`, `step_model(model, info)` and
+  `endpoints(model, info)`: what export needs (fixed input shapes; a raw-text entry point for tasks
+  that read text; a one-step model with explicit state for tasks whose models can stream; further
+  entry points that do in the graph what the task otherwise does in Python, such as decoding a caption).
 
 User mistakes (a bad data spec, a missing column, a wrong shape, a bad value) raise `UserError`
 where they are found, with a message naming the problem; the command line prints it as one line.
@@ -262,6 +263,11 @@ class Task:
         """For tasks that read text: a function from raw strings to the model's outputs, for `serve_text`."""
         return None
 
+    def endpoints(self, model, info: dict) -> "list[Endpoint]":
+        """Further signatures of the exported SavedModel: what the task's `predict` does in Python around the
+        model (a decoding loop), as TensorFlow ops, so a server needs no Python of this project."""
+        return []
+
 
 @dataclass
 class TextEndpoint:
@@ -277,3 +283,23 @@ class TextEndpoint:
     trackables: Any
     examples: list
     reference: Callable
+
+
+@dataclass
+class Endpoint:
+    """A further signature of an exported SavedModel, with what checks it.
+
+    `fn(*tensors)` computes with TensorFlow ops only (a dict of named outputs); `input_signature` its
+    `tf.TensorSpec`s; `examples(inputs)` picks its arguments (NumPy arrays) from the model's real test
+    inputs; `reference(*arrays)` computes the same outputs through the task's own Python path. Outputs
+    are compared exactly when `exact` (integer results: token ids), else within the export's tolerance;
+    `agreement_needed` is the share of examples that must agree (a decoding may flip on a tie of floats).
+    """
+
+    name: str
+    fn: Callable
+    input_signature: list
+    examples: Callable
+    reference: Callable
+    exact: bool = False
+    agreement_needed: float = 1.0

@@ -325,3 +325,19 @@ def test_real_coco_loader_without_network_is_one_line(tmp_path):
     assert done.returncode == 2 and len(errors) == 1, done.stderr[-3000:]
     assert errors[0].startswith("recurrent: error: --data tfds:coco_captions: could not download")
     assert not (tmp_path / "run").exists()
+
+
+def test_the_exported_savedmodel_writes_captions_without_python(run, tmp_path):
+    import tensorflow as tf
+
+    assert main(["export", run.path, "--format", "savedmodel", "--quiet"]) == 0
+    report = json.loads(open(os.path.join(run.path, "export", "savedmodel.json")).read())
+    assert report["caption"]["agreement"] == 1.0 and report["caption"]["max_abs_diff"] == 0.0
+    reloaded = tf.saved_model.load(os.path.join(run.path, "export", "savedmodel"))
+    image, _, _ = scenes.scene(0, "test", 1, 16, 2)
+    out = reloaded.caption(tf.constant(image[None]))
+    from keras_recurrent.pipelines.verbs import load_run
+
+    task, config, info, model = load_run(run.path)
+    expected = " ".join(info["vocabulary"][i] for i in decoding.greedy(model, image[None])[0][0])
+    assert out["caption"].numpy()[0].decode() == expected

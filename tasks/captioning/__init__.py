@@ -213,6 +213,53 @@ class CaptioningTask(Task):
             figures["attention"] = plots.attention_maps(test.images[:2], words, attention)
         return figures
 
+    # -- export -----------------------------------------------------------------------------------
+    def endpoints(self, model, info):
+        """`caption`: images (batch, size, size, 3) uint8 -> {"caption": strings, "tokens": ids}, greedy decoding
+        as a `tf.while_loop` in the exported graph (the vocabulary a constant in it)."""
+        import tensorflow as tf
+
+        from keras_recurrent.tasks.base import Endpoint
+
+        encoder, decoder = decoding.parts(model)
+        size, steps = info["image_size"], info["max_length"] + 1
+        vocabulary = tf.constant(info["vocabulary"])
+        never = tf.constant([-1e9 if i in (decoding.PAD, START) else 0.0 for i in range(len(info["vocabulary"]))])
+
+        def caption(images):
+            keys, state = encoder(tf.cast(images, tf.float32) / 255.0, training=False)
+            n = tf.shape(images)[0]
+            words = tf.zeros([n, steps], tf.int32) + START * tf.one_hot(0, steps, dtype=tf.int32)[None]
+            chosen = tf.zeros([n, steps], tf.int32)
+
+            def step(t, words, chosen):
+                outputs = decoder([keys, state, words], training=False)
+                logits = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+                word = tf.argmax(tf.gather(logits, t, axis=1) + never, axis=-1, output_type=tf.int32)
+                chosen += word[:, None] * tf.one_hot(t, steps, dtype=tf.int32)[None]
+                words += word[:, None] * tf.one_hot(t + 1, steps, dtype=tf.int32)[None]  # none past the end
+                return t + 1, words, chosen
+
+            _, _, chosen = tf.while_loop(lambda t, *_: t < steps, step, [tf.constant(0), words, chosen])
+            ids = tf.where(tf.cumsum(tf.cast(chosen == END, tf.int32), axis=1) > 0, 0, chosen)  # cut at <end>
+            text = tf.strings.reduce_join(tf.ragged.boolean_mask(tf.gather(vocabulary, ids), ids > 0), axis=1, separator=" ")
+            return {"caption": text, "tokens": ids}
+
+        def examples(inputs):
+            return [np.round(np.asarray(inputs[0]) * 255.0).astype(np.uint8)]
+
+        def reference(images):
+            ids, _ = decoding.greedy(model, images)
+            tokens = np.zeros((len(ids), steps), np.int32)
+            for row, caption in zip(tokens, ids):
+                row[: len(caption)] = caption
+            return {"tokens": tokens, "caption": np.array([" ".join(info["vocabulary"][i] for i in c) for c in ids], object)}
+
+        # Greedy decoding in Python runs the decoder on batches of another size: a near tie of two words'
+        # logits may go the other way on a few examples.
+        return [Endpoint("caption", caption, [tf.TensorSpec((None, size, size, 3), tf.uint8, name="images")], examples,
+                         reference, exact=True, agreement_needed=0.9)]
+
     # -- predict ----------------------------------------------------------------------------------
     def predict_examples(self, info):
         """One generated scene written once as a PNG to the temporary directory."""
