@@ -14,14 +14,17 @@ def caption_grid(images: np.ndarray, hypotheses: list[list[str]], references: li
     count = len(images)
     columns = min(4, count)
     rows = int(np.ceil(count / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 4.2 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, image, words, reference in zip(axes.ravel(), images, hypotheses, references):
+        ax.axis("on")
+        ax.set_xticks([])
+        ax.set_yticks([])
         ax.imshow(image)
         ax.set_title("\n".join(textwrap.wrap(" ".join(words), 34)), fontsize=8, fontweight="bold")
-        ax.text(0.5, -0.04, "\n".join(textwrap.wrap(f"ref: {reference}", 40)), transform=ax.transAxes, ha="center",
-                va="top", fontsize=7, color="dimgray")
+        # The reference as the axis label, so that the layout makes room for it.
+        ax.set_xlabel("\n".join(textwrap.wrap(f"ref: {reference}", 40)), fontsize=7, color="dimgray")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
