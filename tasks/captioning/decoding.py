@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from keras_recurrent.tasks.beam import extend
+
 PAD, UNKNOWN, START, END = 0, 1, 2, 3
 
 
@@ -99,13 +101,7 @@ def beam_search(model, images: np.ndarray, width: int, batch_size: int = 64, ret
         vocabulary = log_p.shape[-1]
         log_p = log_p.reshape(n, width, vocabulary)
         log_p[..., [PAD, START]] = -np.inf
-        finished = np.full(vocabulary, -np.inf)
-        finished[PAD] = 0.0  # a complete hypothesis only pads on, at no cost
-        log_p = np.where(done[..., None], finished, log_p)
-        total = (score[..., None] + log_p).reshape(n, width * vocabulary)
-        best = np.argsort(-total, axis=-1, kind="stable")[:, :width]
-        source, word = best // vocabulary, best % vocabulary
-        score = np.take_along_axis(total, best, -1)
+        score, source, word = extend(score, log_p, done, finished_token=PAD)  # a complete caption only pads on
         words, chosen, done = words[rows, source], chosen[rows, source], done[rows, source]
         chosen[..., t] = word
         if t + 1 < steps:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from keras_recurrent.tasks.beam import extend
+
 
 def _step_probabilities(model, features, previous, step, batch_size):
     return model.predict([features, previous], batch_size=batch_size, verbose=0)[:, step]
@@ -53,18 +55,12 @@ def beam_search(model, features: np.ndarray, steps: int, width: int, batch_size:
     score = np.full((count, width), -np.inf)
     score[:, 0] = 0.0  # one live hypothesis at the start, so the first step does not fill the beam with copies
     done = np.zeros((count, width), bool)
-    stop_only = np.full(positions, -np.inf)
-    stop_only[0] = 0.0
     rows = np.arange(count)[:, None]
     for step in range(steps):
         probabilities = _step_probabilities(model, tiled, previous.reshape(count * width, steps), step, batch_size)
         with np.errstate(divide="ignore"):
             log_p = np.log(probabilities.reshape(count, width, positions).astype(np.float64))
-        log_p = np.where(done[..., None], stop_only, log_p)  # a finished answer only "stops" again, at no cost
-        total = (score[..., None] + log_p).reshape(count, width * positions)
-        best = np.argsort(-total, axis=-1, kind="stable")[:, :width]
-        source, position = best // positions, best % positions
-        score = np.take_along_axis(total, best, -1)
+        score, source, position = extend(score, log_p, done, finished_token=0)  # a finished answer only "stops" again
         previous, chosen, done = previous[rows, source], chosen[rows, source], done[rows, source]
         chosen[..., step] = position
         if step + 1 < steps:
