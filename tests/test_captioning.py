@@ -81,7 +81,7 @@ def test_additive_attention_matches_the_equations_and_masks_keys():
         AdditiveAttention(0)
 
 
-@pytest.mark.parametrize("decoder,attention", [("lstm", True), ("lstm", False), ("gru", True)])
+@pytest.mark.parametrize("decoder,attention", [("lstm", True), ("lstm", False), ("gru", True), ("sru", True)])
 def test_the_model_is_causal_so_decoding_can_read_one_step_at_a_time(decoder, attention):
     info = _info()
     config = CaptioningModel(**{**SMALL.__dict__, "decoder": decoder, "attention": attention, "dropout": 0.0})
