@@ -183,6 +183,8 @@ class CaptioningTask(Task):
         hypotheses = self.caption(model, test.images, info, beam)
         result = {"test_images": len(references), "decoding": "greedy" if beam <= 1 else f"beam search (width {beam})",
                   **m.scores(hypotheses, references)}
+        # How much the captions depend on the image: 1 = every test image got its own sentence.
+        result["distinct_captions"] = len({tuple(h) for h in hypotheses}) / len(hypotheses)
         if beam > 1:
             greedy = self.caption(model, test.images, info, 1)
             result["greedy"] = m.scores(greedy, references)
@@ -224,7 +226,7 @@ class CaptioningTask(Task):
         encoder, decoder = decoding.parts(model)
         size, steps = info["image_size"], info["max_length"] + 1
         vocabulary = tf.constant(info["vocabulary"])
-        never = tf.constant([-1e9 if i in (decoding.PAD, START) else 0.0 for i in range(len(info["vocabulary"]))])
+        never = tf.constant([-1e9 if i in decoding.NEVER_WRITTEN else 0.0 for i in range(len(info["vocabulary"]))])
 
         def caption(images):
             keys, state = encoder(tf.cast(images, tf.float32) / 255.0, training=False)

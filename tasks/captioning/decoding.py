@@ -13,6 +13,9 @@ import numpy as np
 from keras_recurrent.tasks.beam import extend
 
 PAD, UNKNOWN, START, END = 0, 1, 2, 3
+# A caption goes on with a word or ends: padding and <start> are never written, nor <unk> (the model learns it
+# from the rare words it stands for, and a caption that says "<unk>" tells the reader nothing).
+NEVER_WRITTEN = [PAD, UNKNOWN, START]
 
 
 def parts(model):
@@ -63,7 +66,7 @@ def greedy(model, images: np.ndarray, batch_size: int = 64):
     attention = []
     for t in range(steps):
         log_p, weights = _step(decoder, keys, state, words, t, batch_size)
-        log_p[:, [PAD, START]] = -np.inf  # never chosen: the caption goes on or ends
+        log_p[:, NEVER_WRITTEN] = -np.inf
         chosen[:, t] = log_p.argmax(-1)
         if weights is not None:
             attention.append(weights)
@@ -100,7 +103,7 @@ def beam_search(model, images: np.ndarray, width: int, batch_size: int = 64, ret
         log_p, _ = _step(decoder, keys, state, words.reshape(n * width, steps), t, batch_size)
         vocabulary = log_p.shape[-1]
         log_p = log_p.reshape(n, width, vocabulary)
-        log_p[..., [PAD, START]] = -np.inf
+        log_p[..., NEVER_WRITTEN] = -np.inf
         score, source, word = extend(score, log_p, done, finished_token=PAD)  # a complete caption only pads on
         words, chosen, done = words[rows, source], chosen[rows, source], done[rows, source]
         chosen[..., t] = word
@@ -123,4 +126,4 @@ def _caption(row: np.ndarray) -> list[int]:
     return [int(w) for w in row[: ends[0] if len(ends) else len(row)]]
 
 
-__all__ = ["END", "PAD", "START", "UNKNOWN", "beam_search", "encode", "greedy", "parts"]
+__all__ = ["END", "NEVER_WRITTEN", "PAD", "START", "UNKNOWN", "beam_search", "encode", "greedy", "parts"]
