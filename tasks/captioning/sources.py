@@ -68,12 +68,17 @@ def read_image(path: str, image_size: int) -> np.ndarray:
 
 # -- the Flickr8k layout --------------------------------------------------------------------------
 
-def _find(directory: str, predicate) -> list[str]:
+def _all_files(directory: str) -> list[str]:
+    """Every file under `directory`, in a stable order (walked once; the helpers below filter it)."""
     found = []
     for root, dirs, files in os.walk(directory):
         dirs.sort()
-        found.extend(os.path.join(root, f) for f in sorted(files) if predicate(f))
+        found.extend(os.path.join(root, f) for f in sorted(files))
     return found
+
+
+def _find(paths: list[str], predicate) -> list[str]:
+    return [p for p in paths if predicate(os.path.basename(p))]
 
 
 def read_captions_file(path: str, encoding: str = "utf-8") -> dict[str, list[str]]:
@@ -114,22 +119,22 @@ def read_captions_file(path: str, encoding: str = "utf-8") -> dict[str, list[str
     return captions
 
 
-def _split_files(directory: str) -> dict[str, set]:
+def _split_files(files: list[str]) -> dict[str, set]:
     """The official split files (Flickr_8k.trainImages.txt, ...dev..., ...test...), where present."""
     splits = {}
     for split, pattern in (("train", "trainimages.txt"), ("validation", "devimages.txt"), ("test", "testimages.txt")):
-        paths = _find(directory, lambda f, p=pattern: f.lower().endswith(p))
+        paths = _find(files, lambda f, p=pattern: f.lower().endswith(p))
         if paths:
             with open(paths[0], encoding="utf-8") as handle:
                 splits[split] = {line.strip() for line in handle if line.strip()}
     return splits
 
 
-def _captions_path(directory: str) -> str:
-    tokens = _find(directory, lambda f: f.lower().endswith(".token.txt") and "lemma" not in f.lower())
+def _captions_path(directory: str, files: list[str]) -> str:
+    tokens = _find(files, lambda f: f.lower().endswith(".token.txt") and "lemma" not in f.lower())
     if tokens:
         return tokens[0]
-    tables = _find(directory, lambda f: f.lower() in ("captions.txt", "captions.csv"))
+    tables = _find(files, lambda f: f.lower() in ("captions.txt", "captions.csv"))
     if tables:
         return tables[0]
     raise UserError(f"--data {directory}: no captions file (Flickr8k.token.txt with IMAGE#N<TAB>CAPTION lines, "
@@ -147,10 +152,12 @@ def read_flickr(directory: str, image_size: int, seed: int, encoding: str = "utf
     """
     if not os.path.isdir(directory):
         raise UserError(f"--data {directory}: not a directory (the Flickr8k layout: images and a captions file)")
-    captions = read_captions_file(captions_file or _captions_path(directory), encoding)
-    files = {os.path.basename(p): p for p in _find(directory, lambda f: f.lower().endswith(IMAGE_SUFFIXES))}
+    everything = _all_files(directory)
+    captions_file = captions_file or _captions_path(directory, everything)
+    captions = read_captions_file(captions_file, encoding)
+    files = {os.path.basename(p): p for p in _find(everything, lambda f: f.lower().endswith(IMAGE_SUFFIXES))}
     missing = sorted(name for name in captions if name not in files)
-    facts = {"captions_file": os.path.relpath(captions_file or _captions_path(directory), directory)}
+    facts = {"captions_file": os.path.relpath(captions_file, directory)}
     if missing:
         facts["images_missing"] = len(missing)
         warn(f"--data {directory}: {len(missing)} of {len(captions)} images named in the captions file are not in the "
@@ -158,7 +165,7 @@ def read_flickr(directory: str, image_size: int, seed: int, encoding: str = "utf
     names = sorted(name for name in captions if name in files)
     if not names:
         raise UserError(f"--data {directory}: none of the {len(captions)} images named in the captions file is in the folder")
-    official = _split_files(directory)
+    official = _split_files(everything)
     if {"train", "test"} <= set(official):
         official.setdefault("validation", set())
         assigned = {name: split for split, members in official.items() for name in members}
