@@ -54,6 +54,11 @@ def words_of(caption: str, max_length: int | None = None) -> list[str]:
     return words[:max_length] if max_length else words
 
 
+def _tokenized(split: sources.Split) -> list[list[list[str]]]:
+    """Every image's references as word lists (whole: references are never cut to data.max_length)."""
+    return [[words_of(r) for r in refs] for refs in split.references]
+
+
 class CaptioningTask(Task):
     name = "captioning"
     description = "image captioning: CNN + BiLSTM encoder, attention LSTM decoder, beam search (BLEU-1..4)"
@@ -77,35 +82,33 @@ class CaptioningTask(Task):
 
     # -- data -------------------------------------------------------------------------------------
     def load(self, spec, config: CaptioningData, seed: int) -> TaskData:
-        return self._load(spec, config, seed, ("train", "validation", "test"))
+        return self._load(spec, config, seed)
 
     def load_for_evaluation(self, spec, config: CaptioningData, seed: int, run_info=None) -> TaskData:
-        # Every split: the baselines beside the model's scores need the training images and captions.
-        return self._load(spec, config, seed, ("train", "validation", "test"), run_info)
+        # Every split, as `load`: the baselines beside the model's scores need the training images and captions.
+        return self._load(spec, config, seed, run_info)
 
-    def read(self, spec, config: CaptioningData, seed: int, wanted) -> tuple[dict, dict]:
-        """({split: sources.Split}, facts about the source for data_info)."""
-        size = _image_size(spec, config)
+    def read(self, spec, config: CaptioningData, seed: int, size: int) -> tuple[dict, dict]:
+        """({split: sources.Split}, facts about the source for data_info), images of size x size."""
         if not spec:
             counts = {"train": config.num_images, "validation": config.held_out, "test": config.held_out,
                       "test_seen": config.held_out}
             splits = {}
             for split, count in counts.items():
-                made = [scenes.scene(seed, split, i, size, config.max_shapes)
-                        for i in range(count if split in wanted or (split == "test_seen" and "test" in wanted) else 0)]
+                made = [scenes.scene(seed, split, i, size, config.max_shapes) for i in range(count)]
                 splits[split] = sources.Split(np.stack([m[0] for m in made]) if made else np.zeros((0, size, size, 3), np.uint8),
                                               [m[1] for m in made], [str(i) for i in range(len(made))])
             return splits, {"source": "generated scenes", "held_out_pairs": sorted(" ".join(p) for p in scenes.HELD_OUT)}
         if spec.startswith("tfds:"):
-            return sources.read_tfds(spec[len("tfds:"):], size, config.tfds_dir, config.max_images, wanted), {"source": spec}
-        splits, facts = sources.read_flickr(spec, size, seed, config.encoding, wanted, config.captions_file)
+            return sources.read_tfds(spec[len("tfds:"):], size, config.tfds_dir, config.max_images), {"source": spec}
+        splits, facts = sources.read_flickr(spec, size, seed, config.encoding, captions_file=config.captions_file)
         return splits, {"source": spec, **facts}
 
-    def _load(self, spec, config: CaptioningData, seed: int, wanted, run_info=None) -> TaskData:
+    def _load(self, spec, config: CaptioningData, seed: int, run_info=None) -> TaskData:
         import tensorflow as tf
 
         size = _image_size(spec, config)
-        splits, facts = self.read(spec, config, seed, wanted)
+        splits, facts = self.read(spec, config, seed, size)
         if run_info is None:
             counts = Counter(w for refs in splits["train"].references for r in refs for w in words_of(r, config.max_length))
             vocabulary = SPECIALS + sorted(w for w, c in counts.items() if c >= config.min_count)
@@ -179,7 +182,7 @@ class CaptioningTask(Task):
         test = splits["test"]
         if not test.references:
             raise UserError("the test split holds no image to caption")
-        references = [[words_of(r) for r in refs] for refs in test.references]
+        references = _tokenized(test)
         hypotheses = self.caption(model, test.images, info, beam)
         result = {"test_images": len(references), "decoding": "greedy" if beam <= 1 else f"beam search (width {beam})",
                   **m.scores(hypotheses, references)}
@@ -188,16 +191,13 @@ class CaptioningTask(Task):
         if beam > 1:
             greedy = self.caption(model, test.images, info, 1)
             result["greedy"] = m.scores(greedy, references)
-        if splits.get("test_seen") is not None and splits["test_seen"].references:
+        if "test_seen" in splits:  # the generated scenes' in-distribution test split
             seen = splits["test_seen"]
-            result["test_seen"] = m.scores(self.caption(model, seen.images, info, beam),
-                                           [[words_of(r) for r in refs] for refs in seen.references])
-        train = splits["train"]
-        if train.references:
-            frequent = m.most_frequent_caption([[words_of(r) for r in refs] for refs in train.references])
-            neighbours = m.nearest_training_captions(model, train, test.images)
-            result["baselines"] = {"most_frequent_caption": m.scores([frequent] * len(references), references),
-                                   "nearest_training_image": m.scores(neighbours, references)}
+            result["test_seen"] = m.scores(self.caption(model, seen.images, info, beam), _tokenized(seen))
+        frequent = m.most_frequent_caption(_tokenized(splits["train"]))
+        neighbours = m.nearest_training_captions(model, splits["train"], test.images)
+        result["baselines"] = {"most_frequent_caption": m.scores([frequent] * len(references), references),
+                               "nearest_training_image": m.scores(neighbours, references)}
         data.extras["hypotheses"] = hypotheses
         return result
 
@@ -206,7 +206,7 @@ class CaptioningTask(Task):
 
         test = data.extras["splits"]["test"]
         shown = min(8, len(test.references))
-        hypotheses = data.extras.get("hypotheses") or self.caption(model, test.images[:shown], data.info, 1)
+        hypotheses = data.extras["hypotheses"]  # written by evaluate, which the pipeline runs first
         figures = {"captions": plots.caption_grid(test.images[:shown], hypotheses[:shown],
                                                   [refs[0] for refs in test.references[:shown]], f"captioning / {model.name}")}
         ids, attention = decoding.greedy(model, test.images[:2])

@@ -34,7 +34,7 @@ def most_frequent_caption(train_references: list[list[list[str]]]) -> list[str]:
     """The training caption written most often; ties (photographs rarely share a caption) go to the most typical
     one, the highest mean log-frequency of its words in the training captions."""
     captions = Counter(tuple(r) for refs in train_references for r in refs if r)
-    words = Counter(w for caption, count in captions.items() for w in caption for _ in range(count))
+    words = Counter(w for refs in train_references for r in refs for w in r)
     total = sum(words.values())
 
     def typical(caption):
