@@ -38,16 +38,29 @@ def stderr_silenced():
         os.close(devnull)
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, xla: bool = False) -> None:
     """Python, NumPy and TensorFlow seeds, and deterministic TensorFlow kernels.
 
     With op determinism on, the same seed and data give the same weights and metrics run after run.
+    TensorFlow refuses XLA while op determinism is on, so a run with `train.xla` turns it off: XLA's CPU
+    kernels give the same results run after run on their own (tested: same seed, same weights).
     """
     import keras
-    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    deterministic_kernels(not xla)
+
+
+def deterministic_kernels(on: bool) -> None:
+    """TensorFlow's op determinism on or off (process-wide, so set by every run for itself)."""
+    # The public API only turns it on; `disable_op_determinism` sits beside it in the same module, where
+    # Keras itself reads the flag (`is_op_determinism_enabled`) to decide whether XLA is allowed.
+    from tensorflow.python.framework import config as tf_config
+
+    if on:
+        tf_config.enable_op_determinism()
+    else:
+        tf_config.disable_op_determinism()
 
 
 def environment_record(seed: int) -> dict:

@@ -59,7 +59,7 @@ def export(run: str, *, format: str = "savedmodel", quantize: str = "none", quie
         raise UserError("--quantize applies to --format tflite; a SavedModel keeps the trained float weights")
     task, config, info, model = load_run(run)
     with rundir.locked(run):
-        seed_everything(config.train.seed)
+        seed_everything(config.train.seed, config.train.xla)
         data = task.load(config.data_spec, config.data, config.train.seed)
         inputs = _real_inputs(data.test, PARITY_EXAMPLES)
         if format == "savedmodel":

@@ -153,7 +153,7 @@ def _make_tuner(kind: str, task, base: cfg.RunConfig, space: dict, directory: st
             if "tuner/epochs" in values:  # hyperband's budget for this bracket
                 pairs.append(("train.epochs", int(values["tuner/epochs"])))
             trial_config = cfg.with_overrides(task, base, pairs, "trial")
-            seed_everything(trial_config.train.seed)
+            seed_everything(trial_config.train.seed, trial_config.train.xla)
             data_key = json.dumps(trial_config.to_dict()["data"], sort_keys=True)
             if data_key not in data_cache:  # data settings rarely change between trials
                 data_cache.clear()

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from keras_recurrent.pipelines import config as cfg
 from keras_recurrent.pipelines import distribution, rundir
-from keras_recurrent.pipelines.environment import environment_record, quiet_tensorflow, seed_everything
+from keras_recurrent.pipelines.environment import (deterministic_kernels, environment_record, quiet_tensorflow,
+                                                   seed_everything)
 from keras_recurrent.tasks import UserError, get_task
 
 BEST_DIR = "best"  # the best epoch's weights while a run trains (see callbacks.BestEpoch)
@@ -57,14 +58,15 @@ def make_optimizer(train_config):
 def build_compiled(task, config, info):
     """The run's model, built from the task's registry and compiled with the run's optimizer."""
     model = task.build(config.model_name, config.model, info)
+    # "auto" is Keras's own choice: XLA under JAX and on a GPU, never on a TensorFlow CPU.
     model.compile(optimizer=make_optimizer(config.train), loss=task.loss(info), metrics=task.metrics(info),
-                  weighted_metrics=task.weighted_metrics(info) or None)
+                  weighted_metrics=task.weighted_metrics(info) or None, jit_compile=config.train.xla or "auto")
     return model
 
 
 def _prepare(task, config, dist):
     """Seed, load data, build and compile the model: everything that can fail before a run dir exists."""
-    seed_everything(config.train.seed)
+    seed_everything(config.train.seed, config.train.xla)
     data = task.load(config.data_spec, config.data, config.train.seed)
     with dist.scope():  # variables created under a strategy are mirrored across its replicas
         return data, build_compiled(task, config, data.info)
@@ -298,6 +300,9 @@ def load_run(run: str):
     config = cfg.config_from_dict(task, saved)
     info = rundir.read_json(os.path.join(run, "data_info.json"))
     model = keras.saving.load_model(os.path.join(run, "model.keras"))
+    if config.train.xla:  # the saved compile settings do not keep it
+        deterministic_kernels(False)
+        model.jit_compile = True
     return task, config, info, model
 
 
@@ -315,7 +320,7 @@ def evaluate(run: str, *, data: str | None = None, set=(), quiet: bool = False) 
     if data or set:
         return _evaluate_elsewhere(run, task, config, info, model, data, set, quiet)
     with rundir.locked(run):
-        seed_everything(config.train.seed)
+        seed_everything(config.train.seed, config.train.xla)
         data_set = task.load_for_evaluation(config.data_spec, config.data, config.train.seed, info)
         history = read_history(os.path.join(run, "history.csv"))
         metrics = _evaluate_and_plot(task, model, data_set, run, history, config)
@@ -341,7 +346,7 @@ def _evaluate_elsewhere(run, task, config, info, model, data, overrides, quiet) 
     other = cfg.with_overrides(task, config, pairs, "--set")
     if data:
         other.data_spec = cfg.normalise_spec(data)
-    seed_everything(other.train.seed)
+    seed_everything(other.train.seed, other.train.xla)
     data_set = task.load_for_evaluation(other.data_spec, other.data, other.train.seed, info)
     problem = task.compatible_info(info, data_set.info)
     if problem:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -78,6 +79,38 @@ def test_copy_runs_scores_and_evaluates_longer_sequences(runs):
     assert json.load(open(os.path.join(run.path, "metrics.json")))["bit_errors_by_length"] == metrics["bit_errors_by_length"]
     with pytest.raises(UserError, match="data.bits=5"):
         verbs.evaluate(run.path, set=["data.bits=5"], quiet=True)
+
+
+def test_xla_is_used_and_reproducible(runs, tmp_path):
+    # The memory tasks train with XLA by default (quick runs excepted). TensorFlow refuses XLA while op
+    # determinism is on, and says so only in a warning, so such a run turns determinism off.
+    from keras_recurrent.pipelines import config as cfg
+    from keras_recurrent.pipelines import distribution
+
+    task = get_task("copy")
+    config = cfg.resolve_config(task, quick=True, overrides=["train.xla=true"])
+    data, model = verbs._prepare(task, config, distribution.make(None))
+    assert model.jit_compile
+    batches = data.train.batch(8).take(2)
+    model.fit(batches, verbose=0)  # builds the optimizer; then the same compiled step trains twice from one start
+    start = [w.numpy() for w in model.weights], [v.numpy() for v in model.optimizer.variables]
+    trained = []
+    for _ in range(2):
+        for variable, value in zip(model.weights + model.optimizer.variables, start[0] + start[1]):
+            variable.assign(value)
+        model.fit(batches, verbose=0)
+        trained.append(model.get_weights())
+    # XLA's CPU kernels must give the same weights without determinism's guard.
+    for a, b in zip(*trained):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(trained[0], start[0]))
+    # Loading a run sets it again: the saved compile settings lose it.
+    copied = shutil.copytree(runs["copy"].path, tmp_path / "copied")
+    saved = json.load(open(copied / "config.json"))
+    saved["train"]["xla"] = True
+    json.dump(saved, open(copied / "config.json", "w"))
+    assert verbs.load_run(str(copied))[3].jit_compile
+    assert not verbs.load_run(runs["copy"].path)[3].jit_compile
 
 
 def test_predict_copies_and_recalls(runs, capsys):

@@ -117,7 +117,8 @@ class BitSequenceTask(Task):
     # Forward recurrences only: a backward pass would read the end padding into the answer.
     models = {kind: build_memory_model(kind) for kind in ("ntm", "lstm", "gru", "simple_rnn", "mogrifier", "sru")}
     default_model = "ntm"
-    train_defaults = {"epochs": 100, "batch_size": 32, "learning_rate": 1e-3, "clipnorm": 10.0, "patience": 10}
+    train_defaults = {"epochs": 100, "batch_size": 32, "learning_rate": 1e-3, "clipnorm": 10.0, "patience": 10,
+                      "xla": True}  # the NTM's step is many small ops: XLA fuses them, 2x the sequences a second
     tunable = {"model.units": [64, 100, 200], "train.learning_rate": (3e-4, 3e-3, "log")}
 
     # -- what a subclass defines ------------------------------------------------------------------
@@ -133,8 +134,9 @@ class BitSequenceTask(Task):
 
     size_name = ""
     size_keys = ("", "")  # the data fields of the smallest and largest size (length, items)
+    # Quick runs skip XLA: compiling its steps takes longer than a quick run trains.
     quick = {"data.num_examples": 128, "data.held_out": 16, "model.units": 8, "model.memory_size": 8,
-             "model.memory_width": 4, "train.epochs": 1}
+             "model.memory_width": 4, "train.epochs": 1, "train.xla": False}
 
     # -- data -------------------------------------------------------------------------------------
     def check(self, config) -> None:
