@@ -495,3 +495,63 @@ def test_padding_flows_through_stacked_custom_layers():
     together = np.asarray(model(batch))
     np.testing.assert_allclose(together[0], np.asarray(model(batch[:1, :3]))[0], atol=1e-5)
     np.testing.assert_allclose(together[1], np.asarray(model(batch[1:, :2]))[0], atol=1e-5)
+
+
+# ---- bag of n-grams ---------------------------------------------------------------------------------------
+
+def bag_of_ngrams_reference(ids, unigrams, hashed, max_n, buckets):
+    """Every n-gram of the unpadded tokens, enumerated in Python, its row looked up and summed."""
+    out = np.zeros((len(ids), unigrams.shape[1]))
+    for row, sequence in enumerate(ids):
+        for t, token in enumerate(sequence):
+            for n in range(1, max_n + 1):
+                gram = sequence[t: t + n]
+                if len(gram) < n or 0 in gram:
+                    continue
+                if n == 1:
+                    out[row] += unigrams[token]
+                    continue
+                code = gram[0] % buckets
+                for later in gram[1:]:
+                    code = (code * 4093 + later % buckets) % buckets
+                out[row] += hashed[code]
+    return out
+
+
+@pytest.mark.parametrize("max_n, buckets", [(1, 8), (2, 97), (3, 2**18)])
+def test_bag_of_ngrams_matches_numpy(max_n, buckets):
+    from keras_recurrent.layers import BagOfNgrams
+
+    rng = np.random.default_rng(max_n)
+    vocabulary = 3_000_000  # ids times the multiplier pass 2^31: the hash must reduce them first
+    ids = rng.integers(1, vocabulary, size=(4, 9))
+    ids[1, 5:] = 0  # padding ends a sequence: no n-gram reaches into it
+    ids[2, :] = 0
+    layer = BagOfNgrams(vocabulary, max_n=max_n, buckets=buckets, units=2)
+    layer.build(ids.shape)
+    assert all(not np.any(np.asarray(w)) for w in layer.weights)  # starts at zero: outputs 0
+    for weight in layer.weights:
+        weight.assign(rng.normal(size=weight.shape).astype("float32"))
+    hashed = np.asarray(layer.hashed) if max_n > 1 else None
+    expected = bag_of_ngrams_reference(ids.tolist(), np.asarray(layer.unigrams), hashed, max_n, buckets)
+    np.testing.assert_allclose(np.asarray(layer(ids)), expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(layer(ids))[2], 0.0)
+
+
+def test_bag_of_ngrams_round_trip_and_validation(tmp_path):
+    from keras_recurrent.layers import BagOfNgrams
+
+    tokens = keras.Input(shape=(6,), dtype="int32")
+    model = keras.Model(tokens, BagOfNgrams(20, max_n=2, buckets=16, name="bag")(tokens))
+    rng = np.random.default_rng(1)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    ids = rng.integers(0, 20, size=(3, 6)).astype("int32")
+    path = str(tmp_path / "bag.keras")
+    model.save(path)
+    again = keras.saving.load_model(path, safe_mode=True)
+    assert again.get_layer("bag").get_config() == model.get_layer("bag").get_config()
+    np.testing.assert_allclose(again.predict(ids, verbose=0), model.predict(ids, verbose=0), rtol=1e-6)
+    for kwargs, message in [({"vocabulary_size": 0}, "vocabulary_size"), ({"max_n": 0}, "max_n"),
+                            ({"buckets": 2**18 + 1}, "buckets")]:
+        with pytest.raises(ValueError, match=message):
+            BagOfNgrams(**{"vocabulary_size": 10, **kwargs})
