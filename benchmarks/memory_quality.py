@@ -9,8 +9,9 @@ reported at 8 to 12 items beside the LSTM. `--stability-seeds K` also trains K s
 for `--stability-minutes` each and records whether any produced NaN.
 
 Run: `python -m benchmarks.memory_quality [--tasks copy,associative_recall] [--models ntm,lstm]
-[--minutes 60] [--stability-seeds 10 --stability-minutes 3]`; writes (merging model by model, so models
-can train in separate processes) benchmarks/results/memory_quality.json and memory_generalisation.png.
+[--minutes 60] [--stability-seeds 10|A-B --stability-minutes 3]` (`--tasks ""`: stability alone);
+writes (merging model by model and seed by seed, so they can train in separate processes)
+benchmarks/results/memory_quality.json and memory_generalisation.png.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def train_and_sweep(task: str, model: str, minutes: float, seed: int, root: str)
     started = time.perf_counter()
     run = pipelines.train(task, model=model, seed=seed, run_dir=os.path.join(root, f"{task}-{model}-{seed}"),
                           quiet=True, callbacks=[_time_budget(minutes * 60)], set=["train.patience=0"])
-    record = {"seconds": round(time.perf_counter() - started, 1), "epochs": run.metrics["epochs_trained"],
+    record = {"minutes_budget": minutes, "seconds": round(time.perf_counter() - started, 1), "epochs": run.metrics["epochs_trained"],
               "test": run.metrics["bit_errors_per_sequence"], "by_size": {}}
     low, high = SIZE_KEYS[task]
     for size in SIZES[task]:
@@ -59,18 +60,25 @@ def train_and_sweep(task: str, model: str, minutes: float, seed: int, root: str)
     return record
 
 
-def stability(seeds: int, minutes: float, root: str) -> list:
+def seed_range(text: str) -> list[int]:
+    """"10" -> seeds 1..10; "6-10" -> seeds 6..10 (so two processes can share the ten seeds)."""
+    low, _, high = text.partition("-")
+    return list(range(int(low), int(high) + 1)) if high else list(range(1, int(low) + 1))
+
+
+def stability(seeds: list[int], minutes: float, root: str) -> list:
     from keras_recurrent import pipelines
     from keras_recurrent.pipelines.callbacks import read_history
 
     rows = []
-    for seed in range(1, seeds + 1):
+    for seed in seeds:
         run = pipelines.train("copy", model="ntm", seed=seed, run_dir=os.path.join(root, f"stability-{seed}"), quiet=True,
                               callbacks=[_time_budget(minutes * 60)], set=["train.patience=0"])
         history = read_history(os.path.join(run.path, "history.csv"))
         finite = all(math.isfinite(float(v)) for row in history for k, v in row.items() if k != "epoch")
-        rows.append({"seed": seed, "epochs": len(history), "finite": finite,
-                     "bit_errors_per_sequence": run.metrics["bit_errors_per_sequence"]})
+        rows.append({"seed": seed, "minutes": minutes, "epochs": len(history), "finite": finite,
+                     "bit_errors_per_sequence": run.metrics["bit_errors_per_sequence"],
+                     "at_length_20": run.metrics["bit_errors_by_length"].get("20")})
         print(f"stability seed {seed}: {rows[-1]}", flush=True)
     return rows
 
@@ -104,24 +112,25 @@ def main(argv=None) -> None:
     parser.add_argument("--models", default="ntm,lstm")
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--stability-seeds", type=int, default=0)
+    parser.add_argument("--stability-seeds", default="0", help="K (seeds 1..K) or A-B")
     parser.add_argument("--stability-minutes", type=float, default=3.0)
     args = parser.parse_args(argv)
     result = {"settings": {"seed": args.seed, "minutes_per_model": args.minutes, "models": args.models.split(","),
                            "command": "recurrent train TASK --model M --seed S (defaults; stopped by the time budget)"},
               "tasks": {}}
     with tempfile.TemporaryDirectory() as root:
-        for task in args.tasks.split(","):
+        for task in filter(None, args.tasks.split(",")):
             result["tasks"][task] = {m: train_and_sweep(task, m, args.minutes, args.seed, root)
                                      for m in args.models.split(",")}
-        if args.stability_seeds:
-            result["stability"] = stability(args.stability_seeds, args.stability_minutes, root)
+        if args.stability_seeds != "0":
+            result["stability"] = stability(seed_range(args.stability_seeds), args.stability_minutes, root)
     # Models may train in separate processes (one core each): merge with what is there, under a lock.
     with previous_result("memory_quality") as previous:
         for task, models in previous.get("tasks", {}).items():
             result["tasks"][task] = {**models, **result["tasks"].get(task, {})}
-        if "stability" in previous and "stability" not in result:
-            result["stability"] = previous["stability"]
+        by_seed = {row["seed"]: row for row in previous.get("stability", []) + result.get("stability", [])}
+        if by_seed:
+            result["stability"] = [by_seed[seed] for seed in sorted(by_seed)]
         write_result("memory_quality", result)
         _plot(result)
 
