@@ -16,6 +16,8 @@ to a JSON report of how it was checked:
   and this project's custom loops lower to the builtin WHILE op once every shape but nothing else is
   static. Run in the LiteRT interpreter against the Keras model on real test inputs; the report
   (`model[-QUANT].tflite.json`) holds the op list, file size, latency and the largest difference.
+  A task's further signatures with numeric outputs (`Endpoint.tflite_outputs`) become
+  `model_NAME[-QUANT].tflite` beside it, checked example by example like the SavedModel's.
 
 Quantization (TFLite only): `dynamic` (int8 weights, float activations), `float16` (half-precision
 weights), `int8` (integer weights and activations, calibrated on training inputs; refused with the
@@ -327,6 +329,53 @@ def tflite_step(runner, stepper):
     return step
 
 
+def _tflite_endpoint(model, endpoint, inputs, export_dir, suffix, quantize) -> tuple[bytes, dict]:
+    """A task's further signature (`Task.endpoints`) as a TFLite model of its numeric outputs, batch 1,
+    checked example by example against the task's Python path like the SavedModel's signature."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    fixed = [tf.TensorSpec((1, *spec.shape[1:]), spec.dtype, name=spec.name) for spec in endpoint.input_signature]
+
+    def kept(*xs):
+        outputs = endpoint.fn(*xs)
+        return {key: outputs[key] for key in endpoint.tflite_outputs}
+
+    with tempfile.TemporaryDirectory(prefix=".tmp-tflite-", dir=export_dir) as work:
+        # Through a SavedModel signature, so that the TFLite model keeps one and its outputs are found by name.
+        _archive(model, [], endpoints=[dataclasses.replace(endpoint, fn=kept, input_signature=fixed)]).write_out(
+            work, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(work, signature_keys=[endpoint.name])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        _quantize(converter, quantize)
+        try:
+            content = converter.convert()
+        except Exception as e:
+            raise UserError(f"the {endpoint.name} signature cannot be converted to TFLite: "
+                            f"{' '.join(str(e).split())[:300]}") from None
+    runner = interpreter(content)
+    ops = _builtin_ops(runner, f"the {endpoint.name} signature")
+    signature = runner.get_signature_runner(endpoint.name)
+    args = endpoint.examples(inputs)
+    expected = endpoint.reference(*args)
+    agree, seconds = [], 0.0
+    for i in range(len(args[0])):
+        started = time.perf_counter()
+        got = signature(**{spec.name: a[i: i + 1] for spec, a in zip(fixed, args)})
+        seconds += time.perf_counter() - started
+        agree.append(all(np.array_equal(np.asarray(got[key])[0], np.asarray(expected[key])[i]) if endpoint.exact else
+                         _max_diff(np.asarray(got[key])[0], np.asarray(expected[key])[i]) <= TFLITE_TOLERANCE
+                         for key in endpoint.tflite_outputs))
+    report = {"path": os.path.join(export_dir, f"model_{endpoint.name}{suffix}.tflite"), "bytes": len(content),
+              "outputs": list(endpoint.tflite_outputs), "examples": len(agree), "agreement": float(np.mean(agree)),
+              "latency_ms_batch1": round(seconds * 1000 / max(len(agree), 1), 3), "ops": ops}
+    if quantize == "none" and report["agreement"] < endpoint.agreement_needed:
+        raise RuntimeError(f"the TFLite {endpoint.name} model agrees with the task's own on {report['agreement']:.0%} "
+                           f"of the examples")
+    return content, report
+
+
 def _export_tflite(task, model, info, inputs, export_dir, quantize, calibration) -> dict:
     _, fixed = _input_specs(task, model, info)
     os.makedirs(export_dir, exist_ok=True)
@@ -360,7 +409,12 @@ def _export_tflite(task, model, info, inputs, export_dir, quantize, calibration)
         }
         if quantize == "none" and diff > TFLITE_TOLERANCE:
             raise RuntimeError(f"the TFLite step model differs from the full Keras model by {diff:.3g}")
-    for path, blob in ((report["path"], content), (report.get("step", {}).get("path"), step_content)):
+    blobs = [(report["path"], content), (report.get("step", {}).get("path"), step_content)]
+    for endpoint in (task.endpoints(model, info) if quantize != "int8" else []):
+        if endpoint.tflite_outputs:
+            blob, report[endpoint.name] = _tflite_endpoint(model, endpoint, inputs, export_dir, suffix, quantize)
+            blobs.append((report[endpoint.name]["path"], blob))
+    for path, blob in blobs:
         if path is None:
             continue
         with rundir.atomic_path(path, ".tflite") as tmp:

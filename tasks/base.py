@@ -298,6 +298,8 @@ class Endpoint:
     inputs; `reference(*arrays)` computes the same outputs through the task's own Python path. Outputs
     are compared exactly when `exact` (integer results: token ids), else within the export's tolerance;
     `agreement_needed` is the share of examples that must agree (a decoding may flip on a tie of floats).
+    `tflite_outputs` names the outputs a TFLite model of the signature keeps (numeric ones: TFLite's
+    built-in ops hold no strings); empty, the signature is exported to the SavedModel only.
     """
 
     name: str
@@ -307,3 +309,4 @@ class Endpoint:
     reference: Callable
     exact: bool = False
     agreement_needed: float = 1.0
+    tflite_outputs: tuple = ()

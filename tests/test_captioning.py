@@ -341,3 +341,27 @@ def test_the_exported_savedmodel_writes_captions_without_python(run, tmp_path):
     task, config, info, model = load_run(run.path)
     expected = " ".join(info["vocabulary"][i] for i in decoding.greedy(model, image[None])[0][0])
     assert out["caption"].numpy()[0].decode() == expected
+
+
+def test_the_tflite_caption_model_decodes_in_its_graph(run, tmp_path):
+    """The `caption` signature as a TFLite model (ids out): the same tokens as Python's greedy decoding.
+    The quick run's weights are perturbed first, so that its captions differ from image to image."""
+    import shutil
+
+    from keras_recurrent.pipelines.exporting import interpreter
+
+    copied = shutil.copytree(run.path, tmp_path / "run")
+    _, _, info, model = verbs.load_run(str(copied))
+    rng = np.random.default_rng(0)
+    model.set_weights([w + rng.normal(scale=0.3, size=w.shape).astype(w.dtype) for w in model.get_weights()])
+    model.save(copied / "model.keras")
+    assert main(["export", str(copied), "--format", "tflite", "--quiet"]) == 0
+    report = json.loads((copied / "export" / "model.tflite.json").read_text())["caption"]
+    assert report["agreement"] == 1.0 and "WHILE" in report["ops"]
+    caption = interpreter(open(report["path"], "rb").read()).get_signature_runner("caption")
+    images = np.stack([scenes.scene(0, "test", i, info["image_size"], 2)[0] for i in range(6)])
+    expected, _ = decoding.greedy(model, images)
+    got = [caption(images=image[None])["tokens"][0] for image in images]
+    for have, want in zip(got, expected):
+        assert list(have[: len(want)]) == list(want) and not have[len(want):].any()
+    assert len({tuple(t) for t in got}) > 1  # captions that depend on the image

@@ -218,7 +218,8 @@ class CaptioningTask(Task):
     # -- export -----------------------------------------------------------------------------------
     def endpoints(self, model, info):
         """`caption`: images (batch, size, size, 3) uint8 -> {"caption": strings, "tokens": ids}, greedy decoding
-        as a `tf.while_loop` in the exported graph (the vocabulary a constant in it)."""
+        as a `tf.while_loop` in the exported graph (the vocabulary a constant in it). Its TFLite model keeps
+        `tokens` (ids, 0 after `<end>`; the words are `data_info.json`'s vocabulary)."""
         import tensorflow as tf
 
         from keras_recurrent.tasks.base import Endpoint
@@ -260,7 +261,7 @@ class CaptioningTask(Task):
         # Greedy decoding in Python runs the decoder on batches of another size: a near tie of two words'
         # logits may go the other way on a few examples.
         return [Endpoint("caption", caption, [tf.TensorSpec((None, size, size, 3), tf.uint8, name="images")], examples,
-                         reference, exact=True, agreement_needed=0.9)]
+                         reference, exact=True, agreement_needed=0.9, tflite_outputs=("tokens",))]
 
     # -- predict ----------------------------------------------------------------------------------
     def predict_examples(self, info):
