@@ -132,6 +132,11 @@ def test_sru_highway_scale_and_state():
     np.testing.assert_allclose(np.asarray(state), c, atol=1e-5)
 
 
+def test_srupp_attention_width_defaults_to_a_quarter_of_the_units():
+    assert [SRUpp(units).attention_dim for units in (40, 8, 3)] == [10, 2, 1]
+    assert SRUpp(40, attention_dim=7).attention_dim == 7
+
+
 def test_srupp_starts_as_a_low_rank_sru():
     """With alpha = 0 (its initial value) attention does not contribute: U = LN(X Wq) Wo."""
     rng = np.random.default_rng(4)
