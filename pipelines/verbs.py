@@ -55,21 +55,25 @@ def make_optimizer(train_config):
     ](lr, **clip)
 
 
-def build_compiled(task, config, info):
-    """The run's model, built from the task's registry and compiled with the run's optimizer."""
+def build_compiled(task, config, info, xla: bool | None = None):
+    """The run's model, built from the task's registry and compiled with the run's optimizer (with XLA
+    where `xla`, by default `train.xla`)."""
     model = task.build(config.model_name, config.model, info)
     # "auto" is Keras's own choice: XLA under JAX and on a GPU, never on a TensorFlow CPU.
     model.compile(optimizer=make_optimizer(config.train), loss=task.loss(info), metrics=task.metrics(info),
-                  weighted_metrics=task.weighted_metrics(info) or None, jit_compile=config.train.xla or "auto")
+                  weighted_metrics=task.weighted_metrics(info) or None,
+                  jit_compile=(config.train.xla if xla is None else xla) or "auto")
     return model
 
 
 def _prepare(task, config, dist):
     """Seed, load data, build and compile the model: everything that can fail before a run dir exists."""
-    seed_everything(config.train.seed, config.train.xla)
+    # Under a tf.distribute strategy an XLA step cannot reach the variables mirrored on other devices.
+    xla = config.train.xla and dist.strategy is None
+    seed_everything(config.train.seed, xla)
     data = task.load(config.data_spec, config.data, config.train.seed)
     with dist.scope():  # variables created under a strategy are mirrored across its replicas
-        return data, build_compiled(task, config, data.info)
+        return data, build_compiled(task, config, data.info, xla)
 
 
 def train(

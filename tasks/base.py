@@ -105,7 +105,7 @@ class TrainConfig:
     seed: int = hparam(1337, help="seed for data splits, shuffling, initialisation and dropout", min=0)
     xla: bool = hparam(
         False, help="compile the TensorFlow train, test and predict steps with XLA, also on a CPU (about 2x faster "
-        "for the NTM's many small ops, slower to start); the JAX backend compiles either way"
+        "for the NTM's many small ops, slower to start); not under --strategy; the JAX backend compiles either way"
     )
 
 
