@@ -7,7 +7,6 @@ from keras_recurrent.layers.additive_attention import AdditiveAttention, Additiv
 from keras_recurrent.layers.conv_lstm import ConvLSTM, ConvLSTMCell
 from keras_recurrent.layers.memn2n import MemN2N
 from keras_recurrent.layers.mogrifier_lstm import MogrifierLSTM, MogrifierLSTMCell
-from keras_recurrent.layers.ngrams import BagOfNgrams
 from keras_recurrent.layers.ntm import NTM, NTMCell
 from keras_recurrent.layers.pointer import PointerAttention, SelectPositions
 from keras_recurrent.layers.pooling import MaskedGlobalMaxPooling1D
@@ -16,6 +15,6 @@ from keras_recurrent.layers.srupp import SRUpp
 from keras_recurrent.layers.streaming import StepModel
 
 __all__ = [
-    "AdditiveAttention", "AdditiveScore", "BagOfNgrams", "ConvLSTM", "ConvLSTMCell", "MaskedGlobalMaxPooling1D", "MemN2N", "MogrifierLSTM", "MogrifierLSTMCell", "NTM", "NTMCell", "PointerAttention", "SRU", "SRUpp",
+    "AdditiveAttention", "AdditiveScore", "ConvLSTM", "ConvLSTMCell", "MaskedGlobalMaxPooling1D", "MemN2N", "MogrifierLSTM", "MogrifierLSTMCell", "NTM", "NTMCell", "PointerAttention", "SRU", "SRUpp",
     "SelectPositions", "StepModel", "elementwise_recurrence",
 ]

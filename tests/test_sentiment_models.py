@@ -36,24 +36,6 @@ def test_padding_is_masked(name, pooling):
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_bag_of_ngrams_joins_the_readers_logit():
-    config = SentimentModel(units=8, embedding_dim=8, dropout=0.0, ngrams=2, ngram_buckets=64)
-    short = TASK.build("bigru", config, INFO)
-    long = TASK.build("bigru", config, {**INFO, "sequence_length": 30})
-    rng = np.random.default_rng(2)
-    short.set_weights([rng.normal(size=w.shape).astype("float32") for w in short.get_weights()])
-    long.set_weights(short.get_weights())
-    tokens = np.array([[5, 9, 3, 7, 2]], dtype="int32")
-    ids = np.pad(tokens, ((0, 0), (0, 7)))
-    probability = short.predict(ids, verbose=0)
-    np.testing.assert_allclose(long.predict(np.pad(tokens, ((0, 0), (0, 25))), verbose=0), probability, atol=1e-6)
-    reader = keras.Model(short.inputs, short.get_layer("reader_logit").output)
-    bag = short.get_layer("bag_of_ngrams")
-    logit = reader.predict(ids, verbose=0) + np.asarray(bag(ids))
-    np.testing.assert_allclose(probability, 1 / (1 + np.exp(-logit)), rtol=1e-5)
-    assert abs(float(np.asarray(bag(ids))[0, 0])) > 0.1  # the bag's score counts, not only the reader's
-
-
 def test_gradient_clipping_is_on_by_default():
     optimizer = make_optimizer(resolve_config(TASK).train)
     assert optimizer.clipnorm == 1.0

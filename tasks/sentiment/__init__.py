@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_recurrent.layers import BagOfNgrams, MaskedGlobalMaxPooling1D
+from keras_recurrent.layers import MaskedGlobalMaxPooling1D
 from keras_recurrent.tasks.base import Task, TaskData, TextEndpoint, UserError, hparam
 from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS, stacked_encoder
 from keras_recurrent.tasks.sentiment import data as sdata
@@ -58,10 +58,6 @@ class SentimentModel:
                                                  "(the rest as out-of-vocabulary)", min=3)
     pooling: str = hparam("max", help="sentence vector: the last state, or the max / mean over all (unpadded) states",
                           choices=("last", "max", "mean"))
-    ngrams: int = hparam(0, help="add a linear bag of 1..N-grams of the tokens to the classifier's logit, trained "
-                                 "with the recurrent reader, which learns what the bag misses; 0 = none", min=0, max=4)
-    ngram_buckets: int = hparam(2**18, help="hashed rows shared by the n-grams longer than one token",
-                                min=1, max=2**18)
 
 
 def build_classifier(kind: str):
@@ -91,14 +87,7 @@ def build_classifier(kind: str):
         elif config.pooling == "mean":
             x = keras.layers.GlobalAveragePooling1D(name="mean_over_time")(x)  # honours the mask
         x = keras.layers.Dropout(config.dropout, name="head_dropout")(x)
-        if not config.ngrams:
-            probability = keras.layers.Dense(1, activation="sigmoid", name="positive_probability")(x)
-            return keras.Model(tokens, probability, name=f"sentiment_{kind}")
-        # Wide and deep: the bag's score and the reader's share one logit (layers/ngrams.py).
-        bag = BagOfNgrams(len(info["vocabulary"]), max_n=config.ngrams, buckets=config.ngram_buckets,
-                          name="bag_of_ngrams")(tokens)
-        logit = keras.layers.Add(name="logit")([keras.layers.Dense(1, name="reader_logit")(x), bag])
-        probability = keras.layers.Activation("sigmoid", name="positive_probability")(logit)
+        probability = keras.layers.Dense(1, activation="sigmoid", name="positive_probability")(x)
         return keras.Model(tokens, probability, name=f"sentiment_{kind}")
 
     build.__doc__ = f"Embedding, {kind} encoder, sigmoid classifier."
