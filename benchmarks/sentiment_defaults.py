@@ -81,7 +81,7 @@ def main(argv=None) -> None:
         for name in args.variants.split(","):
             if args.demo_seeds:
                 demos[name] = demo_runs(name, variants[name], [int(s) for s in args.demo_seeds.split(",")], root)
-            if not args.seeds:
+            if not seeds:  # --seeds "": the demo alone
                 continue
             rows = []
             for seed in seeds:
