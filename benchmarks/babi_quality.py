@@ -5,8 +5,12 @@
   task trained on its own, MemN2N and LSTM: test error per task beside the paper's reference numbers
   (the authors' code, 3 hops, PE LS RN, 1k, tasks trained one by one: mean 13.8%).
 
+MemN2N trains `--restarts` times a real task (seeds from the first) and the run best on the validation
+split is kept: the paper's remedy for its large variance on 1k examples (it kept the best of 10 by
+training error); the first seed's error is reported beside it. The LSTM reader trains once.
+
 Run: `python -m benchmarks.babi_quality [--tasks 1,2,...,20] [--models memn2n,lstm] [--seeds 1,2,3]
-[--skip-generated]`; writes (merging, so parts can run in separate processes)
+[--restarts 5] [--skip-generated]`; writes (merging, so parts can run in separate processes)
 benchmarks/results/babi_quality.json and babi_errors.png.
 """
 
@@ -34,6 +38,8 @@ def main(argv=None) -> None:
     parser.add_argument("--models", default="memn2n,lstm")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--skip-generated", action="store_true")
+    parser.add_argument("--restarts", type=int, default=5,
+                        help="MemN2N runs a real task (seeds from the first), the one best on validation kept")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     result = {"settings": {"seed": seeds[0], "seeds": seeds}, "generated": {}, "real": {}}
@@ -54,11 +60,21 @@ def main(argv=None) -> None:
             for task in (int(t) for t in args.tasks.split(",")):
                 row = {"reference_error_percent": REFERENCE.get(task)}
                 for model in args.models.split(","):
-                    started = time.perf_counter()
-                    run = pipelines.train("babi", model=model, data=BABI, set=[f"data.tasks={task}"], seed=seeds[0],
-                                          quiet=True, run_dir=os.path.join(root, f"real-{task}-{model}"))
-                    row[model] = {"error_percent": run.metrics["error_percent"], "epochs": run.metrics["epochs_trained"],
-                                  "seconds": round(time.perf_counter() - started, 1)}
+                    tries = []
+                    for restart in range(args.restarts if model == "memn2n" else 1):
+                        started = time.perf_counter()
+                        path = os.path.join(root, f"real-{task}-{model}-{restart}")
+                        run = pipelines.train("babi", model=model, data=BABI, seed=seeds[0] + restart, quiet=True,
+                                              set=[f"data.tasks={task}", "data.unseen_answers=wrong"], run_dir=path)
+                        kept = _kept_epoch(path, run.metrics)
+                        tries.append({"seed": seeds[0] + restart, "error_percent": run.metrics["error_percent"],
+                                      "validation_accuracy": kept.get("val_accuracy"), "validation_loss": kept.get("val_loss"),
+                                      "epochs": run.metrics["epochs_trained"], "seconds": round(time.perf_counter() - started, 1)})
+                    # The paper's remedy for runs that fail by their initialisation: several, one kept. It kept
+                    # the lowest training error; here the validation split decides (accuracy, then loss).
+                    chosen = max(tries, key=lambda t: (t["validation_accuracy"] or 0.0, -(t["validation_loss"] or 0.0)))
+                    row[model] = {**chosen, "restarts": len(tries), "first_seed_error_percent": tries[0]["error_percent"],
+                                  "tries": tries}
                 print(f"bAbI task {task}: {row}", flush=True)
                 result["real"][str(task)] = row
     with previous_result("babi_quality") as previous:
@@ -78,6 +94,15 @@ def main(argv=None) -> None:
         result["reference_mean_error_percent"] = REFERENCE_MEAN
         write_result("babi_quality", result)
         _plot(result)
+
+
+def _kept_epoch(path: str, metrics: dict) -> dict:
+    """The history row of the epoch whose weights the run kept (its validation metrics)."""
+    from keras_recurrent.pipelines.callbacks import read_history
+
+    history = read_history(os.path.join(path, "history.csv"))
+    epoch = metrics.get("best_epoch", len(history))
+    return next((row for row in history if row["epoch"] + 1 == epoch), history[-1] if history else {})
 
 
 def _plot(result: dict) -> None:

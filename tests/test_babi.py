@@ -83,3 +83,17 @@ def test_bad_data_is_one_line(tmp_path, capsys):
     (tmp_path / "qa1_x_test.txt").write_text("1 Mary moved to the moon.\n2 Where is Mary?\tmoon\t1\n")
     with pytest.raises(UserError, match="'moon'"):
         get_task("babi").load(str(tmp_path), get_task("babi").DataConfig(), 0)
+    with pytest.raises(UserError, match="unseen_answers=wrong"):  # the error names the way out
+        get_task("babi").load(str(tmp_path), get_task("babi").DataConfig(), 0)
+
+
+def test_an_unseen_test_answer_can_be_kept_and_counted_wrong(tmp_path, capsys):
+    # The real task 8 has one test answer ('football,apple,milk') that training never gives.
+    story = "1 Mary moved to the hallway.\n2 Where is Mary?\thallway\t1\n3 John went to the moon.\n4 Where is John?\tmoon\t3\n"
+    (tmp_path / "qa1_x_train.txt").write_text("1 Mary moved to the hallway.\n2 Where is Mary?\thallway\t1\n" * 8)
+    (tmp_path / "qa1_x_test.txt").write_text(story)
+    run = verbs.train("babi", quick=True, quiet=True, data=str(tmp_path), run_dir=str(tmp_path / "run"),
+                      set=["data.unseen_answers=wrong", "train.epochs=3", "train.learning_rate=0.05"])
+    assert "1 test question(s)" in capsys.readouterr().err
+    # The model answers 'hallway' to everything; the moon question is an error whatever it says.
+    assert run.metrics["accuracy"] <= 0.5 and run.metrics["error_percent"] >= 50.0
