@@ -19,7 +19,10 @@ says how long ago a fact was stated. Linear start (section 4.2) trains with the 
 validation loss stops falling, then puts it back: `linear_start` is a non-trainable switch a callback
 flips, saved with the weights. Random noise (section 4.1) adds empty memories to stories in training:
 word id 1 marks a sentence that is an empty memory (it has a temporal embedding and takes part in the
-attention, but no words); id 0 is padding.
+attention, but no words); id 0 is padding. With `random_noise=r` the layer itself, in training only,
+puts an empty memory before each sentence with probability r, a fresh draw every step (as dropout), so
+the temporal encoding cannot learn one fixed spacing of the facts; the story keeps its last
+`sentences` rows.
 """
 
 from __future__ import annotations
@@ -51,10 +54,13 @@ class MemN2N(keras.layers.Layer):
         max_memories: the longest story (in sentences) the temporal encoding covers.
         position_encoding: weight words by l_kj (else a plain bag of words).
         temporal_encoding: add T[t_i] to each memory.
+        random_noise: in training, the probability of an empty memory before each sentence (0 = none).
+        seed: seed of the random noise.
 
     Call arguments:
         inputs: `[story, question]`: story (batch, sentences, words) ids, sentences in the order told and
             padded at the end; question (batch, words) ids.
+        training: whether random noise is added.
 
     Returns:
         (batch, vocabulary_size) answer logits.
@@ -68,8 +74,14 @@ class MemN2N(keras.layers.Layer):
     """
 
     def __init__(self, vocabulary_size: int, embedding_dim: int = 20, hops: int = 3, max_memories: int = 50,
-                 position_encoding: bool = True, temporal_encoding: bool = True, **kwargs):
+                 position_encoding: bool = True, temporal_encoding: bool = True, random_noise: float = 0.0,
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
+        if not 0.0 <= float(random_noise) < 1.0:
+            raise ValueError(f"random_noise must be in [0, 1), got {random_noise}")
+        self.random_noise = float(random_noise)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed) if self.random_noise else None
         for name, value, low in (("vocabulary_size", vocabulary_size, 3), ("embedding_dim", embedding_dim, 1),
                                  ("hops", hops, 1), ("max_memories", max_memories, 1)):
             if int(value) < low:
@@ -121,8 +133,34 @@ class MemN2N(keras.layers.Layer):
             attentions.append(p)
         return u, ops.stack(attentions, axis=1)
 
-    def call(self, inputs):
+    def with_empty_memories(self, story):
+        """The story with an empty memory put before each sentence with probability `random_noise`.
+
+        Real sentence i moves to position i + (empty memories drawn up to and including i); the result
+        keeps the last `sentences` rows of the longer story, real rows first and padding after, as given.
+        """
+        story = ops.cast(story, "int32")
+        size = ops.shape(story)[1]
+        real = ops.any(story != PAD, axis=-1)  # (batch, sentences)
+        draw = keras.random.uniform(ops.shape(real), seed=self.seed_generator) < self.random_noise
+        empty_before = ops.logical_and(draw, real)
+        position = ops.arange(size, dtype="int32") + ops.cumsum(ops.cast(empty_before, "int32"), axis=-1)
+        position = ops.where(real, position, ops.full_like(position, 2 * size + 1))  # padding rows never match
+        total = ops.sum(ops.cast(real, "int32") + ops.cast(empty_before, "int32"), axis=-1, keepdims=True)
+        wanted = ops.arange(size, dtype="int32") + ops.maximum(total - size, 0)  # (batch, sentences) positions kept
+        # The source sentence of each wanted position: the last real sentence at or before it.
+        reached = ops.sum(ops.cast(ops.expand_dims(position, 1) <= ops.expand_dims(wanted, 2), "int32"), axis=-1)
+        source = ops.clip(reached - 1, 0, size - 1)
+        is_sentence = ops.logical_and(reached > 0, ops.take_along_axis(position, source, axis=1) == wanted)
+        rows = ops.take_along_axis(story, ops.expand_dims(source, -1), axis=1)
+        empty = ops.concatenate([ops.full_like(rows[..., :1], EMPTY), ops.zeros_like(rows[..., 1:])], axis=-1)
+        inside = ops.expand_dims(wanted < total, -1)
+        return ops.where(ops.expand_dims(is_sentence, -1), rows, ops.where(inside, empty, ops.zeros_like(rows)))
+
+    def call(self, inputs, training=False):
         story, question = inputs
+        if training and self.random_noise:
+            story = self.with_empty_memories(story)
         u, _ = self._hops(story, question)
         return ops.matmul(u, ops.transpose(self.embeddings[self.hops]))
 
@@ -138,7 +176,7 @@ class MemN2N(keras.layers.Layer):
             **super().get_config(),
             "vocabulary_size": self.vocabulary_size, "embedding_dim": self.embedding_dim, "hops": self.hops,
             "max_memories": self.max_memories, "position_encoding": self.use_position_encoding,
-            "temporal_encoding": self.use_temporal_encoding,
+            "temporal_encoding": self.use_temporal_encoding, "random_noise": self.random_noise, "seed": self.seed,
         }
 
 

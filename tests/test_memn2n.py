@@ -80,3 +80,49 @@ def test_bad_arguments_are_refused():
         MemN2N(2)
     with pytest.raises(ValueError):
         MemN2N(10, hops=0)
+    with pytest.raises(ValueError, match="random_noise"):
+        MemN2N(10, random_noise=1.0)
+
+
+def _noisy_reference(story, empty_before):
+    """NumPy: an empty memory before each real sentence where `empty_before`, the last rows kept."""
+    size, width = story.shape
+    rows = []
+    for sentence, empty in zip(story, empty_before):
+        if (sentence != 0).any():
+            rows += ([[1] + [0] * (width - 1)] if empty else []) + [list(sentence)]
+    rows = rows[-size:]
+    return np.array(rows + [[0] * width] * (size - len(rows)), dtype=np.int32).reshape(size, width)
+
+
+def test_random_noise_inserts_empty_memories_in_training_only():
+    rng = np.random.default_rng(4)
+    layer = MemN2N(40, embedding_dim=4, hops=1, max_memories=8, random_noise=0.3, seed=5)
+    story = rng.integers(2, 40, (64, 8, 3)).astype(np.int32)
+    lengths = rng.integers(1, 9, 64)
+    for b, n in enumerate(lengths):
+        story[b, n:] = 0
+    story[:, :, 2] *= rng.random((64, 8)) < 0.5  # sentences of different lengths
+    inserted, real_seen = 0, 0
+    for _ in range(20):
+        noisy = np.asarray(layer.with_empty_memories(story))
+        for b in range(len(story)):
+            # Recover which sentences got an empty memory before them, then rebuild with NumPy.
+            kept = [r for r in noisy[b] if (r != 0).any()]
+            empties = [r[0] == 1 and not r[1:].any() for r in kept]
+            pending, flags = False, []
+            for empty in empties:
+                assert not (empty and pending), "one empty memory at most before a sentence"
+                if not empty:
+                    flags.append(pending)
+                pending = empty
+            assert not pending, "an empty memory is always followed by its sentence"
+            real = [s for s in story[b] if (s != 0).any()]
+            flags = [False] * (len(real) - len(flags)) + flags  # sentences pushed out of the window
+            np.testing.assert_array_equal(noisy[b], _noisy_reference(story[b], flags + [False] * (8 - len(real))))
+            inserted += sum(empties)
+            real_seen += min(len(real), len(kept) - sum(empties))
+    assert 0.22 < inserted / real_seen < 0.38  # the drawn share is random_noise (0.3)
+    inputs = [story, rng.integers(2, 40, (64, 4))]
+    np.testing.assert_array_equal(np.asarray(layer(inputs)), np.asarray(layer(inputs)))  # inference: no noise
+    assert not np.array_equal(np.asarray(layer(inputs, training=True)), np.asarray(layer(inputs)))

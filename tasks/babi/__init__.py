@@ -6,8 +6,8 @@ vocabulary of the training stories (0 padding, 1 empty memory, 2 unknown) -> Mem
 accuracy (per bAbI task when trained jointly) beside the most frequent answer -> where each hop looked.
 
 Training follows the paper: linear start for `model.linear_start_epochs` epochs (the memory's softmax
-removed, then put back), random noise (`data.random_noise`: that share of empty memories inserted into
-each training story, fixed per story by the seed).
+removed, then put back), random noise (`data.random_noise`: an empty memory put before each sentence of a
+training story with that probability, drawn afresh every step by the MemN2N layer, as dropout is).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ class BabiData:
     questions: int = hparam(3000, help="generated data: training questions a task (test gets the same); "
                                              "1000 left MemN2N at 97% on task 1, 3000 reach 99.6%", min=10)
     validation_fraction: float = hparam(0.1, help="share of the training questions held out", min=0.01, max=0.5)
-    random_noise: float = hparam(0.1, help="share of empty memories inserted into training stories (0 = none)",
-                                 min=0.0, max=0.9)
+    random_noise: float = hparam(0.1, help="memn2n: probability of an empty memory before each sentence of a training "
+                                 "story, drawn every step (0 = none)", min=0.0, max=0.9)
     unseen_answers: str = hparam("error", help="a test answer never seen in training (the real task 8 has one): "
                                  "error, or wrong (kept and counted as an error)", choices=("error", "wrong"))
 
@@ -79,7 +79,8 @@ def build_memn2n(config: BabiModel, info: dict):
     question = keras.Input(shape=(info["question_length"],), dtype="int32", name="question")
     logits = MemN2N(len(info["vocabulary"]), embedding_dim=config.embedding_dim, hops=config.hops,
                     max_memories=info["max_memories"], position_encoding=config.position_encoding,
-                    temporal_encoding=config.temporal_encoding, name="memn2n")([story, question])
+                    temporal_encoding=config.temporal_encoding, random_noise=info.get("random_noise", 0.0),
+                    name="memn2n")([story, question])
     return keras.Model([story, question], logits, name="babi_memn2n")
 
 
@@ -177,7 +178,7 @@ class BabiTask(Task):
             }
         else:
             info = {k: run_info[k] for k in ("vocabulary", "max_memories", "sentence_length", "question_length")}
-        info.update(source=source, tasks=self.task_numbers(config),
+        info.update(source=source, tasks=self.task_numbers(config), random_noise=config.random_noise,
                     sizes={"train": len(train), "validation": len(validation), "test": len(test)})
         index = {w: i for i, w in enumerate(info["vocabulary"])}
         unseen = [ex for ex in test if ex.answer not in index]
@@ -188,16 +189,13 @@ class BabiTask(Task):
         if unseen:  # no output can be right: the answer is the unknown id, which training never targets
             print(f"recurrent: warning: {len(unseen)} test question(s) answer with words never seen in training "
                   f"({', '.join(sorted({ex.answer for ex in unseen})[:3])}): counted as errors", file=sys.stderr)
-        noise = config.random_noise
 
-        def arrays(examples, noisy):
+        def arrays(examples):
             stories = np.zeros((len(examples), info["max_memories"], info["sentence_length"]), np.int32)
             questions = np.zeros((len(examples), info["question_length"]), np.int32)
             answers = np.zeros(len(examples), np.int32)
             for i, ex in enumerate(examples):
                 sentences = [[index.get(w, UNKNOWN) for w in s] for s in ex.story]
-                if noisy:  # random noise: empty memories between the sentences
-                    sentences = [x for s in sentences for x in ([[EMPTY]] if rng.random() < noise else []) + [s]]
                 for j, s in enumerate(sentences[-info["max_memories"]:]):
                     stories[i, j, :len(s)] = s[: info["sentence_length"]]
                 q = [index.get(w, UNKNOWN) for w in ex.question][: info["question_length"]]
@@ -205,11 +203,11 @@ class BabiTask(Task):
                 answers[i] = index.get(ex.answer, UNKNOWN)
             return stories, questions, answers
 
-        def dataset(examples, noisy=False):
-            stories, questions, answers = arrays(examples, noisy)
+        def dataset(examples):
+            stories, questions, answers = arrays(examples)
             return tf.data.Dataset.from_tensor_slices(((stories, questions), answers)), (stories, questions, answers)
 
-        train_ds, _ = dataset(train, noisy=noise > 0)
+        train_ds, _ = dataset(train)
         validation_ds, _ = dataset(validation)
         test_ds, test_arrays = dataset(test)
         majority = Counter(ex.answer for ex in train).most_common(1)[0][0] if train else ""
