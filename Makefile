@@ -56,13 +56,17 @@ mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet cosmic-ray
 	rm -rf $(MUT) && mkdir -p $(MUT)/src $(MUT)/shim/keras_recurrent
 	cp -r layers tasks pipelines package tests pyproject.toml $(MUT)/src/
+	find $(MUT)/src -name __pycache__ -prune -exec rm -rf {} +
 	for f in $(MUT)/src/package/*.py; do ln -s $(CURDIR)/$$f $(MUT)/shim/keras_recurrent/; done
 	for d in layers tasks pipelines; do ln -s $(CURDIR)/$(MUT)/src/$$d $(MUT)/shim/keras_recurrent/$$d; done
-	printf '[cosmic-ray]\nmodule-path = "%s"\ntimeout = 300.0\nexcluded-modules = []\ntest-command = "env PYTHONPATH=%s %s -m pytest -x -q -p no:cacheprovider %s"\n[cosmic-ray.distributor]\nname = "local"\n' \
-		$(MODULE) $(CURDIR)/$(MUT)/shim $(CURDIR)/$(BIN)/python "$(TESTS)" > $(MUT)/config.toml
+	printf '[cosmic-ray]\nmodule-path = "%s"\ntimeout = 600.0\nexcluded-modules = []\ntest-command = "env PYTHONPATH=%s %s %s run %s -- -x -q -p no:cacheprovider %s"\n[cosmic-ray.distributor]\nname = "local"\n' \
+		$(MODULE) $(CURDIR)/$(MUT)/shim $(CURDIR)/$(BIN)/python $(CURDIR)/tests/mutation_runner.py $(CURDIR)/$(MUT)/runner.sock "$(TESTS)" > $(MUT)/config.toml
+	$(BIN)/python tests/mutation_runner.py serve $(CURDIR)/$(MUT)/runner.sock & echo $$! > $(MUT)/runner.pid; \
+	while [ ! -S $(MUT)/runner.sock ]; do sleep 1; done; \
 	cd $(MUT)/src && $(CURDIR)/$(BIN)/cosmic-ray init ../config.toml ../session.sqlite \
 		&& $(CURDIR)/$(BIN)/cosmic-ray baseline ../config.toml \
-		&& $(CURDIR)/$(BIN)/cosmic-ray exec ../config.toml ../session.sqlite
+		&& $(CURDIR)/$(BIN)/cosmic-ray exec ../config.toml ../session.sqlite; \
+	status=$$?; kill $$(cat $(CURDIR)/$(MUT)/runner.pid); exit $$status
 	$(BIN)/cr-report --show-diff $(MUT)/session.sqlite | tee $(MUT)/report.txt | tail -3
 
 clean:
