@@ -137,6 +137,12 @@ def test_srupp_attention_width_defaults_to_a_quarter_of_the_units():
     assert SRUpp(40, attention_dim=7).attention_dim == 7
 
 
+def test_sru_family_highway_bias_defaults_to_zero():
+    # b = 0 sets the highway scale alpha = sqrt(1 + 2 e^0) = sqrt(3), the SRU paper's initialisation.
+    for layer in (SRU(8), SRUpp(8)):
+        assert layer.highway_bias == 0.0 and layer.get_config()["highway_bias"] == 0.0
+
+
 def test_srupp_starts_as_a_low_rank_sru():
     """With alpha = 0 (its initial value) attention does not contribute: U = LN(X Wq) Wo."""
     rng = np.random.default_rng(4)
