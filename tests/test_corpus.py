@@ -43,3 +43,17 @@ def test_unigram_bag_of_words_is_near_chance():
     train = generate_corpus(3000, seed=1)
     test = generate_corpus(1000, seed=2)
     assert bag_of_words_baseline(train, test)["accuracy"] < 0.6
+
+
+def test_negation_is_the_share_of_negated_clauses():
+    from keras_recurrent.tasks import get_task
+    from keras_recurrent.tasks.sentiment.data import read_source
+
+    def negated_share(texts):
+        clauses = sum(2 if any(k in f" {t} " for k in (" but ", " although ", " and ")) else 1 for t in texts)
+        return sum(w in ("not", "never", "hardly") for t in texts for w in t.split()) / clauses
+
+    assert negated_share(generate_corpus(500, seed=0, negation=0.0)[0]) == 0.0
+    assert 0.32 < negated_share(generate_corpus(3000, seed=0)[0]) < 0.38  # the default, 0.35
+    texts = read_source(None, get_task("sentiment").DataConfig(num_examples=300, negation=1.0), seed=1).train[0]
+    assert negated_share(texts) == 1.0  # data.negation reaches the generator

@@ -17,7 +17,8 @@ and that clause decides the label. The two clauses of a multi-clause review are 
 polarities most of the time, so the same bag of words ("not", "good", "bad", "but") appears under both
 labels: "the plot was not good but the cast was bad" is negative, "the plot was good but the cast
 was not bad" is positive. A unigram bag-of-words model therefore stays well short of what a model
-that reads in order can reach (the benchmark measures both).
+that reads in order can reach (the benchmark measures both). A clause is negated with probability
+`NEGATION` (`data.negation`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ OPENERS = ("i saw it last week ,", "honestly ,", "we watched it on sunday ,", "i
 CLOSERS = (", as expected .", ", if you ask me .", ", all things considered .", ".", ". two hours long .")
 
 FORMS = ("single", "contrast", "concession", "emphasis")
+# A clause is negated with this probability. At one half no word predicts the label by itself (a parity
+# problem): training sat at chance for its whole first epoch on every seed, then jumped. Below one half an
+# adjective's surface polarity leans toward the label, a foothold for the first epoch (validation 0.88-0.92
+# after it, seeds 1-5), while a unigram bag of words still stays under 60% (57%).
+NEGATION = 0.35
 
 
 def _clause(rng: np.random.Generator, polarity: int, negated: bool, intensified: bool) -> str:
@@ -58,15 +64,16 @@ def _clause(rng: np.random.Generator, polarity: int, negated: bool, intensified:
     return " ".join(words)
 
 
-def generate_review(rng: np.random.Generator) -> tuple[str, int]:
-    """Draw one review; return (text, label) with label 1 = positive, 0 = negative."""
+def generate_review(rng: np.random.Generator, negation: float = NEGATION) -> tuple[str, int]:
+    """Draw one review; return (text, label) with label 1 = positive, 0 = negative; each clause is
+    negated with probability `negation`."""
     label = 1 if rng.random() < 0.5 else -1
     form = FORMS[rng.integers(len(FORMS))]
     # The clause that does not decide the label usually disagrees with it (p=0.8).
     other = -label if rng.random() < 0.8 else label
 
     def neg():
-        return bool(rng.random() < 0.5)
+        return bool(rng.random() < negation)
 
     if form == "single":
         body = _clause(rng, label, neg(), bool(rng.random() < 0.3))
@@ -86,12 +93,12 @@ def generate_review(rng: np.random.Generator) -> tuple[str, int]:
     return " ".join(parts), int(label > 0)
 
 
-def generate_corpus(num_examples: int, seed: int) -> tuple[list[str], list[int]]:
+def generate_corpus(num_examples: int, seed: int, negation: float = NEGATION) -> tuple[list[str], list[int]]:
     """`num_examples` reviews and labels, the same for the same seed."""
     rng = np.random.default_rng(seed)
     texts, labels = [], []
     for _ in range(num_examples):
-        text, label = generate_review(rng)
+        text, label = generate_review(rng, negation)
         texts.append(text)
         labels.append(label)
     return texts, labels

@@ -169,7 +169,7 @@ def read_source(spec: str | None, config, seed: int) -> Splits:
     from keras_recurrent.tasks.sentiment.corpus import generate_corpus
 
     if not spec:
-        return Splits(generate_corpus(config.num_examples, seed), None, "embedded")
+        return Splits(generate_corpus(config.num_examples, seed, config.negation), None, "embedded")
     if spec.startswith("tfds:"):
         return read_tfds(spec[len("tfds:"):], config)
     return read_path(spec, config)
