@@ -42,12 +42,18 @@ where they are found, with a message naming the problem; the command line prints
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 
 class UserError(Exception):
     """A mistake in what the user asked for; its message is one line that names the problem."""
+
+
+def warn(message: str) -> None:
+    """A counted warning: the data is still usable, the user should know what was left out or changed."""
+    print(f"recurrent: warning: {message}", file=sys.stderr)
 
 
 def hparam(default, *, help: str = "", min=None, max=None, choices=None, exclusive_min=False):

@@ -13,18 +13,18 @@ training story with that probability, drawn afresh every step by the MemN2N laye
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 
+from keras_recurrent.layers.memn2n import EMPTY
 from keras_recurrent.tasks.babi import stories as st
-from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam, warn
 
-PAD, EMPTY, UNKNOWN = 0, 1, 2
-RESERVED = ["", "<empty>", "<unknown>"]
+UNKNOWN = EMPTY + 1  # after the MemN2N layer's reserved ids: PAD (0) and EMPTY (1)
+RESERVED = ["", "<empty>", "<unknown>"]  # the vocabulary's first entries: PAD, EMPTY, UNKNOWN
 
 
 @dataclass
@@ -187,8 +187,8 @@ class BabiTask(Task):
             raise UserError(f"{source}: test answer {ex.answer!r} (bAbI task {ex.task}) never appears in training; "
                             f"--set data.unseen_answers=wrong keeps such questions, counted as errors")
         if unseen:  # no output can be right: the answer is the unknown id, which training never targets
-            print(f"recurrent: warning: {len(unseen)} test question(s) answer with words never seen in training "
-                  f"({', '.join(sorted({ex.answer for ex in unseen})[:3])}): counted as errors", file=sys.stderr)
+            warn(f"{len(unseen)} test question(s) answer with words never seen in training "
+                 f"({', '.join(sorted({ex.answer for ex in unseen})[:3])}): counted as errors")
 
         def arrays(examples):
             stories = np.zeros((len(examples), info["max_memories"], info["sentence_length"]), np.int32)

@@ -11,12 +11,11 @@ import csv
 import io
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from keras_recurrent.tasks.base import UserError
+from keras_recurrent.tasks.base import UserError, warn
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
@@ -31,11 +30,6 @@ class Split:
 def tokenize(text: str) -> list[str]:
     """Lower-cased words, digits and commas kept as words ("a dog , running" -> a, dog, ",", running)."""
     return re.findall(r"[a-z0-9]+(?:'[a-z]+)?|,", text.lower())
-
-
-def warn(message: str) -> None:
-    """A counted warning: the data is still usable, the user should know what was left out."""
-    print(f"recurrent: warning: {message}", file=sys.stderr)
 
 
 def to_rgb_array(image, image_size: int) -> np.ndarray:

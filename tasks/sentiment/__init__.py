@@ -15,6 +15,7 @@ from keras_recurrent.layers import MaskedGlobalMaxPooling1D
 from keras_recurrent.tasks.base import Task, TaskData, TextEndpoint, UserError, hparam
 from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS, stacked_encoder
 from keras_recurrent.tasks.sentiment import data as sdata
+from keras_recurrent.tasks.sentiment.corpus import NEGATION
 
 
 @dataclass
@@ -25,7 +26,7 @@ class SentimentData:
     label_column: str = hparam("label", help="CSV/TSV column holding the two-class label")
     encoding: str = hparam("utf-8", help="text encoding of files (the polarity data is cp1252)")
     num_examples: int = hparam(6000, help="size of the embedded generated corpus", min=10)
-    negation: float = hparam(0.35, help="embedded corpus: probability that a clause is negated (at 0.5 no single "
+    negation: float = hparam(NEGATION, help="embedded corpus: probability that a clause is negated (at 0.5 no single "
                              "word predicts the label, and the first epoch stays at chance)", min=0.0, max=1.0)
     max_examples: int = hparam(0, help="use at most this many examples of a source, drawn at random; 0 = all", min=0)
     validation_fraction: float = hparam(0.1, help="share of training examples held out for validation", min=0.01, max=0.5)
