@@ -48,10 +48,13 @@ bench: $(STAMP)
 
 # Mutation testing (cosmic-ray) of one module against the tests that guard it, in a scratch copy so
 # the working tree is never mutated: make mutation MODULE=pipelines/config.py TESTS=tests/test_config.py
-# The report lists every surviving mutant with its diff. Not part of CI (minutes to hours per module).
+# SAMPLE=N runs a uniform random sample of N mutants (fixed seed) where all would take hours; MUT=DIR
+# lets two modules run at once (one core each). The report lists every surviving mutant with its diff.
+# Not part of CI (minutes to hours per module).
 MODULE ?= pipelines/rundir.py
 TESTS ?= tests/test_rundir.py
-MUT := .mutation
+MUT ?= .mutation
+SAMPLE ?=
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet cosmic-ray
 	rm -rf $(MUT) && mkdir -p $(MUT)/src $(MUT)/shim/keras_recurrent
@@ -64,6 +67,7 @@ mutation: $(STAMP)
 	$(BIN)/python tests/mutation_runner.py serve $(CURDIR)/$(MUT)/runner.sock & echo $$! > $(MUT)/runner.pid; \
 	while [ ! -S $(MUT)/runner.sock ]; do sleep 1; done; \
 	cd $(MUT)/src && $(CURDIR)/$(BIN)/cosmic-ray init ../config.toml ../session.sqlite \
+		$(if $(SAMPLE),&& $(CURDIR)/$(BIN)/python $(CURDIR)/tests/mutation_runner.py sample ../session.sqlite $(SAMPLE)) \
 		&& $(CURDIR)/$(BIN)/cosmic-ray baseline ../config.toml \
 		&& $(CURDIR)/$(BIN)/cosmic-ray exec ../config.toml ../session.sqlite; \
 	status=$$?; kill $$(cat $(CURDIR)/$(MUT)/runner.pid); exit $$status

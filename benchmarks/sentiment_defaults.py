@@ -31,6 +31,8 @@ VARIANTS = {
     "pretrain5_emb128": ["model.pretrain_epochs=5", "model.embedding_dim=128"],
     "pretrain5_drop5": ["model.pretrain_epochs=5", "model.dropout=0.5"],
     "pretrain5_lr1e-3": ["model.pretrain_epochs=5", "train.learning_rate=1e-3"],
+    "bpe": ["data.tokens=bpe"],
+    "bpe1000": ["data.tokens=bpe", "data.bpe_merges=1000"],
 }
 
 # `make demo`'s sentences: each label hinges on word order.

@@ -8,6 +8,7 @@ with pytest's status, which the client returns to cosmic-ray.
 
     python tests/mutation_runner.py serve SOCKET            # stays up; make mutation starts it
     python tests/mutation_runner.py run SOCKET -- ARGS...   # cosmic-ray's test command: pytest ARGS
+    python tests/mutation_runner.py sample SESSION N        # keep a uniform random sample of N mutants
 
 The client needs only the standard library, so it starts in milliseconds. Bytecode is neither written
 nor read for the mutated tree (the child sets `sys.dont_write_bytecode`, and `make mutation` copies the
@@ -84,10 +85,29 @@ def run(path: str, args: list) -> int:
         os.execv(sys.executable, [sys.executable, "-m", "pytest", *args])
 
 
+def sample(session: str, size: int, seed: int = 0) -> None:
+    """Keep `size` of the session's mutants, drawn uniformly with a fixed seed; drop the rest before `exec`.
+
+    A module of a thousand mutants takes hours (each runs the tests again); the killed share of a uniform
+    sample of a few hundred estimates the module's score within a few points, and the seed makes the
+    sample the same on every machine."""
+    import random
+    import sqlite3
+
+    with sqlite3.connect(session) as db:
+        jobs = sorted(row[0] for row in db.execute("SELECT job_id FROM work_items"))
+        dropped = set(jobs) - set(random.Random(seed).sample(jobs, min(size, len(jobs))))
+        for table in ("work_results", "mutation_specs", "work_items"):  # children before the parent row
+            db.executemany(f"DELETE FROM {table} WHERE job_id = ?", [(job,) for job in dropped])
+    print(f"mutation sample: kept {len(jobs) - len(dropped)} of {len(jobs)} mutants (seed {seed})")
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "serve":
         serve(sys.argv[2])
     elif len(sys.argv) >= 4 and sys.argv[1] == "run" and sys.argv[3] == "--":
         sys.exit(run(sys.argv[2], sys.argv[4:]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "sample":
+        sample(sys.argv[2], int(sys.argv[3]))
     else:
-        sys.exit("usage: mutation_runner.py serve SOCKET | run SOCKET -- PYTEST_ARGS...")
+        sys.exit("usage: mutation_runner.py serve SOCKET | run SOCKET -- PYTEST_ARGS... | sample SESSION N")

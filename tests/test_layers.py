@@ -91,6 +91,7 @@ CASES = {
     "mogrifier_low_rank": (lambda **kw: MogrifierLSTM(6, rounds=4, rank=2, **kw), mogrifier_reference),
     "sru": (lambda **kw: SRU(6, **kw), sru_reference),
     "sru_same_width": (lambda **kw: SRU(5, highway_bias=-1.0, **kw), sru_reference),
+    "sru_narrower": (lambda **kw: SRU(4, **kw), sru_reference),  # 5 inputs onto 4 units: a highway projection
     "srupp": (lambda **kw: SRUpp(6, attention_dim=3, **kw), srupp_reference),
     "srupp_causal": (lambda **kw: SRUpp(5, attention_dim=4, causal=True, **kw), srupp_reference),
 }
@@ -110,6 +111,20 @@ def test_matches_numpy_reference(name):
     expected = reference(x.astype("float64"), layer)
     expected = expected[0] if isinstance(expected, tuple) else expected
     np.testing.assert_allclose(np.asarray(layer(x)), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_compute_output_shape_matches_the_call(name):
+    """Batch 2 and 7 steps, so a shape that swapped them would show; with and without sequences and state."""
+    make, _ = CASES[name]
+    x = np.random.default_rng(0).normal(size=(2, 7, 5)).astype("float32")
+    for kwargs in ({}, {"return_sequences": True}, {"return_state": True}, {"return_sequences": True, "return_state": True}):
+        layer = make(**kwargs)
+        outputs = layer(x)
+        shapes = [tuple(o.shape) for o in outputs] if isinstance(outputs, (list, tuple)) else tuple(outputs.shape)
+        expected = layer.compute_output_shape(x.shape)
+        expected = [tuple(e) for e in expected] if isinstance(expected[0], (list, tuple)) else tuple(expected)
+        assert expected == shapes, kwargs
 
 
 def test_mogrifier_with_zero_rounds_is_exactly_an_lstm():

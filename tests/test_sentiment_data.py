@@ -207,3 +207,56 @@ def test_character_tokens_read_spelling_and_export_with_their_splitting(tmp_path
     assert [r["text"] for r in rows] == ["not bad at all!", "Zzyzx?"]
     report = pipelines.export(run.path, format="savedmodel", quiet=True)
     assert report["max_abs_diff_serve_text"] <= 1e-5
+
+
+def test_byte_pair_merges_follow_sennrich_on_the_papers_example():
+    """Sennrich et al. 2016's toy vocabulary: the most frequent pair first, ties to the first in sorted order."""
+    from keras_recurrent.tasks.bpe import encode, learn_merges
+
+    counts = {"low": 5, "lower": 2, "newest": 6, "widest": 3}
+    merges = learn_merges(counts, 10)
+    # (e, s) and (s, t</w>) both occur 9 times; then (es, t</w>) 9; (l, o) 7; then pairs at 6, sorted.
+    assert merges[:5] == [["e", "s"], ["es", "t</w>"], ["l", "o"], ["e", "w"], ["ew", "est</w>"]]
+    assert encode("newest", merges) == ["newest</w>"] and encode("low", merges) == ["low</w>"]
+    assert encode("lowest", merges) == ["lo", "w", "est</w>"] and encode("xy", merges) == ["x", "y</w>"]
+    assert len(learn_merges(counts, 1000)) < 1000  # stops when every word is one symbol
+
+
+def test_byte_pair_split_in_the_graph_equals_the_python_encoding():
+    """Unknown words go through the in-graph merge loop; regex metacharacters and non-ASCII stay literal."""
+    import tensorflow as tf
+
+    from keras_recurrent.tasks.bpe import BytePairSplit, encode, learn_merges
+
+    rng = np.random.default_rng(0)
+    letters = list("abcde.*+?()[]\\^$|é")
+    corpus = {"".join(rng.choice(letters, rng.integers(1, 8))): int(rng.integers(1, 20)) for _ in range(300)}
+    merges = learn_merges(corpus, 150)
+    unseen = ["".join(rng.choice(letters, rng.integers(1, 12))) for _ in range(200)]
+    known = list(corpus)[:100]
+    split = BytePairSplit(merges, words=known)
+    texts = [" ".join(unseen[i:i + 5] + known[i // 2:i // 2 + 3]) for i in range(0, 200, 5)] + [""]
+    got = split(tf.constant(texts)).to_list()
+    assert [[t.decode() for t in row] for row in got] == [[p for w in t.split() for p in encode(w, merges)] for t in texts]
+
+
+def test_subword_tokens_learn_merges_and_export_raw_text(tmp_path):
+    """data.tokens=bpe: merges learned from the training words go into data_info; the vocabulary holds subwords;
+    an unseen word is split into known pieces, and the exported raw-text endpoint splits the same way."""
+    import json
+
+    from keras_recurrent import pipelines
+    from keras_recurrent.tasks.bpe import encode
+    from keras_recurrent.tasks.sentiment import make_vectorizer
+
+    run = pipelines.train("sentiment", run_dir=str(tmp_path / "bpe"), quick=True, quiet=True,
+                          set=["data.tokens=bpe", "data.bpe_merges=200"])
+    info = json.loads((tmp_path / "bpe" / "data_info.json").read_text())
+    assert info["tokens"] == "bpe" and 0 < len(info["merges"]) <= 200 and "the" in info["bpe_words"]
+    assert "the</w>" in info["vocabulary"] and any(not t.endswith("</w>") for t in info["vocabulary"][2:])
+    pieces = encode("dialoguehalf", info["merges"])  # unseen, made of seen letters
+    assert len(pieces) > 1 and all(p in info["vocabulary"] for p in pieces)  # every piece a known subword
+    ids = np.asarray(make_vectorizer(info)(np.asarray(["Dialoguehalf, the"], dtype=object)))[0]
+    assert list(ids[:len(pieces) + 1]) == [info["vocabulary"].index(p) for p in [*pieces, "the</w>"]]
+    report = pipelines.export(run.path, format="savedmodel", quiet=True)
+    assert report["max_abs_diff_serve_text"] <= 1e-5

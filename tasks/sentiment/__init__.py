@@ -7,11 +7,13 @@ logistic-regression bag-of-words baseline trained on the same split.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from keras_recurrent.layers import MaskedGlobalMaxPooling1D
+from keras_recurrent.tasks.bpe import BytePairSplit, learn_merges, subword_symbols
 from keras_recurrent.tasks.base import Task, TaskData, TextEndpoint, UserError, hparam
 from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS, stacked_encoder
 from keras_recurrent.tasks.sentiment import data as sdata
@@ -31,9 +33,12 @@ class SentimentData:
     max_examples: int = hparam(0, help="use at most this many examples of a source, drawn at random; 0 = all", min=0)
     validation_fraction: float = hparam(0.1, help="share of training examples held out for validation", min=0.01, max=0.5)
     test_fraction: float = hparam(0.1, help="share held out for test where the source has no test split", min=0.01, max=0.5)
-    tokens: str = hparam("words", help="what a token is: words (lower-cased, punctuation stripped) or characters "
-                                       "(lower-cased, punctuation kept: the model reads spelling; for data with many "
-                                       "rare or misspelt words)", choices=("words", "chars"))
+    tokens: str = hparam("words", help="what a token is: words (lower-cased, punctuation stripped), characters "
+                                       "(lower-cased, punctuation kept: the model reads spelling), or bpe: subwords "
+                                       "learned from the training texts (rare words split into known pieces)",
+                         choices=("words", "chars", "bpe"))
+    bpe_merges: int = hparam(4000, help="data.tokens=bpe: byte-pair merges learned from the training texts (the "
+                                        "subword vocabulary is about this many plus the characters)", min=1)
     max_tokens: int = hparam(20000, help="vocabulary size, padding and out-of-vocabulary included", min=3)
     sequence_length: int = hparam(0, help="tokens kept per text; 0 = 95th percentile of training lengths (at most 256 "
                                           "words or 1024 characters)", min=0)
@@ -102,8 +107,29 @@ def build_classifier(kind: str):
 TOKENIZERS = {
     "words": {"standardize": "lower_and_strip_punctuation", "split": "whitespace"},
     "chars": {"standardize": "lower", "split": "character"},
+    "bpe": {"standardize": "lower_and_strip_punctuation"},  # split: the run's BytePairSplit
 }
-LENGTH_CAP = {"words": 256, "chars": 1024}
+LENGTH_CAP = {"words": 256, "chars": 1024, "bpe": 384}
+# What TextVectorization's lower_and_strip_punctuation removes (its source): the words BPE learns from.
+STRIPPED = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+def _tokenizer(info: dict) -> dict:
+    options = dict(TOKENIZERS[info.get("tokens", "words")])  # runs made before data.tokens read words
+    if info.get("tokens") == "bpe":
+        options["split"] = BytePairSplit(info["merges"], info.get("bpe_words", ()))
+    return options
+
+
+def standardized_words(texts) -> Counter:
+    """{word: count} of `texts` as TextVectorization's lower_and_strip_punctuation and whitespace split see them."""
+    import tensorflow as tf
+
+    counts: Counter = Counter()
+    for start in range(0, len(texts), 4096):
+        clean = tf.strings.regex_replace(tf.strings.lower(tf.constant(texts[start:start + 4096], tf.string)), STRIPPED, "")
+        counts.update(w.decode("utf-8") for w in tf.strings.split(clean).flat_values.numpy())
+    return counts
 
 
 def make_vectorizer(info: dict):
@@ -114,8 +140,20 @@ def make_vectorizer(info: dict):
         vocabulary=info["vocabulary"][2:],  # the saved list starts with the padding "" and "[UNK]"
         output_mode="int",
         output_sequence_length=info["sequence_length"],
-        **TOKENIZERS[info.get("tokens", "words")],  # runs made before data.tokens read words
+        **_tokenizer(info),
     )
+
+
+def _trackables(vectorize):
+    """What an export must save for `vectorize` to run: its vocabulary, and a BPE split's table of words."""
+    import tensorflow as tf
+
+    split = getattr(vectorize, "_split", None)
+    if not isinstance(split, BytePairSplit):
+        return vectorize
+    holder = tf.Module()
+    holder.vectorize, holder.subwords = vectorize, split.resources
+    return holder
 
 
 def to_ids(vectorize, texts) -> np.ndarray:
@@ -186,7 +224,7 @@ class SentimentTask(Task):
         return self._load(spec, config, seed, run_info)
 
     def compatible_info(self, run_info, new_info):
-        for key in ("vocabulary", "sequence_length", "labels", "tokens"):
+        for key in ("vocabulary", "sequence_length", "labels", "tokens", "merges"):
             if run_info.get(key) != new_info.get(key):
                 return f"the data's {key} differs from the run's"
         return None
@@ -207,18 +245,27 @@ class SentimentTask(Task):
 
         unlabeled = sdata.read_unlabeled(config.unlabeled, config.encoding) if config.unlabeled and run_info is None else []
         if run_info is None:
+            subwords = {}
+            if config.tokens == "bpe":  # merges learned from the training (and unlabeled) words, by frequency
+                word_counts = standardized_words(train[0] + unlabeled)
+                subwords = {"merges": learn_merges(word_counts, config.bpe_merges), "bpe_words": sorted(word_counts)}
             adapter = keras.layers.TextVectorization(max_tokens=config.max_tokens, output_mode="int",
-                                                     **TOKENIZERS[config.tokens])
+                                                     **_tokenizer({"tokens": config.tokens, **subwords}))
             # Unlabeled texts join the vocabulary: pretraining gives their words vectors the labels never reach.
             adapter.adapt(np.asarray(train[0] + unlabeled, dtype=object), batch_size=1024)
             train_array = np.asarray(train[0], dtype=object)
             counts = np.count_nonzero(np.asarray(adapter(train_array)), axis=1).tolist()
-            learned = {"vocabulary": [str(w) for w in adapter.get_vocabulary()],
+            vocabulary = [str(w) for w in adapter.get_vocabulary()]
+            if subwords:  # every symbol an unseen word can be split into, not only those the training words end as
+                extra = sorted(set(subword_symbols(subwords["bpe_words"], subwords["merges"])) - set(vocabulary))
+                vocabulary += extra[:max(0, config.max_tokens - len(vocabulary))]
+            learned = {"vocabulary": vocabulary,
                        "sequence_length": config.sequence_length or sdata.auto_sequence_length(
                            counts, LENGTH_CAP[config.tokens]),
-                       "tokens": config.tokens}
+                       "tokens": config.tokens, **subwords}
         else:
-            learned = {key: run_info[key] for key in ("vocabulary", "sequence_length", "tokens") if key in run_info}
+            learned = {key: run_info[key] for key in ("vocabulary", "sequence_length", "tokens", "merges", "bpe_words")
+                       if key in run_info}
         info = {
             **learned,
             "labels": list(sdata.LABEL_NAMES),
@@ -329,8 +376,8 @@ class SentimentTask(Task):
             return np.asarray(model(ids, training=False))
 
         examples = ["the plot was not good", "although the script was dull , the cast was wonderful",
-                    "A film I will watch again!", ""]
-        return TextEndpoint(from_strings, vectorize, examples, reference)
+                    "A film I will watch again!", "", "an unwatchably overlong filmmaker's folly"]
+        return TextEndpoint(from_strings, _trackables(vectorize), examples, reference)
 
 
 __all__ = ["SentimentTask", "SentimentData", "SentimentModel"]
