@@ -135,6 +135,26 @@ def test_mogrifier_with_zero_rounds_is_exactly_an_lstm():
     np.testing.assert_array_equal(np.asarray(mogrifier(x)), np.asarray(lstm(x)))
 
 
+def test_sru_highway_projection_only_when_widths_differ():
+    """Equal widths use the input itself as the highway, also beyond the small ints Python caches (an
+    identity test, `is not`, would tell 300 from 300 apart)."""
+    for units, width, projected in ((300, 300, False), (4, 5, True), (6, 5, True), (5, 5, False)):
+        layer = SRU(int(str(units)))  # equal values, distinct objects, as when widths come from a config
+        layer.build((None, None, int(str(width))))
+        assert (layer.highway_kernel is not None) == projected, (units, width)
+
+
+def test_sru_traces_with_a_known_batch_and_an_unknown_length():
+    """A graph whose batch size is fixed but whose length is not (an export with a fixed batch): the
+    recurrence's inputs must be packed, as for a fully unknown shape, and the results equal eager ones."""
+    x = np.random.default_rng(9).normal(size=(2, 6, 5)).astype("float32")
+    layer = SRU(4, return_sequences=True)
+    layer(x)
+    traced = tf.function(lambda t: layer(t), input_signature=[tf.TensorSpec((2, None, 5), tf.float32)])
+    for steps in (3, 6):
+        np.testing.assert_allclose(np.asarray(traced(x[:, :steps])), np.asarray(layer(x[:, :steps])), atol=1e-6)
+
+
 def test_sru_highway_scale_and_state():
     layer = SRU(4, highway_bias=-2.0, return_state=True)
     assert layer.alpha == pytest.approx(np.sqrt(1 + 2 * np.exp(-2.0)))
@@ -410,9 +430,11 @@ def test_fused_and_scan_implementations_agree(make):
     (lambda: SRU(4, stateful=True), "does not support stateful"),
     (lambda: SRUpp(-1), "units must be positive"),
     (lambda: SRUpp(4, attention_dim=-2), "attention_dim must be positive"),
+    (lambda: SRUpp(4, attention_dim=0), "attention_dim must be positive"),  # 0 is not "the default"
     (lambda: MogrifierLSTM(0), "units must be positive"),
     (lambda: MogrifierLSTM(4, rounds=-1), "rounds must be >= 0"),
     (lambda: MogrifierLSTM(4, rank=0), "rank must be positive"),
+    (lambda: MogrifierLSTM(4, rank=-2), "rank must be positive"),
     (lambda: MogrifierLSTM(4, dropout=1.0), r"dropout must be in \[0, 1\)"),
     (lambda: SRU(4, dropout=-0.1), r"dropout must be in \[0, 1\)"),
     (lambda: SRUpp(4, dropout=1.5), r"dropout must be in \[0, 1\)"),
