@@ -444,6 +444,21 @@ def test_bad_layer_arguments_are_refused(make, message):
         make()
 
 
+def test_mogrifier_cell_alone_in_keras_rnn_saves_and_loads(tmp_path):
+    """The cell is a Keras cell in its own right: inside `keras.layers.RNN` it keeps the paper's five
+    rounds by default and survives a `.keras` round trip in safe mode (it is registered)."""
+    from keras_recurrent.layers import MogrifierLSTMCell
+
+    assert MogrifierLSTMCell(3).rounds == 5
+    x = np.random.default_rng(12).normal(size=(2, 4, 3)).astype("float32")
+    model = keras.Sequential([keras.Input((4, 3)), keras.layers.RNN(MogrifierLSTMCell(5, rounds=2))])
+    randomise(model.layers[0], np.random.default_rng(13))
+    path = str(tmp_path / "cell.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+
+
 def test_boundary_layer_arguments_are_accepted():
     """The smallest valid values: rank 1, zero rounds, no dropout; and the mogrifier's defaults."""
     x = np.ones((1, 3, 2), "float32")
