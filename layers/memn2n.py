@@ -7,6 +7,7 @@ embedding of hop k, A^{k+1} = C^k; the question embedding is the first, B = A^1;
 the last, W^T = C^K) and temporal matrices T_0..T_K tied the same way:
 
     position encoding   l_kj = (1 - j/J) - (k/d)(1 - 2j/J)      word j of J in a sentence, dimension k of d
+                        (or the authors' code's l_kj = 1 + 4 (k - (d+1)/2)(j - (J+1)/2) / (d J): `position_weights`)
     memories of hop k   m_i = sum_j l_j * E_{k-1}[x_ij] + T_{k-1}[t_i]
                         c_i = sum_j l_j * E_k[x_ij] + T_k[t_i]
     question            u^1 = sum_j l_j * E_0[q_j]
@@ -33,6 +34,14 @@ from keras import ops
 PAD, EMPTY = 0, 1  # reserved word ids: padding, and the empty memory of random noise
 
 
+def centred_position_weights(width: int, dim: int):
+    """(width, dim) weights of the authors' released code: 1 + 4 (k - (d+1)/2)(j - (J+1)/2) / (d J), for word
+    j of a row of J = `width` slots (the longest sentence plus one slot, the last, for the time)."""
+    k = ops.arange(1, dim + 1, dtype="float32")
+    j = ops.arange(1, width + 1, dtype="float32")
+    return 1.0 + 4.0 * ops.expand_dims(j - (width + 1) / 2.0, -1) * (k - (dim + 1) / 2.0) / (dim * width)
+
+
 def position_encoding(ids, dim: int):
     """(..., J) word ids -> (..., J, dim) weights l_kj of the paper, J counted per sentence (its real words)."""
     real = ops.cast(ids > EMPTY, "float32")
@@ -52,7 +61,11 @@ class MemN2N(keras.layers.Layer):
         embedding_dim: d.
         hops: K, memory hops.
         max_memories: the longest story (in sentences) the temporal encoding covers.
-        position_encoding: weight words by l_kj (else a plain bag of words).
+        position_encoding: weight words by position (else a plain bag of words).
+        position_weights: "paper": l_kj of the paper, J the sentence's own length; "centred": the form of
+            the authors' released code, 1 + 4 (k - (d+1)/2)(j - (J+1)/2) / (d J) with J the longest
+            sentence plus a time slot, the temporal vectors weighted by that last slot (with SGD and its
+            clipping it solves bAbI task 16, which the paper's form does not: benchmarks/README.md).
         temporal_encoding: add T[t_i] to each memory.
         random_noise: in training, the probability of an empty memory before each sentence (0 = none).
         seed: seed of the random noise.
@@ -75,8 +88,11 @@ class MemN2N(keras.layers.Layer):
 
     def __init__(self, vocabulary_size: int, embedding_dim: int = 20, hops: int = 3, max_memories: int = 50,
                  position_encoding: bool = True, temporal_encoding: bool = True, random_noise: float = 0.0,
-                 seed=None, **kwargs):
+                 seed=None, position_weights: str = "paper", **kwargs):
         super().__init__(**kwargs)
+        if position_weights not in ("paper", "centred"):
+            raise ValueError(f"position_weights must be 'paper' or 'centred', got {position_weights!r}")
+        self.position_weights = position_weights
         if not 0.0 <= float(random_noise) < 1.0:
             raise ValueError(f"random_noise must be in [0, 1), got {random_noise}")
         self.random_noise = float(random_noise)
@@ -101,9 +117,11 @@ class MemN2N(keras.layers.Layer):
                                         initializer=init)
         self.linear_start = self.add_weight(name="linear_start", shape=(), initializer="zeros", trainable=False)
 
-    def _encode(self, ids, table):
+    def _encode(self, ids, table, centred=None):
         vectors = ops.take(table, ids, axis=0)  # (..., J, d)
-        if self.use_position_encoding:
+        if self.use_position_encoding and centred is not None:
+            weights = centred[: ids.shape[-1]] * ops.expand_dims(ops.cast(ids > EMPTY, "float32"), -1)
+        elif self.use_position_encoding:
             weights = position_encoding(ids, self.embedding_dim)
         else:
             weights = ops.expand_dims(ops.cast(ids > EMPTY, "float32"), -1)
@@ -115,14 +133,20 @@ class MemN2N(keras.layers.Layer):
         slots = ops.any(story != PAD, axis=-1)  # (batch, sentences): real memories (empty ones included)
         count = ops.sum(ops.cast(slots, "int32"), axis=-1, keepdims=True)
         ago = ops.clip(count - 1 - ops.arange(ops.shape(story)[1], dtype="int32"), 0, self.max_memories - 1)
-        u = self._encode(question, self.embeddings[0])
+        centred, time_weight = None, 1.0
+        if self.use_position_encoding and self.position_weights == "centred":
+            # The authors' code writes the time as one more word after the longest sentence: J counts it,
+            # and the temporal vector takes the weights of that last slot.
+            centred = centred_position_weights(max(story.shape[-1], question.shape[-1]) + 1, self.embedding_dim)
+            time_weight = centred[-1]
+        u = self._encode(question, self.embeddings[0], centred)
         attentions = []
         for k in range(1, self.hops + 1):
-            m = self._encode(story, self.embeddings[k - 1])
-            c = self._encode(story, self.embeddings[k])
+            m = self._encode(story, self.embeddings[k - 1], centred)
+            c = self._encode(story, self.embeddings[k], centred)
             if self.use_temporal_encoding:
-                m = m + ops.take(self.temporal[k - 1], ago, axis=0)
-                c = c + ops.take(self.temporal[k], ago, axis=0)
+                m = m + ops.take(self.temporal[k - 1], ago, axis=0) * time_weight
+                c = c + ops.take(self.temporal[k], ago, axis=0) * time_weight
             scores = ops.sum(m * ops.expand_dims(u, 1), axis=-1)  # (batch, sentences)
             masked = ops.where(slots, scores, ops.full_like(scores, -1e9))
             soft = ops.softmax(masked, axis=-1)
@@ -177,7 +201,8 @@ class MemN2N(keras.layers.Layer):
             "vocabulary_size": self.vocabulary_size, "embedding_dim": self.embedding_dim, "hops": self.hops,
             "max_memories": self.max_memories, "position_encoding": self.use_position_encoding,
             "temporal_encoding": self.use_temporal_encoding, "random_noise": self.random_noise, "seed": self.seed,
+            "position_weights": self.position_weights,
         }
 
 
-__all__ = ["EMPTY", "MemN2N", "PAD", "position_encoding"]
+__all__ = ["EMPTY", "MemN2N", "PAD", "centred_position_weights", "position_encoding"]

@@ -158,11 +158,13 @@ def parse_set(items) -> list[tuple[str, str]]:
     return pairs
 
 
-def default_config(task: Task) -> RunConfig:
+def default_config(task: Task, model: str | None = None) -> RunConfig:
+    """The task's defaults; a model with training defaults of its own (`Task.model_train_defaults`) gets them."""
+    model = model or task.default_model
     train = TrainConfig()
-    for key, value in task.train_defaults.items():
+    for key, value in {**task.train_defaults, **task.model_train_defaults.get(model, {})}.items():
         setattr(train, key, value)
-    return RunConfig(task.name, task.default_model, None, train, task.DataConfig(), task.ModelConfig())
+    return RunConfig(task.name, model, None, train, task.DataConfig(), task.ModelConfig())
 
 
 def normalise_spec(spec: str | None) -> str | None:
@@ -190,13 +192,13 @@ def resolve_config(
 
     `overrides` is a list of "key=value" strings or (key, value) pairs.
     """
-    config = default_config(task)
+    from_file = read_config_file(config_file) if config_file else {}
+    config = default_config(task, model or from_file.get("model_name"))
     if quick:
         for key, value in task.quick.items():
             _apply(config, key, value, "--quick")
-    if config_file:
-        for key, value in read_config_file(config_file).items():
-            _apply(config, key, value, f"--config {config_file}:")
+    for key, value in from_file.items():
+        _apply(config, key, value, f"--config {config_file}:")
     pairs = [p if isinstance(p, tuple) else parse_set([p])[0] for p in overrides]
     for key, value in pairs:
         _apply(config, key, value, "--set")
@@ -218,7 +220,7 @@ def resolve_config(
 
 def config_from_dict(task: Task, tree: dict) -> RunConfig:
     """Rebuild the RunConfig saved in a run's config.json."""
-    config = default_config(task)
+    config = default_config(task, tree.get("model_name"))
     for key, value in _flatten(tree, "config.json").items():
         _apply(config, key, value, "config.json")
     return config

@@ -46,8 +46,15 @@ def _say(quiet: bool, message: str) -> None:
 def make_optimizer(train_config):
     import keras
 
+    from keras_recurrent.pipelines.optimizers import SPECTRAL
+
     clip = {"clipnorm": train_config.clipnorm} if train_config.clipnorm > 0 else {}
     lr = train_config.learning_rate
+    if train_config.clip == "spectral" and train_config.clipnorm > 0:
+        if train_config.optimizer not in SPECTRAL:
+            raise UserError(f"train.clip=spectral: supported with train.optimizer={' or '.join(SPECTRAL)}, "
+                            f"not {train_config.optimizer}")
+        return SPECTRAL[train_config.optimizer](lr, spectral_clipnorm=train_config.clipnorm)
     if train_config.optimizer == "adamw":
         return keras.optimizers.AdamW(lr, weight_decay=train_config.weight_decay, **clip)
     return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}[
@@ -162,6 +169,8 @@ def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, di
         # Evaluating the distributed model would run collective ops the other workers no longer join:
         # the chief evaluates a plain copy of the trained model instead.
         import keras
+
+        import keras_recurrent.pipelines.optimizers  # noqa: F401  registers the optimizers a run may be saved with
 
         net = keras.saving.load_model(os.path.join(path, "model.keras"))
     metrics = _evaluate_and_plot(the_task, net, data_set, path, history, resolved)
@@ -303,6 +312,8 @@ def load_run(run: str):
     task = get_task(saved.get("task", ""))
     config = cfg.config_from_dict(task, saved)
     info = rundir.read_json(os.path.join(run, "data_info.json"))
+    import keras_recurrent.pipelines.optimizers  # noqa: F401  registers the optimizers a run may be saved with
+
     model = keras.saving.load_model(os.path.join(run, "model.keras"))
     if config.train.xla:  # the saved compile settings do not keep it
         deterministic_kernels(False)

@@ -5,7 +5,8 @@ A task is a subclass of `Task` living in its own module under `tasks/`. It decla
 - `name`, `description`, `data_sources` (one line per accepted `--data` form);
 - three typed hyperparameter sections, as dataclasses: `DataConfig`, `ModelConfig`, and optional
   `train_defaults` overriding the shared `TrainConfig` defaults (for example a longer sequence task
-  wanting a smaller batch);
+  wanting a smaller batch), and `model_train_defaults` for a model trained differently from the
+  task's default model (bAbI's LSTM baseline keeps Adam while its memory network uses SGD);
 - `models`: a registry `name -> builder(model_config, data_info) -> keras.Model` (uncompiled);
 - `load(spec, data_config, seed) -> TaskData`: element-wise (unbatched) train / validation / test
   `tf.data.Dataset`s plus `info`, a JSON-able dict of what the model and inference need to know about
@@ -101,6 +102,8 @@ class TrainConfig:
         1.0, help="clip each gradient to this global norm (the exploding-gradient remedy); 0 disables", min=0.0
     )
     optimizer: str = hparam("adam", help="optimizer name", choices=("adam", "adamw", "rmsprop", "sgd"))
+    clip: str = hparam("norm", help="how clipnorm measures a gradient: norm (each variable's Euclidean norm) or "
+                       "spectral (each weight matrix's largest singular value; sgd and adam)", choices=("norm", "spectral"))
     weight_decay: float = hparam(0.0, help="decoupled weight decay (adamw only)", min=0.0)
     patience: int = hparam(
         3, help="stop after this many epochs without a lower validation loss; 0 = train every epoch", min=0
@@ -149,6 +152,8 @@ class Task:
     DataConfig: ClassVar[type]
     ModelConfig: ClassVar[type]
     train_defaults: ClassVar[dict] = {}
+    # Training defaults of one model where they differ from the task's (a baseline trained its own way).
+    model_train_defaults: ClassVar[dict] = {}
     quick: ClassVar[dict] = {}
     models: ClassVar[dict[str, Callable]] = {}
     default_model: ClassVar[str] = ""

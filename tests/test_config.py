@@ -124,3 +124,45 @@ def test_with_overrides_copies_applies_and_validates(task):
 def test_settings_are_keywords_only(task):
     with pytest.raises(TypeError):
         resolve_config(task, "lstm")  # a positional model name would be too easy to misplace
+
+
+def test_a_model_can_have_training_defaults_of_its_own(tmp_path):
+    """bAbI: the memory network trains with the authors' SGD and spectral clipping, the LSTM baseline keeps
+    Adam; the model named on the command line or in a config file decides, and --set still wins."""
+    from keras_recurrent.tasks import get_task
+
+    babi = get_task("babi")
+    memn2n = resolve_config(babi)
+    assert (memn2n.train.optimizer, memn2n.train.clip, memn2n.train.learning_rate) == ("sgd", "spectral", 0.16)
+    lstm = resolve_config(babi, model="lstm")
+    assert (lstm.train.optimizer, lstm.train.clip, lstm.train.learning_rate, lstm.train.patience) == ("adam", "norm", 5e-3, 15)
+    path = tmp_path / "c.json"
+    path.write_text('{"model_name": "lstm"}')
+    assert resolve_config(babi, config_file=str(path)).train.optimizer == "adam"
+    assert resolve_config(babi, model="lstm", overrides=["train.optimizer=sgd"]).train.optimizer == "sgd"
+
+
+def test_spectral_clipping_bounds_each_matrix_by_its_largest_singular_value():
+    import numpy as np
+
+    from keras_recurrent.pipelines.optimizers import clip_spectral
+
+    rng = np.random.default_rng(0)
+    stacked = rng.normal(size=(3, 7, 4)).astype("float32")
+    stacked[1] *= 1e-3  # already small: left alone
+    clipped = np.asarray(clip_spectral(stacked, 2.0))
+    for original, got in zip(stacked, clipped):
+        top = np.linalg.svd(original, compute_uv=False)[0]
+        np.testing.assert_allclose(got, original * min(1.0, 2.0 / top), rtol=1e-5)
+        assert np.linalg.svd(got, compute_uv=False)[0] <= 2.0 + 1e-4
+    vector = np.full(9, 3.0, "float32")  # Euclidean norm 9
+    np.testing.assert_allclose(np.asarray(clip_spectral(vector, 4.5)), vector / 2.0, rtol=1e-6)
+
+
+def test_spectral_clipping_with_an_optimizer_without_it_is_one_line():
+    from keras_recurrent.pipelines.verbs import make_optimizer
+    from keras_recurrent.tasks import get_task
+
+    config = resolve_config(get_task("babi"), overrides=["train.optimizer=rmsprop"])
+    with pytest.raises(UserError, match="train.clip=spectral: supported with train.optimizer=sgd or adam, not rmsprop"):
+        make_optimizer(config.train)

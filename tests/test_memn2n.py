@@ -6,19 +6,29 @@ import pytest
 from keras_recurrent.layers import MemN2N
 
 
-def _reference(layer, story, question, linear=False):
+def _reference(layer, story, question, linear=False, centred=False):
     E, T = np.asarray(layer.embeddings, np.float64), np.asarray(layer.temporal, np.float64)
     d, hops = layer.embedding_dim, layer.hops
+    # The authors' code: J slots, the longest sentence (or question) and the time after it.
+    slots = max(story.shape[-1], question.shape[-1]) + 1
+
+    def centred_l(j):
+        return np.array([1 + 4 * (k - (d + 1) / 2) * (j - (slots + 1) / 2) / (d * slots) for k in range(1, d + 1)])
 
     def encode(ids, table):
         words = [w for w in ids if w > 1]
         J, out, position = len(words), np.zeros(d), 0
-        for w in ids:
+        for slot, w in enumerate(ids, start=1):
             if w > 1:
                 position += 1
-                l = np.array([(1 - position / J) - (k / d) * (1 - 2 * position / J) for k in range(1, d + 1)])
+                if centred:  # by the word's slot in the padded row
+                    l = centred_l(slot)
+                else:
+                    l = np.array([(1 - position / J) - (k / d) * (1 - 2 * position / J) for k in range(1, d + 1)])
                 out += l * table[w]
         return out
+
+    time_l = centred_l(slots) if centred else 1.0
 
     answers, attentions = [], []
     for b in range(len(story)):
@@ -27,8 +37,8 @@ def _reference(layer, story, question, linear=False):
         u = encode(question[b], E[0])
         hop_attention = []
         for k in range(1, hops + 1):
-            m = np.array([encode(s, E[k - 1]) + T[k - 1][n - 1 - i] for i, s in enumerate(sentences)])
-            c = np.array([encode(s, E[k]) + T[k][n - 1 - i] for i, s in enumerate(sentences)])
+            m = np.array([encode(s, E[k - 1]) + time_l * T[k - 1][n - 1 - i] for i, s in enumerate(sentences)])
+            c = np.array([encode(s, E[k]) + time_l * T[k][n - 1 - i] for i, s in enumerate(sentences)])
             scores = m @ u
             p = scores if linear else np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
             u = u + p @ c
@@ -38,10 +48,10 @@ def _reference(layer, story, question, linear=False):
     return np.array(answers), np.array(attentions)
 
 
-@pytest.mark.parametrize("linear", [False, True])
-def test_memn2n_matches_its_equations(linear):
+@pytest.mark.parametrize("linear,centred", [(False, False), (True, False), (False, True), (True, True)])
+def test_memn2n_matches_its_equations(linear, centred):
     rng = np.random.default_rng(0)
-    layer = MemN2N(25, embedding_dim=6, hops=3, max_memories=8)
+    layer = MemN2N(25, embedding_dim=6, hops=3, max_memories=8, position_weights="centred" if centred else "paper")
     story = rng.integers(2, 25, size=(3, 8, 5))
     story[:, :, 3:] = 0            # sentences of 3 words
     story[0, 5:] = 0               # a story of 5 sentences
@@ -53,7 +63,7 @@ def test_memn2n_matches_its_equations(linear):
     for v in layer.trainable_weights:
         v.assign(rng.normal(0, 0.3, v.shape).astype("float32"))
     layer.linear_start.assign(1.0 if linear else 0.0)
-    expected, attention = _reference(layer, story, question, linear)
+    expected, attention = _reference(layer, story, question, linear, centred)
     np.testing.assert_allclose(np.asarray(layer([story, question])), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(layer.attention([story, question])), attention, rtol=1e-5, atol=1e-5)
 
