@@ -8,7 +8,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keras_recurrent.layers import SRU, MogrifierLSTM, SRUpp
+from keras_recurrent.layers import SRU, MogrifierLSTM, MogrifierLSTMCell, SRUpp
 
 
 def sigmoid(z):
@@ -436,6 +436,8 @@ def test_fused_and_scan_implementations_agree(make):
     (lambda: MogrifierLSTM(4, rank=0), "rank must be positive"),
     (lambda: MogrifierLSTM(4, rank=-2), "rank must be positive"),
     (lambda: MogrifierLSTM(4, dropout=1.0), r"dropout must be in \[0, 1\)"),
+    (lambda: MogrifierLSTM(4, dropout=1.5), r"dropout must be in \[0, 1\)"),
+    (lambda: MogrifierLSTMCell(-3), "units must be positive"),  # the cell alone checks too
     (lambda: SRU(4, dropout=-0.1), r"dropout must be in \[0, 1\)"),
     (lambda: SRUpp(4, dropout=1.5), r"dropout must be in \[0, 1\)"),
 ])
