@@ -241,22 +241,25 @@ def test_byte_pair_split_in_the_graph_equals_the_python_encoding():
 
 
 def test_subword_tokens_learn_merges_and_export_raw_text(tmp_path):
-    """data.tokens=bpe: merges learned from the training words go into data_info; the vocabulary holds subwords;
-    an unseen word is split into known pieces, and the exported raw-text endpoint splits the same way."""
-    import json
-
-    from keras_recurrent import pipelines
+    """data.tokens=bpe: merges learned from the training words go into the data's info; the vocabulary holds
+    subwords; an unseen word is split into known pieces, and the exported raw-text endpoint (the merges as
+    TensorFlow ops, the training words' table saved with it) splits the same way."""
+    from keras_recurrent.pipelines import exporting as ex
+    from keras_recurrent.pipelines.config import resolve_config
+    from keras_recurrent.tasks import get_task
     from keras_recurrent.tasks.bpe import encode
     from keras_recurrent.tasks.sentiment import make_vectorizer
 
-    run = pipelines.train("sentiment", run_dir=str(tmp_path / "bpe"), quick=True, quiet=True,
-                          set=["data.tokens=bpe", "data.bpe_merges=200"])
-    info = json.loads((tmp_path / "bpe" / "data_info.json").read_text())
+    task = get_task("sentiment")
+    config = resolve_config(task, quick=True, overrides=["data.tokens=bpe", "data.bpe_merges=200"])
+    data = task.load(None, config.data, 0)
+    info = data.info
     assert info["tokens"] == "bpe" and 0 < len(info["merges"]) <= 200 and "the" in info["bpe_words"]
     assert "the</w>" in info["vocabulary"] and any(not t.endswith("</w>") for t in info["vocabulary"][2:])
     pieces = encode("dialoguehalf", info["merges"])  # unseen, made of seen letters
     assert len(pieces) > 1 and all(p in info["vocabulary"] for p in pieces)  # every piece a known subword
     ids = np.asarray(make_vectorizer(info)(np.asarray(["Dialoguehalf, the"], dtype=object)))[0]
     assert list(ids[:len(pieces) + 1]) == [info["vocabulary"].index(p) for p in [*pieces, "the</w>"]]
-    report = pipelines.export(run.path, format="savedmodel", quiet=True)
-    assert report["max_abs_diff_serve_text"] <= 1e-5
+    model = task.build("bigru", config.model, info)
+    report = ex._export_savedmodel(task, model, info, ex._real_inputs(data.test, 4), str(tmp_path))
+    assert report["max_abs_diff_serve_text"] <= 1e-5  # its examples include words never seen in training
