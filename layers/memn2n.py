@@ -119,7 +119,7 @@ class MemN2N(keras.layers.Layer):
 
     def _encode(self, ids, table, centred=None):
         vectors = ops.take(table, ids, axis=0)  # (..., J, d)
-        if self.use_position_encoding and centred is not None:
+        if centred is not None:  # given only with position encoding on
             weights = centred[: ids.shape[-1]] * ops.expand_dims(ops.cast(ids > EMPTY, "float32"), -1)
         elif self.use_position_encoding:
             weights = position_encoding(ids, self.embedding_dim)

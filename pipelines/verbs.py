@@ -43,6 +43,16 @@ def _say(quiet: bool, message: str) -> None:
         print(message, flush=True)
 
 
+def _load_keras_model(run: str):
+    """A run's model.keras, with every custom layer and optimizer it may hold registered first."""
+    import keras
+
+    import keras_recurrent.layers  # noqa: F401
+    import keras_recurrent.pipelines.optimizers  # noqa: F401
+
+    return keras.saving.load_model(os.path.join(run, "model.keras"))
+
+
 def make_optimizer(train_config):
     import keras
 
@@ -168,11 +178,7 @@ def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, di
     if dist.num_workers > 1:
         # Evaluating the distributed model would run collective ops the other workers no longer join:
         # the chief evaluates a plain copy of the trained model instead.
-        import keras
-
-        import keras_recurrent.pipelines.optimizers  # noqa: F401  registers the optimizers a run may be saved with
-
-        net = keras.saving.load_model(os.path.join(path, "model.keras"))
+        net = _load_keras_model(path)
     metrics = _evaluate_and_plot(the_task, net, data_set, path, history, resolved)
     metrics["train_seconds_this_process"] = round(seconds, 2)
     metrics["epochs_trained"] = len(history)
@@ -299,10 +305,6 @@ def summary_line(metrics: dict) -> str:
 
 def load_run(run: str):
     """(task, RunConfig, data_info, model) of a finished run directory."""
-    import keras
-
-    import keras_recurrent.layers  # noqa: F401  (registers every custom layer a saved model may hold)
-
     if not os.path.isdir(run):
         raise UserError(f"{run}: no such run directory")
     for name in ("config.json", "data_info.json", "model.keras"):
@@ -312,9 +314,7 @@ def load_run(run: str):
     task = get_task(saved.get("task", ""))
     config = cfg.config_from_dict(task, saved)
     info = rundir.read_json(os.path.join(run, "data_info.json"))
-    import keras_recurrent.pipelines.optimizers  # noqa: F401  registers the optimizers a run may be saved with
-
-    model = keras.saving.load_model(os.path.join(run, "model.keras"))
+    model = _load_keras_model(run)
     if config.train.xla:  # the saved compile settings do not keep it
         deterministic_kernels(False)
         model.jit_compile = True

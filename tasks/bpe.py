@@ -7,7 +7,8 @@ merged into one new symbol, and this repeats `num_merges` times. The merges, in 
 
 Encoding a word applies the merges in the order learned, each merging every occurrence of its pair from
 left to right. A frequent word ends as one symbol (`low</w>`); a rare or unseen one as pieces the model
-has seen (`lowest` -> `low est</w>`), so nothing is out of vocabulary but characters never seen.
+has seen (`lowest` -> `low est</w>` once `low` and `est</w>` are merges), so nothing is out of vocabulary
+but characters never seen.
 
 `BytePairSplit` does the encoding with TensorFlow string ops (a `split` for `keras.layers.TextVectorization`),
 so an exported model reads raw text as training did: each symbol is written between two marker characters,
@@ -171,9 +172,6 @@ class BytePairSplit:
 
             marked = tf.cond(tf.size(words) > 0, loop, lambda: marked)  # most batches hold no unknown word
         return tf.strings.strip(tf.strings.regex_replace(tf.strings.regex_replace(marked, _OPEN, ""), _CLOSE, " "))
-
-    def get_config(self):
-        return {"merges": self.merges}
 
 
 __all__ = ["BytePairSplit", "END_OF_WORD", "encode", "learn_merges", "subword_symbols"]

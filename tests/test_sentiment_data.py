@@ -250,6 +250,16 @@ def test_subword_tokens_learn_merges_and_export_raw_text(tmp_path):
     from keras_recurrent.tasks.bpe import encode
     from keras_recurrent.tasks.sentiment import make_vectorizer
 
+    # The words BPE learns from are those TextVectorization's own standardisation and split produce.
+    import keras
+
+    from keras_recurrent.tasks.sentiment import standardized_words
+
+    messy = ["It's \"great\"... (really)!", "a-b c_d e.f [g] {h} #1 @you 50% x|y ~z `q` ^w $5 & more;:?"]
+    words = keras.layers.TextVectorization(standardize="lower_and_strip_punctuation", split="whitespace")
+    words.adapt(messy)
+    assert set(standardized_words(messy)) == set(words.get_vocabulary()[2:])  # after padding and [UNK]
+
     task = get_task("sentiment")
     config = resolve_config(task, quick=True, overrides=["data.tokens=bpe", "data.bpe_merges=200"])
     data = task.load(None, config.data, 0)

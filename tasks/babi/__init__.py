@@ -238,7 +238,7 @@ class BabiTask(Task):
             # epoch, so a resumed run sets the same rate.
             # Counted from the end of the linear start, whose epochs keep the base rate (the authors' code).
             base, every = config.train.learning_rate, config.model.halve_lr_every
-            start = config.model.linear_start_epochs if config.model_name == "memn2n" else 0
+            start = config.model.linear_start_epochs
             schedule.append(keras.callbacks.LearningRateScheduler(
                 lambda epoch, lr: base * 0.5 ** (max(0, epoch - start + 1) // every)))
         if config.model_name == "memn2n" and config.model.linear_start_epochs:
