@@ -7,10 +7,12 @@
 
 MemN2N trains `--restarts` times a real task (seeds from the first) and the run best on the validation
 split is kept: the paper's remedy for its large variance on 1k examples (it kept the best of 10 by
-training error); the first seed's error is reported beside it. The LSTM reader trains once.
+training error); the first seed's error is reported beside it. Restarts stop early once a run answers
+every validation question (`--enough`), and `--reuse` takes runs already in the results (same task, model
+and seed) instead of training them again. The LSTM reader trains once.
 
 Run: `python -m benchmarks.babi_quality [--tasks 1,2,...,20] [--models memn2n,lstm] [--seeds 1,2,3]
-[--restarts 5] [--skip-generated]`; writes (merging, so parts can run in separate processes)
+[--restarts 5] [--enough 1.0] [--reuse] [--skip-generated]`; writes (merging, so parts can run in separate processes)
 benchmarks/results/babi_quality.json and babi_errors.png.
 """
 
@@ -40,7 +42,15 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-generated", action="store_true")
     parser.add_argument("--restarts", type=int, default=5,
                         help="MemN2N runs a real task (seeds from the first), the one best on validation kept")
+    parser.add_argument("--enough", type=float, default=1.0,
+                        help="no further restart once a run's validation accuracy reaches this (the validation split "
+                             "decides, never the test set)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="take the runs of the same task, model and seed from the last results instead of "
+                             "training them again (only while the task's defaults are unchanged)")
     args = parser.parse_args(argv)
+    with previous_result("babi_quality") as previous:
+        earlier = previous.get("real", {}) if args.reuse else {}
     seeds = [int(s) for s in args.seeds.split(",")]
     result = {"settings": {"seed": seeds[0], "seeds": seeds}, "generated": {}, "real": {}}
     with tempfile.TemporaryDirectory() as root:
@@ -61,7 +71,13 @@ def main(argv=None) -> None:
                 row = {"reference_error_percent": REFERENCE.get(task)}
                 for model in args.models.split(","):
                     tries = []
+                    done = {t["seed"]: t for t in earlier.get(str(task), {}).get(model, {}).get("tries", [])}
                     for restart in range(args.restarts if model == "memn2n" else 1):
+                        if tries and max(t["validation_accuracy"] or 0.0 for t in tries) >= args.enough:
+                            break  # a run already answers every validation question: nothing left to choose
+                        if seeds[0] + restart in done:
+                            tries.append({**done[seeds[0] + restart], "reused": True})
+                            continue
                         started = time.perf_counter()
                         path = os.path.join(root, f"real-{task}-{model}-{restart}")
                         run = pipelines.train("babi", model=model, data=BABI, seed=seeds[0] + restart, quiet=True,

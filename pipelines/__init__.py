@@ -7,6 +7,6 @@
 
 from keras_recurrent.pipelines.exporting import export
 from keras_recurrent.pipelines.tuning import tune
-from keras_recurrent.pipelines.verbs import Run, evaluate, predict, train
+from keras_recurrent.pipelines.verbs import Run, evaluate, load_run, predict, train
 
-__all__ = ["Run", "train", "evaluate", "predict", "tune", "export"]
+__all__ = ["Run", "train", "evaluate", "predict", "tune", "export", "load_run"]
