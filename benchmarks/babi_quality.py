@@ -29,7 +29,12 @@ from benchmarks.common import RESULTS, SHARED_DATA, previous_result, write_resul
 
 REFERENCE = {1: 0.1, 2: 8.2, 3: 41.8}  # MemN2N 1k, PE LS RN, one task at a time (the issue's quoted numbers)
 REFERENCE_MEAN = 13.8
-BABI = os.path.join(SHARED_DATA, "babi", "tasks_1-20_v1-2", "en")
+BABI = os.path.realpath(os.path.join(SHARED_DATA, "babi", "tasks_1-20_v1-2", "en"))
+# The authors' joint configuration (config_babi_joint.m): d = 50, 30 epochs of linear start, then 60 with
+# the rate halved every 15; the rest as for one task (the same SGD rate per example, clipping, noise).
+JOINT = ["data.tasks=all", "model.embedding_dim=50", "model.linear_start_epochs=30", "model.halve_lr_every=15",
+         "train.epochs=90", "data.unseen_answers=wrong"]
+REFERENCE_JOINT_MEAN = 12.4
 
 
 def main(argv=None) -> None:
@@ -40,6 +45,9 @@ def main(argv=None) -> None:
     parser.add_argument("--models", default="memn2n,lstm")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--skip-generated", action="store_true")
+    parser.add_argument("--joint", action="store_true",
+                        help="instead of one task at a time: MemN2N trained once on all 20 tasks together")
+    parser.add_argument("--joint-run-dir", help="the joint run's directory (kept; a finished run there is read back)")
     parser.add_argument("--restarts", type=int, default=5,
                         help="MemN2N runs a real task (seeds from the first), the one best on validation kept")
     parser.add_argument("--enough", type=float, default=1.0,
@@ -52,6 +60,8 @@ def main(argv=None) -> None:
     with previous_result("babi_quality") as previous:
         earlier = previous.get("real", {}) if args.reuse else {}
     seeds = [int(s) for s in args.seeds.split(",")]
+    if args.joint:
+        return _joint(seeds[0], args.joint_run_dir)
     result = {"settings": {"seed": seeds[0], "seeds": seeds}, "generated": {}, "real": {}}
     with tempfile.TemporaryDirectory() as root:
         if not args.skip_generated:
@@ -95,6 +105,8 @@ def main(argv=None) -> None:
                 result["real"][str(task)] = row
     with previous_result("babi_quality") as previous:
         result["generated"] = result["generated"] or previous.get("generated", {})
+        if "joint" in previous:
+            result["joint"] = previous["joint"]
         for task, row in previous.get("real", {}).items():
             result["real"][task] = {**row, **result["real"].get(task, {})}
         real = result["real"]
@@ -110,6 +122,27 @@ def main(argv=None) -> None:
         result["reference_mean_error_percent"] = REFERENCE_MEAN
         write_result("babi_quality", result)
         _plot(result)
+
+
+def _joint(seed: int, run_dir: str | None) -> None:
+    """All 20 tasks in one model (the paper's joint training), test error per task."""
+    from keras_recurrent import pipelines
+
+    with tempfile.TemporaryDirectory() as root:
+        path = run_dir or os.path.join(root, "joint")
+        started = time.perf_counter()
+        run = pipelines.train("babi", model="memn2n", data=BABI, seed=seed, set=JOINT, run_dir=path)
+        kept = _kept_epoch(path, run.metrics)
+    by_task = {int(t): e for t, e in run.metrics["error_percent_by_task"].items()}
+    joint = {"seed": seed, "settings": JOINT, "error_percent_by_task": by_task,
+             "mean_error_percent": float(np.mean(list(by_task.values()))), "error_percent": run.metrics["error_percent"],
+             "validation_accuracy": kept.get("val_accuracy"), "epochs": run.metrics["epochs_trained"],
+             "seconds": None if run.already_finished else round(time.perf_counter() - started, 1),
+             "reference_mean_error_percent": REFERENCE_JOINT_MEAN}
+    print(f"bAbI joint: {joint}", flush=True)
+    with previous_result("babi_quality") as previous:
+        kept = {k: v for k, v in previous.items() if k not in ("benchmark", "finished", "environment")}
+        write_result("babi_quality", {**kept, "joint": joint})
 
 
 def _kept_epoch(path: str, metrics: dict) -> dict:
@@ -132,10 +165,14 @@ def _plot(result: dict) -> None:
         return
     tasks = sorted(real, key=int)
     fig, ax = plt.subplots(figsize=(9, 3.6))
-    width = 0.4
-    for offset, model in ((-width / 2, "memn2n"), (width / 2, "lstm")):
-        values = [real[t][model]["error_percent"] if model in real[t] else np.nan for t in tasks]
-        ax.bar(np.arange(len(tasks)) + offset, values, width, label=model)
+    joint = result.get("joint", {}).get("error_percent_by_task", {})
+    bars = [("memn2n", "memn2n, one task", [real[t]["memn2n"]["error_percent"] if "memn2n" in real[t] else np.nan for t in tasks])]
+    if joint:
+        bars.append(("joint", "memn2n, 20 tasks jointly", [joint.get(t, joint.get(int(t), np.nan)) for t in tasks]))
+    bars.append(("lstm", "lstm reader", [real[t]["lstm"]["error_percent"] if "lstm" in real[t] else np.nan for t in tasks]))
+    width = 0.8 / len(bars)
+    for i, (_, label, values) in enumerate(bars):
+        ax.bar(np.arange(len(tasks)) + (i - (len(bars) - 1) / 2) * width, values, width, label=label)
     ref = [real[t].get("reference_error_percent") for t in tasks]
     ax.scatter([i for i, r in enumerate(ref) if r is not None], [r for r in ref if r is not None], color="black",
                marker="_", s=200, label="paper (MemN2N)")

@@ -69,6 +69,12 @@ class MemN2N(keras.layers.Layer):
         temporal_encoding: add T[t_i] to each memory.
         random_noise: in training, the probability of an empty memory before each sentence (0 = none).
         seed: seed of the random noise.
+        noise: "memories": an empty memory is a memory (a temporal vector, no words) the attention can
+            choose (the paper's text); "time_gaps": it only moves the times of the sentences told before it
+            and is never chosen (the authors' code, which draws gaps in the time indices).
+        padding_in_softmax: the memory's unused slots (padding) stay in the softmax with a score of 0
+            and read nothing (the authors' code, whose memory always holds its 50 slots); else they are
+            masked out.
 
     Call arguments:
         inputs: `[story, question]`: story (batch, sentences, words) ids, sentences in the order told and
@@ -88,8 +94,13 @@ class MemN2N(keras.layers.Layer):
 
     def __init__(self, vocabulary_size: int, embedding_dim: int = 20, hops: int = 3, max_memories: int = 50,
                  position_encoding: bool = True, temporal_encoding: bool = True, random_noise: float = 0.0,
-                 seed=None, position_weights: str = "paper", **kwargs):
+                 seed=None, position_weights: str = "paper", noise: str = "memories", padding_in_softmax: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
+        if noise not in ("memories", "time_gaps"):
+            raise ValueError(f"noise must be 'memories' or 'time_gaps', got {noise!r}")
+        self.noise = noise
+        self.padding_in_softmax = bool(padding_in_softmax)
         if position_weights not in ("paper", "centred"):
             raise ValueError(f"position_weights must be 'paper' or 'centred', got {position_weights!r}")
         self.position_weights = position_weights
@@ -130,9 +141,16 @@ class MemN2N(keras.layers.Layer):
     def _hops(self, story, question):
         story = ops.cast(story, "int32")
         question = ops.cast(question, "int32")
-        slots = ops.any(story != PAD, axis=-1)  # (batch, sentences): real memories (empty ones included)
-        count = ops.sum(ops.cast(slots, "int32"), axis=-1, keepdims=True)
+        occupied = ops.any(story != PAD, axis=-1)  # (batch, sentences): memories, empty ones included
+        count = ops.sum(ops.cast(occupied, "int32"), axis=-1, keepdims=True)
         ago = ops.clip(count - 1 - ops.arange(ops.shape(story)[1], dtype="int32"), 0, self.max_memories - 1)
+        # What the attention may choose: every memory, or (noise as time gaps) the sentences only, an empty
+        # memory having moved the times of the sentences before it. The memory's unused slots are left out,
+        # or (`padding_in_softmax`, the authors' code) stay in the softmax with no words and no time: a score
+        # of 0 and nothing to read, a place for attention to go that adds nothing.
+        slots = ops.any(story > EMPTY, axis=-1) if self.noise == "time_gaps" else occupied
+        outside = -1e9 * ops.cast(ops.logical_or(occupied, not self.padding_in_softmax), "float32")
+        in_memory = ops.expand_dims(ops.cast(slots, "float32"), -1)
         centred, time_weight = None, 1.0
         if self.use_position_encoding and self.position_weights == "centred":
             # The authors' code writes the time as one more word after the longest sentence: J counts it,
@@ -145,10 +163,10 @@ class MemN2N(keras.layers.Layer):
             m = self._encode(story, self.embeddings[k - 1], centred)
             c = self._encode(story, self.embeddings[k], centred)
             if self.use_temporal_encoding:
-                m = m + ops.take(self.temporal[k - 1], ago, axis=0) * time_weight
-                c = c + ops.take(self.temporal[k], ago, axis=0) * time_weight
+                m = m + ops.take(self.temporal[k - 1], ago, axis=0) * time_weight * in_memory
+                c = c + ops.take(self.temporal[k], ago, axis=0) * time_weight * in_memory
             scores = ops.sum(m * ops.expand_dims(u, 1), axis=-1)  # (batch, sentences)
-            masked = ops.where(slots, scores, ops.full_like(scores, -1e9))
+            masked = ops.where(slots, scores, outside)
             soft = ops.softmax(masked, axis=-1)
             linear = ops.where(slots, scores, ops.zeros_like(scores))
             p = self.linear_start * linear + (1.0 - self.linear_start) * soft
@@ -201,7 +219,8 @@ class MemN2N(keras.layers.Layer):
             "vocabulary_size": self.vocabulary_size, "embedding_dim": self.embedding_dim, "hops": self.hops,
             "max_memories": self.max_memories, "position_encoding": self.use_position_encoding,
             "temporal_encoding": self.use_temporal_encoding, "random_noise": self.random_noise, "seed": self.seed,
-            "position_weights": self.position_weights,
+            "position_weights": self.position_weights, "noise": self.noise,
+            "padding_in_softmax": self.padding_in_softmax,
         }
 
 

@@ -6,7 +6,7 @@ import pytest
 from keras_recurrent.layers import MemN2N
 
 
-def _reference(layer, story, question, linear=False, centred=False):
+def _reference(layer, story, question, linear=False, centred=False, noise="memories", padding=False):
     E, T = np.asarray(layer.embeddings, np.float64), np.asarray(layer.temporal, np.float64)
     d, hops = layer.embedding_dim, layer.hops
     # The authors' code: J slots, the longest sentence (or question) and the time after it.
@@ -32,30 +32,46 @@ def _reference(layer, story, question, linear=False, centred=False):
 
     answers, attentions = [], []
     for b in range(len(story)):
-        sentences = [s for s in story[b] if (s != 0).any()]
-        n = len(sentences)
+        rows = story[b]
+        occupied = [(r != 0).any() for r in rows]  # memories first, padding after
+        n = sum(occupied)
+        # What the attention chooses from: every memory, or with noise as time gaps the sentences only;
+        # with padding in the softmax the unused slots too (score 0, nothing read).
+        chosen = [(r > 1).any() if noise == "time_gaps" else o for r, o in zip(rows, occupied)]
         u = encode(question[b], E[0])
         hop_attention = []
         for k in range(1, hops + 1):
-            m = np.array([encode(s, E[k - 1]) + time_l * T[k - 1][n - 1 - i] for i, s in enumerate(sentences)])
-            c = np.array([encode(s, E[k]) + time_l * T[k][n - 1 - i] for i, s in enumerate(sentences)])
-            scores = m @ u
-            p = scores if linear else np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+            scores, c, used = np.zeros(len(rows)), np.zeros((len(rows), d)), np.zeros(len(rows), bool)
+            for i, row in enumerate(rows):
+                if chosen[i]:
+                    scores[i] = (encode(row, E[k - 1]) + time_l * T[k - 1][n - 1 - i]) @ u
+                    c[i] = encode(row, E[k]) + time_l * T[k][n - 1 - i]
+                used[i] = chosen[i] or (padding and not occupied[i])
+            if linear:
+                p = np.where(chosen, scores, 0.0)
+            else:
+                e = np.where(used, np.exp(scores - scores[used].max()), 0.0)
+                p = e / e.sum()
             u = u + p @ c
-            hop_attention.append(np.pad(p, (0, story.shape[1] - n)))
+            hop_attention.append(p)
         answers.append(E[hops] @ u)
         attentions.append(hop_attention)
     return np.array(answers), np.array(attentions)
 
 
-@pytest.mark.parametrize("linear,centred", [(False, False), (True, False), (False, True), (True, True)])
-def test_memn2n_matches_its_equations(linear, centred):
+@pytest.mark.parametrize("linear,centred,noise,padding", [
+    (False, False, "memories", False), (True, False, "memories", False), (False, True, "memories", False),
+    (True, True, "memories", False), (False, True, "time_gaps", True), (True, True, "time_gaps", True),
+    (False, False, "memories", True), (False, True, "time_gaps", False)])
+def test_memn2n_matches_its_equations(linear, centred, noise, padding):
     rng = np.random.default_rng(0)
-    layer = MemN2N(25, embedding_dim=6, hops=3, max_memories=8, position_weights="centred" if centred else "paper")
+    layer = MemN2N(25, embedding_dim=6, hops=3, max_memories=8, position_weights="centred" if centred else "paper",
+                   noise=noise, padding_in_softmax=padding)
     story = rng.integers(2, 25, size=(3, 8, 5))
     story[:, :, 3:] = 0            # sentences of 3 words
     story[0, 5:] = 0               # a story of 5 sentences
     story[1, 2] = [1, 0, 0, 0, 0]  # an empty memory (random noise)
+    story[1, 6:] = 0               # and two unused slots
     story[2, 1, 1:] = 0            # a one-word sentence
     question = rng.integers(2, 25, size=(3, 4))
     question[0, 2:] = 0
@@ -63,7 +79,7 @@ def test_memn2n_matches_its_equations(linear, centred):
     for v in layer.trainable_weights:
         v.assign(rng.normal(0, 0.3, v.shape).astype("float32"))
     layer.linear_start.assign(1.0 if linear else 0.0)
-    expected, attention = _reference(layer, story, question, linear, centred)
+    expected, attention = _reference(layer, story, question, linear, centred, noise, padding)
     np.testing.assert_allclose(np.asarray(layer([story, question])), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(layer.attention([story, question])), attention, rtol=1e-5, atol=1e-5)
 
@@ -92,6 +108,8 @@ def test_bad_arguments_are_refused():
         MemN2N(10, hops=0)
     with pytest.raises(ValueError, match="random_noise"):
         MemN2N(10, random_noise=1.0)
+    with pytest.raises(ValueError, match="noise must be"):
+        MemN2N(10, noise="gaps")
 
 
 def _noisy_reference(story, empty_before):

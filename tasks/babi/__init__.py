@@ -52,6 +52,10 @@ class BabiModel:
     position_weights: str = hparam("centred", help="memn2n: the position weights of the authors' released code "
                                    "(centred) or of the paper's formula (paper)", choices=("centred", "paper"))
     temporal_encoding: bool = hparam(True, help="memn2n: temporal encoding of memories")
+    noise: str = hparam("memories", help="memn2n: random noise as empty memories the attention sees (the paper's "
+                        "text) or as gaps in the sentences' times only (the authors' code)", choices=("memories", "time_gaps"))
+    padding_in_softmax: bool = hparam(False, help="memn2n: the memory's unused slots stay in the attention's softmax "
+                                      "with a score of 0, reading nothing (the authors' code)")
     linear_start_epochs: int = hparam(20, help="memn2n: epochs trained without the memory's softmax; 0 = none", min=0)
     units: int = hparam(100, help="lstm: units", min=1)
     halve_lr_every: int = hparam(25, help="memn2n: halve the learning rate every this many epochs after the linear "
@@ -82,7 +86,8 @@ def build_memn2n(config: BabiModel, info: dict):
     logits = MemN2N(len(info["vocabulary"]), embedding_dim=config.embedding_dim, hops=config.hops,
                     max_memories=info["max_memories"], position_encoding=config.position_encoding,
                     temporal_encoding=config.temporal_encoding, random_noise=info.get("random_noise", 0.0),
-                    position_weights=config.position_weights, name="memn2n")([story, question])
+                    position_weights=config.position_weights, noise=config.noise,
+                    padding_in_softmax=config.padding_in_softmax, name="memn2n")([story, question])
     return keras.Model([story, question], logits, name="babi_memn2n")
 
 
