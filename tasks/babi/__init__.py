@@ -52,10 +52,10 @@ class BabiModel:
     position_weights: str = hparam("centred", help="memn2n: the position weights of the authors' released code "
                                    "(centred) or of the paper's formula (paper)", choices=("centred", "paper"))
     temporal_encoding: bool = hparam(True, help="memn2n: temporal encoding of memories")
-    noise: str = hparam("memories", help="memn2n: random noise as empty memories the attention sees (the paper's "
-                        "text) or as gaps in the sentences' times only (the authors' code)", choices=("memories", "time_gaps"))
-    padding_in_softmax: bool = hparam(False, help="memn2n: the memory's unused slots stay in the attention's softmax "
-                                      "with a score of 0, reading nothing (the authors' code)")
+    noise: str = hparam("time_gaps", help="memn2n: random noise as gaps in the sentences' times only (the authors' "
+                        "code) or as empty memories the attention sees (the paper's text)", choices=("time_gaps", "memories"))
+    padding_in_softmax: bool = hparam(True, help="memn2n: the memory's unused slots stay in the attention's softmax "
+                                      "with a score of 0, reading nothing (the authors' code; off: masked out)")
     linear_start_epochs: int = hparam(20, help="memn2n: epochs trained without the memory's softmax; 0 = none", min=0)
     units: int = hparam(100, help="lstm: units", min=1)
     halve_lr_every: int = hparam(25, help="memn2n: halve the learning rate every this many epochs after the linear "
