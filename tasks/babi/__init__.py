@@ -7,7 +7,10 @@ accuracy (per bAbI task when trained jointly) beside the most frequent answer ->
 
 Training follows the paper: linear start for `model.linear_start_epochs` epochs (the memory's softmax
 removed, then put back), random noise (`data.random_noise`: an empty memory put before each sentence of a
-training story with that probability, drawn afresh every step by the MemN2N layer, as dropout is).
+training story with that probability, drawn afresh every step by the MemN2N layer, as dropout is), and
+the memory read as the authors' code reads it: the noise as gaps in the sentences' times, the unused slots
+in the softmax at a score of 0 (`model.noise`, `model.padding_in_softmax`; benchmarks/README.md measures
+both against the paper's text).
 """
 
 from __future__ import annotations
