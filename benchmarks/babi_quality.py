@@ -133,7 +133,7 @@ def _joint(seed: int, run_dir: str | None) -> None:
         started = time.perf_counter()
         run = pipelines.train("babi", model="memn2n", data=BABI, seed=seed, set=JOINT, run_dir=path)
         kept = _kept_epoch(path, run.metrics)
-    by_task = {int(t): e for t, e in run.metrics["error_percent_by_task"].items()}
+    by_task = dict(run.metrics["error_percent_by_task"])  # keyed by the task's number as a string, as `real` is
     joint = {"seed": seed, "settings": JOINT, "error_percent_by_task": by_task,
              "mean_error_percent": float(np.mean(list(by_task.values()))), "error_percent": run.metrics["error_percent"],
              "validation_accuracy": kept.get("val_accuracy"), "epochs": run.metrics["epochs_trained"],
@@ -166,12 +166,12 @@ def _plot(result: dict) -> None:
     tasks = sorted(real, key=int)
     fig, ax = plt.subplots(figsize=(9, 3.6))
     joint = result.get("joint", {}).get("error_percent_by_task", {})
-    bars = [("memn2n", "memn2n, one task", [real[t]["memn2n"]["error_percent"] if "memn2n" in real[t] else np.nan for t in tasks])]
+    bars = [("memn2n, one task", [real[t]["memn2n"]["error_percent"] if "memn2n" in real[t] else np.nan for t in tasks])]
     if joint:
-        bars.append(("joint", "memn2n, 20 tasks jointly", [joint.get(t, joint.get(int(t), np.nan)) for t in tasks]))
-    bars.append(("lstm", "lstm reader", [real[t]["lstm"]["error_percent"] if "lstm" in real[t] else np.nan for t in tasks]))
+        bars.append(("memn2n, 20 tasks jointly", [joint.get(t, np.nan) for t in tasks]))
+    bars.append(("lstm reader", [real[t]["lstm"]["error_percent"] if "lstm" in real[t] else np.nan for t in tasks]))
     width = 0.8 / len(bars)
-    for i, (_, label, values) in enumerate(bars):
+    for i, (label, values) in enumerate(bars):
         ax.bar(np.arange(len(tasks)) + (i - (len(bars) - 1) / 2) * width, values, width, label=label)
     ref = [real[t].get("reference_error_percent") for t in tasks]
     ax.scatter([i for i, r in enumerate(ref) if r is not None], [r for r in ref if r is not None], color="black",

@@ -149,7 +149,7 @@ class MemN2N(keras.layers.Layer):
         # or (`padding_in_softmax`, the authors' code) stay in the softmax with no words and no time: a score
         # of 0 and nothing to read, a place for attention to go that adds nothing.
         slots = ops.any(story > EMPTY, axis=-1) if self.noise == "time_gaps" else occupied
-        outside = -1e9 * ops.cast(ops.logical_or(occupied, not self.padding_in_softmax), "float32")
+        outside = ops.where(occupied, -1e9, 0.0 if self.padding_in_softmax else -1e9)  # score where not chosen
         in_memory = ops.expand_dims(ops.cast(slots, "float32"), -1)
         centred, time_weight = None, 1.0
         if self.use_position_encoding and self.position_weights == "centred":
