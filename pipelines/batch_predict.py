@@ -67,8 +67,14 @@ def _lines(path: str, encoding: str):
 
 
 def predict_file(run: str, input_path: str, output_path: str | None = None, *, column: str | None = None,
-                 batch_size: int = 256, encoding: str = "utf-8", progress: bool = True) -> int:
-    """Predict every input of `input_path` with the finished run `run`; return how many were predicted."""
+                 batch_size: int = 256, encoding: str = "utf-8", progress: bool = True, output_dir: str | None = None,
+                 overwrite: bool = False) -> int:
+    """Predict every input of `input_path` with the finished run `run`; return how many were predicted.
+
+    Files a task writes for an input go where `pipelines.outputs` says (`output_dir`, `overwrite`); their
+    names are checked a batch at a time, so a conflict in a later batch stops the call after the earlier
+    batches' files."""
+    from keras_recurrent.pipelines.outputs import OutputPlan
     from keras_recurrent.pipelines.verbs import load_run
 
     if batch_size < 1:
@@ -76,28 +82,28 @@ def predict_file(run: str, input_path: str, output_path: str | None = None, *, c
     if output_path is not None and os.path.splitext(output_path)[1].lower() not in OUTPUT_FORMATS:
         raise UserError(f"--output {output_path}: expected a .csv or .jsonl file")
     inputs = read_inputs(input_path, column, encoding)  # errors about the input come before loading the model
-    task, config, info, model = load_run(run)
+    plan = OutputPlan(output_dir, overwrite)
+    loaded = load_run(run)
     if output_path is None:
-        return _write(task, model, info, config, inputs, sys.stdout, None, batch_size, False)
+        return _write(loaded, plan, inputs, sys.stdout, None, batch_size, False)
     with rundir.atomic_path(output_path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as out:
-            count = _write(task, model, info, config, inputs, out, os.path.splitext(output_path)[1].lower(),
-                           batch_size, progress)
+            count = _write(loaded, plan, inputs, out, os.path.splitext(output_path)[1].lower(), batch_size, progress)
         if count == 0:
             raise UserError(f"--input {input_path}: no inputs found")
     return count
 
 
-def predict_to_file(run: str, inputs: list[str], output_path: str) -> int:
+def predict_to_file(run: str, inputs: list[str], output_path: str, *, output_dir: str | None = None,
+                    overwrite: bool = False) -> int:
     """Predict inputs given on the command line into `output_path` (.csv or .jsonl), written whole or not
     at all; returns how many rows were written (a task may give several rows an input: a forecast's steps)."""
-    from keras_recurrent.pipelines.verbs import load_run
+    from keras_recurrent.pipelines.verbs import predict
 
     kind = os.path.splitext(output_path)[1].lower()
     if kind not in OUTPUT_FORMATS:
         raise UserError(f"--output {output_path}: expected a .csv or .jsonl file")
-    task, config, info, model = load_run(run)
-    rows = task.predict(model, list(inputs), info, config)  # every error comes before the file is touched
+    rows = predict(run, inputs, output_dir=output_dir, overwrite=overwrite)  # every error comes before the file is touched
     with rundir.atomic_path(output_path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as out:
             _write_rows(rows, out, kind)
@@ -119,13 +125,14 @@ def _write_rows(rows, out, kind, task=None) -> None:
             out.write(task.format_prediction(row) + "\n")
 
 
-def _write(task, model, info, config, inputs, out, kind, batch_size, progress) -> int:
+def _write(loaded, plan, inputs, out, kind, batch_size, progress) -> int:
+    task, config, info, model = loaded
     count = 0
 
     def rows():
         nonlocal count
         while batch := list(islice(inputs, batch_size)):
-            yield from task.predict(model, batch, info, config)
+            yield from plan.write(task.predict(model, batch, info, config))
             count += len(batch)
             if progress:
                 print(f"\rpredicted {count:,} inputs", end="", file=sys.stderr, flush=True)

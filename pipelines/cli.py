@@ -7,8 +7,8 @@
                          [--strategy default|mirrored|multiworker]
                          [--quick] [--quiet]
     recurrent evaluate RUN [--data SPEC] [--set data.KEY=VALUE ...] [--quiet]
-    recurrent predict RUN INPUT... [--json] [--output OUT.csv|OUT.jsonl]
-    recurrent predict RUN --input FILE [--column NAME] [--output OUT.csv|OUT.jsonl] [--batch-size N]
+    recurrent predict RUN INPUT... [--json] [--output OUT.csv|OUT.jsonl] [--output-dir DIR] [--overwrite]
+    recurrent predict RUN --input FILE [--column NAME] [--output OUT.csv|OUT.jsonl] [--batch-size N] [--output-dir DIR]
     recurrent tune TASK [--tuner random|grid|hyperband|bayesian] [--max-trials N] [--space KEY=SPEC ...]
                         [--fresh] [--retrain-best] (and train's --model, --data, --config, --set, --epochs, --seed, --quick)
     recurrent export RUN [--format savedmodel|tflite] [--quantize none|dynamic|float16|int8] [--quiet]
@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", metavar="FILE", help="predict every input of FILE: one a line, or a .csv/.tsv column")
     predict.add_argument("--column", help="the .csv/.tsv column holding the inputs (default: text, else the first)")
     predict.add_argument("--output", metavar="FILE", help="write predictions to FILE.csv or FILE.jsonl (written whole, then renamed into place)")
+    predict.add_argument("--output-dir", metavar="DIR", help="where files made for an input go (a predicted clip); "
+                         "default: beside the input, under a name that does not exist yet")
+    predict.add_argument("--overwrite", action="store_true", help="replace files made for an input that exist already")
     predict.add_argument("--batch-size", type=_count("an integer", 1), default=256, help="inputs per batch (default 256)")
     predict.add_argument("--encoding", default="utf-8", help="text encoding of --input (default utf-8)")
 
@@ -217,16 +220,17 @@ def main(argv=None) -> int:
 
             pipelines.evaluate(args.run, data=args.data, set=args.set, quiet=args.quiet)
         elif args.verb == "predict":
-            from keras_recurrent.pipelines.verbs import load_run
+            from keras_recurrent.pipelines import verbs
 
             if bool(args.inputs) == bool(args.input):
                 raise UserError("predict: give inputs on the command line or --input FILE (one of the two)")
+            where = dict(output_dir=args.output_dir, overwrite=args.overwrite)
             if args.input:
                 from keras_recurrent.pipelines.batch_predict import predict_file
 
                 output = args.output
                 count = predict_file(args.run, args.input, output, column=args.column, batch_size=args.batch_size,
-                                     encoding=args.encoding, progress=output is not None)
+                                     encoding=args.encoding, progress=output is not None, **where)
                 if output is not None:
                     print(f"{count} predictions: {output}")
             else:
@@ -235,12 +239,12 @@ def main(argv=None) -> int:
                 if args.output:
                     from keras_recurrent.pipelines.batch_predict import predict_to_file
 
-                    count = predict_to_file(args.run, args.inputs, args.output)
+                    count = predict_to_file(args.run, args.inputs, args.output, **where)
                     print(f"{count} predictions: {args.output}")
                     return 0
-                task, config, info, model = load_run(args.run)
-                for row in task.predict(model, args.inputs, info, config):
-                    print(json.dumps(row) if args.json else task.format_prediction(row))
+                loaded = verbs.load_run(args.run)
+                for row in verbs.predict(args.run, args.inputs, loaded=loaded, **where):
+                    print(json.dumps(row) if args.json else loaded[0].format_prediction(row))
         elif args.verb == "tune":
             from keras_recurrent.pipelines.tuning import tune
 

@@ -1,7 +1,7 @@
 """Run directories: `saved_models/<task>/<run-name>/`, written so an interruption never leaves half a file.
 
-Every file goes to a temporary name in the same directory and is renamed into place (`os.replace`
-is atomic on one file system). A run directory is in one of three states:
+Every file goes to a temporary name in the same directory and is renamed into place (`tasks.files`:
+atomic on one file system, and with the mode the user's umask gives). A run directory is in one of three states:
 
 - new: it does not exist (or is empty);
 - unfinished: it holds `config.json` but no `metrics.json`; running the same command resumes it;
@@ -24,9 +24,8 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 
-from keras_recurrent.tasks import UserError
+from keras_recurrent.tasks import UserError, files
 
 DEFAULT_ROOT = "saved_models"
 NEW, UNFINISHED, FINISHED = "new", "unfinished", "finished"
@@ -75,41 +74,9 @@ def locked(directory: str, what: str = "run directory"):
         handle.close()  # releases the flock
 
 
-@contextlib.contextmanager
-def atomic_path(path: str, suffix: str = ""):
-    """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1], dir=directory)
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def replace_dir(tmp: str, final: str) -> None:
-    """The directory form of `atomic_path`: move the finished `tmp` onto `final`; an older `final` is
-    removed only once the new one is in place."""
-    old = None
-    if os.path.exists(final):
-        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(final))
-        os.rename(final, os.path.join(old, "x"))
-    os.rename(tmp, final)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def write_text(path: str, text: str) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-
-def write_json(path: str, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+# One writer for every file (atomic, with the user's umask): shared with the tasks, which sit a floor below.
+atomic_path, replace_dir, write_text, write_json = files.atomic_path, files.replace_dir, files.write_text, files.write_json
+write_array, save_gif = files.write_array, files.save_gif
 
 
 def read_json(path: str):
@@ -123,27 +90,6 @@ def save_figure(fig, path: str) -> None:
     with atomic_path(path, ".png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-
-
-def write_array(path: str, array) -> None:
-    import numpy as np
-
-    with atomic_path(path, ".npy") as tmp:
-        np.save(tmp, np.asarray(array))
-
-
-def save_gif(frames, path: str, seconds_per_frame: float = 0.2) -> None:
-    """An animated GIF of `frames` (time, rows, columns, channels), values in [0, 1], looping forever."""
-    import numpy as np
-    from PIL import Image
-
-    pixels = np.clip(np.rint(np.asarray(frames, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
-    if pixels.ndim == 4 and pixels.shape[-1] == 1:
-        pixels = pixels[..., 0]
-    images = [Image.fromarray(frame) for frame in pixels]
-    with atomic_path(path, ".gif") as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
-                       duration=int(seconds_per_frame * 1000))
 
 
 def save_model(model, path: str) -> None:

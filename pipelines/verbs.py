@@ -377,7 +377,16 @@ def _evaluate_elsewhere(run, task, config, info, model, data, overrides, quiet) 
     return metrics
 
 
-def predict(run: str, inputs: list[str]) -> list[dict]:
-    """Predictions of a finished run for raw inputs (texts, file paths: whatever the task reads)."""
-    task, config, info, model = load_run(run)
-    return task.predict(model, list(inputs), info, config)
+def predict(run: str, inputs: list[str], *, output_dir: str | None = None, overwrite: bool = False,
+            loaded=None) -> list[dict]:
+    """Predictions of a finished run for raw inputs (texts, file paths: whatever the task reads).
+
+    Files a task makes for an input (a predicted clip) are written beside the input under a name that
+    does not exist yet, or into `output_dir`; an existing file is replaced only with `overwrite`
+    (`pipelines.outputs`). `loaded` is `load_run(run)` when the caller has it already.
+    """
+    from keras_recurrent.pipelines.outputs import OutputPlan
+
+    plan = OutputPlan(output_dir, overwrite)
+    task, config, info, model = loaded or load_run(run)
+    return plan.write(task.predict(model, list(inputs), info, config))

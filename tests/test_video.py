@@ -154,6 +154,33 @@ def test_predict_writes_frames_beside_each_clip_and_checks_them_first(run, tmp_p
     assert not os.path.exists(tmp_path / "b.predicted.npy")
 
 
+def test_predict_never_replaces_a_file_the_user_did_not_name(run, tmp_path, capsys):
+    clip = (digits.clip(3, "test", 1, 6, 16, 1, 3.0, 8)[..., 0] * 255).astype(np.uint8)
+    np.save(tmp_path / "clip.npy", clip)
+    (tmp_path / "clip.predicted.npy").write_bytes(b"mine")  # the user's own file of that name
+    assert main(["predict", run.path, str(tmp_path / "clip.npy")]) == 0
+    assert (tmp_path / "clip.predicted.npy").read_bytes() == b"mine"
+    # A fresh number for both files of the input, even where only one name was taken.
+    assert np.load(tmp_path / "clip.predicted-2.npy").shape == (2, 16, 16, 1)
+    assert os.path.isfile(tmp_path / "clip.predicted-2.gif") and not os.path.exists(tmp_path / "clip.predicted.gif")
+    assert "clip.predicted-2.npy" in capsys.readouterr().out
+    # Two inputs of one stem would write the same files: refused before either is written.
+    _write_gif(tmp_path / "clip.gif", clip / 255.0)
+    before = sorted(os.listdir(tmp_path))
+    assert main(["predict", run.path, str(tmp_path / "clip.npy"), str(tmp_path / "clip.gif")]) == 2
+    assert "would both be written to" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == before
+    # --output-dir: an existing file there is an error unless --overwrite.
+    out = tmp_path / "out"
+    assert main(["predict", run.path, str(tmp_path / "clip.npy"), "--output-dir", str(out)]) == 0
+    assert sorted(os.listdir(out)) == ["clip.predicted.gif", "clip.predicted.npy"]
+    (out / "clip.predicted.npy").write_bytes(b"kept")
+    assert main(["predict", run.path, str(tmp_path / "clip.npy"), "--output-dir", str(out)]) == 2
+    assert "exists; pass --overwrite" in capsys.readouterr().err and (out / "clip.predicted.npy").read_bytes() == b"kept"
+    assert main(["predict", run.path, str(tmp_path / "clip.npy"), "--output-dir", str(out), "--overwrite"]) == 0
+    assert np.load(out / "clip.predicted.npy").shape == (2, 16, 16, 1)
+
+
 def _write_gif(path, frames):
     from PIL import Image
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_recurrent.tasks import files
 from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.files import OutputFile
 from keras_recurrent.tasks.video import digits, sources
 from keras_recurrent.tasks.video.models import MODELS, VideoModel, rollout
 
@@ -186,23 +188,19 @@ class VideoTask(Task):
         """One clip file of the run's frame size: moving digits written once to the temporary directory."""
         import tempfile
 
-        from keras_recurrent.pipelines import rundir
-
         rows, columns, channels = info["frame_shape"]
         path = os.path.join(tempfile.gettempdir(), f"keras_recurrent_video_example_{rows}x{columns}x{channels}.npy")
         if not os.path.isfile(path):
             size = max(rows, columns)
             frames = digits.clip(0, "test", 0, info["input_frames"], size, 1, speed=size / 16.0, digit_size=max(4, size // 2))
-            rundir.write_array(path, np.repeat(frames[:, :rows, :columns], channels, axis=-1))
+            files.write_array(path, np.repeat(frames[:, :rows, :columns], channels, axis=-1))
         return [path]
 
     def predict(self, model, inputs, info, config=None):
         """Each input is a clip file (.npy, .npz or .gif) of at least `input_frames` frames of the run's size;
-        the model predicts what follows its last `input_frames` frames, written beside it as
-        CLIP.predicted.npy (every clip of the file) and CLIP.predicted.gif (the first, after its input).
-        Every file is read and checked before anything is written."""
-        from keras_recurrent.pipelines import rundir
-
+        the model predicts what follows its last `input_frames` frames, returned as two files to write:
+        CLIP.predicted.npy (every clip of the file) and CLIP.predicted.gif (the first, after its input); the
+        pipeline chooses their paths (`pipelines.outputs`). Every file is read and checked first."""
         wanted, read = list(info["frame_shape"]), []
         for path in inputs:
             if not os.path.isfile(path):
@@ -218,11 +216,12 @@ class VideoTask(Task):
         rows = []
         for path, clips in read:
             predicted = rollout(model, np.stack([c[-info["input_frames"]:] for c in clips]), info["output_frames"])
-            stem = os.path.splitext(path)[0]
-            rundir.write_array(f"{stem}.predicted.npy", predicted if len(clips) > 1 else predicted[0])
-            rundir.save_gif(np.concatenate([clips[0][-info["input_frames"]:], predicted[0]]), f"{stem}.predicted.gif")
+            array = predicted if len(clips) > 1 else predicted[0]
+            shown = np.concatenate([clips[0][-info["input_frames"]:], predicted[0]])
+            # The pipeline names and writes them (a fresh name beside the clip, or --output-dir): never over a user's file.
             rows.append({"clip": path, "frames_predicted": int(info["output_frames"]),
-                         "npy": f"{stem}.predicted.npy", "gif": f"{stem}.predicted.gif"})
+                         "npy": OutputFile(path, ".predicted.npy", lambda target, a=array: files.write_array(target, a)),
+                         "gif": OutputFile(path, ".predicted.gif", lambda target, f=shown: files.save_gif(f, target))})
         return rows
 
 
