@@ -24,6 +24,7 @@ import json
 import sys
 
 from keras_recurrent.pipelines.environment import quiet_tensorflow, stderr_silenced
+from keras_recurrent.tasks import UserError, task_names
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -54,20 +55,39 @@ def _count(kind: str, minimum: int):
 
 
 def version_line() -> str:
-    """This project's version with those of Keras, its backend and TensorFlow (what a bug report needs)."""
+    """This project's version with those of Keras, its backend and TensorFlow (what a bug report needs).
+
+    Read from the installed distributions' metadata, not by importing them: importing TensorFlow takes
+    seconds, and `--version` answers at once.
+    """
+    import importlib.metadata as md
+
     import keras_recurrent
 
-    with stderr_silenced():
-        import keras
+    def installed(*names):
+        for name in names:
+            try:
+                return md.version(name)
+            except md.PackageNotFoundError:
+                continue
+        return "not installed"  # a JAX- or PyTorch-only environment can still run the layers
 
-        try:
-            import tensorflow as tf
+    return (f"keras-recurrent {keras_recurrent.__version__} (keras {installed('keras')}, "
+            f"backend {_keras_backend()}, tensorflow {installed('tensorflow', 'tensorflow-cpu')})")
 
-            tf_version = tf.__version__
-        except ImportError:  # a JAX- or PyTorch-only environment can still run the layers
-            tf_version = "not installed"
-    return (f"keras-recurrent {keras_recurrent.__version__} (keras {keras.__version__}, "
-            f"backend {keras.backend.backend()}, tensorflow {tf_version})")
+
+def _keras_backend() -> str:
+    """The backend Keras will load, found as Keras finds it: $KERAS_BACKEND, else keras.json, else tensorflow."""
+    import os
+
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as f:
+            return json.load(f).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
 
 
 class _VersionAction(argparse.Action):
@@ -197,12 +217,13 @@ def main(argv=None) -> int:
         print(e, file=sys.stderr)
         return EXIT_USAGE
 
-    with stderr_silenced():
-        import tensorflow  # noqa: F401  (its import-time log lines would precede our one-line errors)
-
-        from keras_recurrent.tasks import UserError
-
     try:
+        # A mistyped task is answered before TensorFlow's seconds of importing.
+        if getattr(args, "task", None) is not None and args.task not in task_names():
+            raise UserError(f"unknown task {args.task!r}; known tasks: {', '.join(task_names())}")
+        with stderr_silenced():
+            import tensorflow  # noqa: F401  (its import-time log lines would precede our one-line errors)
+
         if args.verb == "tasks":
             _list_tasks(args.json)
         elif args.verb == "train":

@@ -43,6 +43,18 @@ def test_bad_input_in_a_real_process_is_one_line_without_traceback(tmp_path):
     assert line.startswith("recurrent: error: unknown task 'sentimnet'; known tasks: sentiment, ")
 
 
+@pytest.mark.parametrize("args, out", [(["--version"], "keras-recurrent "), (["--help"], "usage: recurrent"),
+                                       (["train", "nosuchtask"], "unknown task 'nosuchtask'")])
+def test_answers_that_need_no_model_import_no_tensorflow(args, out):
+    # TensorFlow takes seconds to import: what needs no model answers without it.
+    code = ("import sys\nfrom keras_recurrent.pipelines.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert out in result.stdout + result.stderr
+
+
 def test_tasks_listing(capsys):
     assert main(["tasks", "--json"]) == 0
     (sentiment,) = [t for t in json.loads(capsys.readouterr().out) if t["name"] == "sentiment"]
