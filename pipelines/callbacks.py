@@ -199,6 +199,38 @@ class BestEpoch(keras.callbacks.Callback):
             self.model.load_weights(self._path(self.best_epoch))
 
 
+class MedianPruner(keras.callbacks.Callback):
+    """Optuna's median rule for a sweep's trial: after epoch k, stop training if the trial's best `monitor`
+    so far is worse than the median of the finished trials' `monitor` at epoch k.
+
+    Args:
+        finished_at: `epoch -> [values]`, the finished (not pruned) trials' values at that epoch.
+        monitor: a column of the logs; lower is better.
+        startup_trials: prune nothing until this many finished trials reached the epoch.
+        warmup_epochs: epochs neither compared nor counted (a task whose schedule changes the model).
+
+    `pruned_at` is the 0-based epoch after which it stopped the trial, None if it did not.
+    """
+
+    def __init__(self, finished_at, monitor: str = "val_loss", startup_trials: int = 2, warmup_epochs: int = 0):
+        super().__init__()
+        self.finished_at, self.monitor = finished_at, monitor
+        self.startup_trials, self.warmup_epochs = startup_trials, warmup_epochs
+        self.best = np.inf
+        self.pruned_at: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if epoch < self.warmup_epochs or value is None:
+            return
+        if np.isfinite(value):
+            self.best = min(self.best, float(value))
+        others = self.finished_at(epoch)
+        if len(others) >= self.startup_trials and not self.best <= float(np.median(others)):
+            self.pruned_at = epoch
+            self.model.stop_training = True
+
+
 def read_history(path: str) -> list[dict]:
     if not os.path.isfile(path):
         return []

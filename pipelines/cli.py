@@ -10,7 +10,7 @@
     recurrent predict RUN INPUT... [--json] [--output OUT.csv|OUT.jsonl] [--output-dir DIR] [--overwrite]
     recurrent predict RUN --input FILE [--column NAME] [--output OUT.csv|OUT.jsonl] [--batch-size N] [--output-dir DIR]
     recurrent tune TASK [--tuner random|grid|hyperband|bayesian] [--max-trials N] [--space KEY=SPEC ...]
-                        [--fresh] [--retrain-best] (and train's --model, --data, --config, --set, --epochs, --seed, --quick)
+                        [--fresh] [--retrain-best] [--prune median] (and train's --model, --data, --config, --set, --epochs, --seed, --quick)
     recurrent export RUN [--format savedmodel|tflite] [--quantize none|dynamic|float16|int8] [--quiet]
 
 A mistake in what was asked (unknown task, bad value, missing file) prints one line on stderr and
@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--quick", action="store_true", help="the task's tiny settings as the base: a smoke test")
     tune.add_argument("--fresh", action="store_true", help="start the sweep over instead of continuing it")
     tune.add_argument("--retrain-best", action="store_true", help="train the best config into a run directory")
+    tune.add_argument("--prune", metavar="RULE", help="median: stop a trial whose best validation loss after epoch k "
+                      "is worse than the median of the finished trials' at epoch k (Optuna's median rule)")
     tune.add_argument("--quiet", action="store_true", help="print only the best config's path")
 
     export = verbs.add_parser("export", help="export a finished run as a SavedModel or a TFLite model (under RUN/export/)")
@@ -272,7 +274,7 @@ def main(argv=None) -> int:
             summary = tune(
                 args.task, tuner=args.tuner, max_trials=args.max_trials, model=args.model, data=args.data,
                 config=args.config, set=args.set, space=args.space, epochs=args.epochs, seed=args.seed,
-                quick=args.quick, fresh=args.fresh, retrain_best=args.retrain_best, quiet=args.quiet,
+                quick=args.quick, fresh=args.fresh, retrain_best=args.retrain_best, prune=args.prune, quiet=args.quiet,
             )
             if args.quiet and "best_config" in summary:  # a distributed sweep's worker has no summary
                 print(summary["best_config"])

@@ -1,10 +1,13 @@
 """Hyperparameter sweeps with keras-tuner, the same for every task.
 
     recurrent tune TASK [--tuner random|grid|hyperband|bayesian] [--max-trials N] [--model M] [--data SPEC]
-                        [--set KEY=VALUE ...] [--space KEY=SPEC ...] [--fresh] [--retrain-best]
+                        [--set KEY=VALUE ...] [--space KEY=SPEC ...] [--fresh] [--retrain-best] [--prune median]
 
-A trial is an ordinary training of the task (the task's loader, model registry, optimizer and seeds)
-with some settings drawn by the tuner; its objective is the lowest validation loss. The searched
+A trial is an ordinary training of the task through the run's own procedure (`fitting.fit`: the task's
+schedule, early stopping, the seeded epoch shuffle) with some settings drawn by the tuner, its files in
+`trial_<id>/` (history.csv, result.json); its objective is the validation loss of the epoch a run would
+keep. `--prune median` stops a trial whose best validation loss after epoch k is worse than the median
+of the finished trials' at epoch k (Optuna's median rule); `trials.csv` says after which epoch. The searched
 settings are the task's `tunable` declaration unless `--space` names others:
 `--space model.units=32,64,128` (a choice), `--space train.learning_rate=1e-4:1e-2:log` (a
 log-uniform range), `--space model.dropout=0:0.5` (a uniform range; integers if both ends are).
@@ -26,6 +29,7 @@ every trial has finished. `trial_log.csv` records which tuner ran each trial.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -42,6 +46,11 @@ quiet_tensorflow()
 TUNERS = ("random", "grid", "hyperband", "bayesian")
 OBJECTIVE = "val_loss"
 TRIAL_LOG = "trial_log.csv"
+TRIAL_RESULT = "result.json"  # in each trial's directory: its objective, kept epoch and whether it was pruned
+PRUNERS = ("median",)
+# Optuna's MedianPruner waits for this many finished trials before it prunes any (its n_startup_trials is 5;
+# sweeps here are short, so fewer).
+MEDIAN_STARTUP_TRIALS = 2
 
 
 def distributed_role() -> str | None:
@@ -69,6 +78,19 @@ def _log_trial(directory: str, trial_id: str, tuner_id: str, value: float) -> No
         os.write(fd, line.encode())
     finally:
         os.close(fd)
+
+
+def _finished_histories(directory: str, but: str) -> list[list[dict]]:
+    """The histories of the sweep's trials that ran to their end (not pruned), other than trial `but`."""
+    from keras_recurrent.pipelines.callbacks import read_history
+
+    histories = []
+    for name in sorted(os.listdir(directory)):
+        result = os.path.join(directory, name, TRIAL_RESULT)
+        if name.startswith("trial_") and name != f"trial_{but}" and os.path.isfile(result):
+            if rundir.read_json(result).get("pruned_at_epoch") is None:
+                histories.append(read_history(os.path.join(directory, name, "history.csv")))
+    return histories
 
 
 def parse_space(items) -> dict:
@@ -136,11 +158,12 @@ def _sweep_dir(root: str, task: str, tuner: str, base: dict, space: dict) -> str
 
 
 def _make_tuner(kind: str, task, base: cfg.RunConfig, space: dict, directory: str, max_trials: int, fresh: bool,
-                quiet: bool):
+                quiet: bool, prune: str | None = None):
     import keras
     import keras_tuner as kt
 
-    from keras_recurrent.pipelines.verbs import build_before_tracing, build_compiled
+    from keras_recurrent.pipelines import fitting
+    from keras_recurrent.pipelines.callbacks import MedianPruner
 
     data_cache = {}
     tuner_classes = {"random": kt.RandomSearch, "grid": kt.GridSearch, "hyperband": kt.Hyperband,
@@ -153,29 +176,36 @@ def _make_tuner(kind: str, task, base: cfg.RunConfig, space: dict, directory: st
             if "tuner/epochs" in values:  # hyperband's budget for this bracket
                 pairs.append(("train.epochs", int(values["tuner/epochs"])))
             trial_config = cfg.with_overrides(task, base, pairs, "trial")
-            seed_everything(trial_config.train.seed, trial_config.train.xla)
             data_key = json.dumps(trial_config.to_dict()["data"], sort_keys=True)
-            if data_key not in data_cache:  # data settings rarely change between trials
-                data_cache.clear()
-                data_cache[data_key] = task.load(trial_config.data_spec, trial_config.data, trial_config.train.seed)
-            data = data_cache[data_key]
-            model = build_compiled(task, trial_config, data.info)
-            task.pretrain(model, data, trial_config)  # a trial trains as a run would
-            batch = trial_config.train.batch_size
-            train = task.batch(data.train.shuffle(4096, seed=trial_config.train.seed), batch)
-            build_before_tracing(model, train.element_spec)
-            history = model.fit(
-                train,
-                validation_data=task.batch(data.validation, batch),
-                epochs=trial_config.train.epochs, verbose=0, shuffle=False,  # shuffled above, by the seed
-            )
-            best = min(history.history[OBJECTIVE])
+            cached = data_cache.get(data_key)  # data settings rarely change between trials
+            data, model = fitting.prepare(task, trial_config, data=cached)
+            data_cache.clear()
+            data_cache[data_key] = data
+            # A trial trains as a run would (fitting.fit): only the pruner is its own.
+            trial_dir = self.get_trial_dir(trial.trial_id)
+            if not os.path.isdir(os.path.join(trial_dir, "backup")):  # not resuming: no file of an earlier sweep counts
+                for name in (fitting.HISTORY, TRIAL_RESULT):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(os.path.join(trial_dir, name))
+            pruner = None
+            if prune == "median":
+                def finished_at(epoch, trial_id=trial.trial_id):
+                    return [row[OBJECTIVE] for history in _finished_histories(directory, trial_id)
+                            for row in history if row["epoch"] == epoch and OBJECTIVE in row]
+
+                pruner = MedianPruner(finished_at, OBJECTIVE, MEDIAN_STARTUP_TRIALS, task.warmup_epochs(trial_config))
+            done = fitting.fit(task, trial_config, data, model, trial_dir, callbacks=[pruner] if pruner else [])
             del model
             keras.backend.clear_session()  # what keeps memory flat across trials
-            best = best if math.isfinite(best) else 1e30
+            best = done.objective if math.isfinite(done.objective) else 1e30
+            pruned = pruner.pruned_at if pruner else None
+            rundir.write_json(os.path.join(trial_dir, TRIAL_RESULT), {
+                OBJECTIVE: best, "kept_epoch": done.kept_epoch, "epochs_trained": len(done.history),
+                "pruned_at_epoch": pruned})
             _log_trial(directory, trial.trial_id, self.tuner_id, best)
             if not quiet:
-                print(f"trial {trial.trial_id} ({self.tuner_id}): {OBJECTIVE}={best:.4f}  {_describe(values, space)}",
+                stopped = f"  (pruned after epoch {pruned + 1})" if pruned is not None else ""
+                print(f"trial {trial.trial_id} ({self.tuner_id}): {OBJECTIVE}={best:.4f}  {_describe(values, space)}{stopped}",
                       flush=True)
             return {OBJECTIVE: best}
 
@@ -214,6 +244,7 @@ def tune(
     quick: bool = False,
     fresh: bool = False,
     retrain_best: bool = False,
+    prune: str | None = None,
     root: str = rundir.DEFAULT_ROOT,
     quiet: bool = False,
 ) -> dict:
@@ -226,6 +257,8 @@ def tune(
         raise UserError(f"--tuner {tuner!r}: expected one of {', '.join(TUNERS)}")
     if not isinstance(max_trials, int) or max_trials < 1:
         raise UserError(f"--max-trials {max_trials!r}: must be at least 1")
+    if prune is not None and prune not in PRUNERS:
+        raise UserError(f"--prune {prune!r}: expected one of {', '.join(PRUNERS)}")
     the_task = get_task(task)
     base = cfg.resolve_config(the_task, model=model, data=data, config_file=config, overrides=set, quick=quick,
                               epochs=epochs, seed=seed)
@@ -235,11 +268,11 @@ def tune(
     directory = _sweep_dir(root, task, tuner, base.to_dict(), typed)
     role = distributed_role()
     if role not in (None, "chief"):
-        return _work(role, tuner, the_task, base, typed, directory, max_trials, fresh, quiet)
+        return _work(role, tuner, the_task, base, typed, directory, max_trials, fresh, quiet, prune)
     with rundir.locked(directory, what="sweep directory"):
         if fresh and os.path.isfile(os.path.join(directory, TRIAL_LOG)):
             os.remove(os.path.join(directory, TRIAL_LOG))
-        search = _make_tuner(tuner, the_task, base, typed, directory, max_trials, fresh, quiet)
+        search = _make_tuner(tuner, the_task, base, typed, directory, max_trials, fresh, quiet, prune)
         if role == "chief" and not quiet:
             print(f"chief: serving the sweep {directory} at {os.environ['KERASTUNER_ORACLE_IP']}:"
                   f"{os.environ['KERASTUNER_ORACLE_PORT']} until the workers finish every trial", flush=True)
@@ -256,7 +289,7 @@ def tune(
     return summary
 
 
-def _work(role, tuner, the_task, base, typed, directory, max_trials, fresh, quiet) -> dict:
+def _work(role, tuner, the_task, base, typed, directory, max_trials, fresh, quiet, prune) -> dict:
     """A worker of a distributed sweep: run the trials the chief hands out until it says stop.
 
     Workers take no lock (they share the directory with the chief, which holds it) and write only their
@@ -265,7 +298,7 @@ def _work(role, tuner, the_task, base, typed, directory, max_trials, fresh, quie
     if fresh:
         raise UserError(f"--fresh on worker {role!r}: only the chief (KERASTUNER_TUNER_ID=chief) can start a sweep over")
     os.makedirs(directory, exist_ok=True)
-    search = _make_tuner(tuner, the_task, base, typed, directory, max_trials, False, quiet)
+    search = _make_tuner(tuner, the_task, base, typed, directory, max_trials, False, quiet, prune)
     search.search(verbose=0)
     ran = [row["trial"] for row in _read_trial_log(directory) if row["tuner"] == role]
     if not quiet:
@@ -286,8 +319,8 @@ def _summarise(search, task, base: cfg.RunConfig, space: dict, directory: str, t
     if not trials:
         raise UserError(f"sweep {directory}: no trial completed")
     trials.sort(key=lambda t: int(t.trial_id) if t.trial_id.isdigit() else t.trial_id)
-    rows = [{"trial": t.trial_id, OBJECTIVE: t.score, **{k: t.hyperparameters.values.get(k) for k in space}}
-            for t in trials]
+    rows = [{"trial": t.trial_id, OBJECTIVE: t.score, **{k: t.hyperparameters.values.get(k) for k in space},
+             "pruned_after_epoch": _pruned_after(directory, t.trial_id)} for t in trials]
     best = min(trials, key=lambda t: t.score)
     best_config = cfg.with_overrides(task, base, [(k, best.hyperparameters.values[k]) for k in space], "best trial")
     best_tree = best_config.to_dict()
@@ -307,6 +340,13 @@ def _summarise(search, task, base: cfg.RunConfig, space: dict, directory: str, t
     rundir.save_figure(trials_figure(rows, space, f"{task.name} / {base.model_name}: {tuner} search"),
                        os.path.join(directory, "plots", "trials.png"))
     return summary
+
+
+def _pruned_after(directory: str, trial_id: str):
+    """The 1-based epoch after which the median pruner stopped the trial; "" when it ran to its end."""
+    path = os.path.join(directory, f"trial_{trial_id}", TRIAL_RESULT)
+    pruned = rundir.read_json(path).get("pruned_at_epoch") if os.path.isfile(path) else None
+    return "" if pruned is None else pruned + 1
 
 
 def trials_figure(rows: list[dict], space: dict, title: str):

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import time
 from dataclasses import dataclass
 
 from keras_recurrent.pipelines import config as cfg
-from keras_recurrent.pipelines import distribution, rundir
+from keras_recurrent.pipelines import distribution, fitting, rundir
 from keras_recurrent.pipelines.environment import (deterministic_kernels, environment_record, quiet_tensorflow,
                                                    seed_everything)
 from keras_recurrent.tasks import UserError, get_task
-
-BEST_DIR = "best"  # the best epoch's weights while a run trains (see callbacks.BestEpoch)
 
 quiet_tensorflow()
 
@@ -51,46 +47,6 @@ def _load_keras_model(run: str):
     import keras_recurrent.pipelines.optimizers  # noqa: F401
 
     return keras.saving.load_model(os.path.join(run, "model.keras"))
-
-
-def make_optimizer(train_config):
-    import keras
-
-    from keras_recurrent.pipelines.optimizers import SPECTRAL
-
-    clip = {"clipnorm": train_config.clipnorm} if train_config.clipnorm > 0 else {}
-    lr = train_config.learning_rate
-    if train_config.clip == "spectral" and train_config.clipnorm > 0:
-        if train_config.optimizer not in SPECTRAL:
-            raise UserError(f"train.clip=spectral: supported with train.optimizer={' or '.join(SPECTRAL)}, "
-                            f"not {train_config.optimizer}")
-        return SPECTRAL[train_config.optimizer](lr, spectral_clipnorm=train_config.clipnorm)
-    if train_config.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=train_config.weight_decay, **clip)
-    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}[
-        train_config.optimizer
-    ](lr, **clip)
-
-
-def build_compiled(task, config, info, xla: bool | None = None):
-    """The run's model, built from the task's registry and compiled with the run's optimizer (with XLA
-    where `xla`, by default `train.xla`)."""
-    model = task.build(config.model_name, config.model, info)
-    # "auto" is Keras's own choice: XLA under JAX and on a GPU, never on a TensorFlow CPU.
-    model.compile(optimizer=make_optimizer(config.train), loss=task.loss(info), metrics=task.metrics(info),
-                  weighted_metrics=task.weighted_metrics(info) or None,
-                  jit_compile=(config.train.xla if xla is None else xla) or "auto")
-    return model
-
-
-def _prepare(task, config, dist):
-    """Seed, load data, build and compile the model: everything that can fail before a run dir exists."""
-    # Under a tf.distribute strategy an XLA step cannot reach the variables mirrored on other devices.
-    xla = config.train.xla and dist.strategy is None
-    seed_everything(config.train.seed, xla)
-    data = task.load(config.data_spec, config.data, config.train.seed)
-    with dist.scope():  # variables created under a strategy are mirrored across its replicas
-        return data, build_compiled(task, config, data.info, xla)
 
 
 def train(
@@ -147,15 +103,13 @@ def train(
 
 
 def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, dist) -> Run:
-    from keras_recurrent.pipelines.callbacks import read_history
-
     task = the_task.name
     path, state = rundir.choose_run_dir(config_dict, run_dir)
     if state == rundir.FINISHED:
         _say(quiet, f"already trained with this config and seed: {path} (pass --seed, --set or --run-dir to train another)")
         return Run(path, config_dict, rundir.read_json(os.path.join(path, "metrics.json")), already_finished=True)
 
-    data_set, net = _prepare(the_task, resolved, dist)
+    data_set, net = fitting.prepare(the_task, resolved, dist)
     info = data_set.info
     if state == rundir.NEW:
         os.makedirs(path, exist_ok=True)
@@ -168,26 +122,23 @@ def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, di
     if state == rundir.UNFINISHED and not os.path.isdir(os.path.join(path, "backup")):
         _say(quiet, "no backup found (interrupted before the first epoch ended): starting from epoch 1")
 
-    seconds, seeder, best = _fit(the_task, resolved, data_set, net, path, os.path.join(path, "backup"), quiet,
-                                 callbacks, dist)
-    history = read_history(os.path.join(path, "history.csv"))
-    resumed_from = seeder.first_epoch or 0
+    done = fitting.fit(the_task, resolved, data_set, net, path, quiet=quiet, callbacks=callbacks or (), dist=dist)
+    history = done.history
 
     rundir.save_model(net, os.path.join(path, "model.keras"))
-    shutil.rmtree(os.path.join(path, BEST_DIR), ignore_errors=True)  # model.keras now holds the best weights
     if dist.num_workers > 1:
         # Evaluating the distributed model would run collective ops the other workers no longer join:
         # the chief evaluates a plain copy of the trained model instead.
         net = _load_keras_model(path)
     metrics = _evaluate_and_plot(the_task, net, data_set, path, history, resolved)
-    metrics["train_seconds_this_process"] = round(seconds, 2)
+    metrics["train_seconds_this_process"] = round(done.seconds, 2)
     metrics["epochs_trained"] = len(history)
-    if best is not None and best.restore and best.best_epoch is not None:
-        metrics["best_epoch"] = best.best_epoch + 1  # 1-based, as Keras prints epochs
+    if done.restored_best and done.best_epoch is not None:
+        metrics["best_epoch"] = done.best_epoch + 1  # 1-based, as Keras prints epochs
     rundir.write_json(os.path.join(path, "metrics.json"), metrics)
     rundir.point_latest(path)
     _say(quiet, f"done: {path}\n{summary_line(metrics)}")
-    return Run(path, config_dict, metrics, resumed_from_epoch=resumed_from)
+    return Run(path, config_dict, metrics, resumed_from_epoch=done.first_epoch)
 
 
 def _train_worker(the_task, resolved, config_dict, path, quiet, callbacks, dist) -> Run:
@@ -198,82 +149,11 @@ def _train_worker(the_task, resolved, config_dict, path, quiet, callbacks, dist)
     """
     own = os.path.join(path, rundir.WORKERS_DIR, str(dist.worker_index))
     with rundir.locked(own, what="worker directory"):
-        data_set, net = _prepare(the_task, resolved, dist)
+        data_set, net = fitting.prepare(the_task, resolved, dist)
         _say(quiet, f"worker {dist.worker_index} of {dist.num_workers}: training {the_task.name}/{resolved.model_name} for {path}")
-        _fit(the_task, resolved, data_set, net, own, os.path.join(own, "backup"), quiet, callbacks, dist)
-        shutil.rmtree(os.path.join(own, BEST_DIR), ignore_errors=True)
+        fitting.fit(the_task, resolved, data_set, net, own, quiet=quiet, callbacks=callbacks or (), dist=dist)
     _say(quiet, f"worker {dist.worker_index}: done; the chief writes {path}")
     return Run(path, config_dict, {})
-
-
-def _fit(the_task, resolved, data_set, net, path, backup_dir, quiet, callbacks, dist):
-    """`model.fit` with the pipeline's callbacks, history and TensorBoard logs under `path`;
-    returns (seconds, the epoch seeder, the BestEpoch callback or None)."""
-    import keras
-    import tensorflow as tf
-
-    from keras_recurrent.pipelines.callbacks import BestEpoch, EpochSeeder, HistoryCSV, epoch_shuffled
-
-    train_config = resolved.train
-    epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False)
-    shuffled = epoch_shuffled(data_set.train, train_config.seed, epoch_variable, by_index=data_set.train_elements)
-    train_ds = the_task.batch(shuffled, train_config.batch_size)
-    val_ds = the_task.batch(data_set.validation, train_config.batch_size)
-    history_path = os.path.join(path, "history.csv")
-    seeder = EpochSeeder(train_config.seed, epoch_variable)
-    pipeline_callbacks = [
-        seeder,
-        keras.callbacks.BackupAndRestore(backup_dir),
-        HistoryCSV(history_path),
-        keras.callbacks.TensorBoard(os.path.join(path, "tensorboard"), profile_batch=0),
-    ]
-    best = None
-    if train_config.patience or train_config.keep_best:
-        best = BestEpoch(history_path, os.path.join(path, BEST_DIR), patience=train_config.patience,
-                         restore=train_config.keep_best, start_epoch=the_task.warmup_epochs(resolved))
-        # Before BackupAndRestore: a best-weights file is on disk before the backup that follows it.
-        pipeline_callbacks.insert(1, best)
-    epochs = best.epochs_left_after_stop(train_config.epochs) if best is not None else train_config.epochs
-    started = time.perf_counter()
-    if not os.path.isdir(backup_dir):  # a backup holds fine-tuned weights: pretraining is behind this run
-        with dist.scope():
-            record = the_task.pretrain(net, data_set, resolved)
-        if record is not None:
-            rundir.write_json(os.path.join(path, "pretraining.json"), record)
-            _say(quiet, f"pretrained: {record.get('objective', 'self-supervised')}, loss {record['loss'][-1]}")
-    build_before_tracing(net, train_ds.element_spec)
-    try:
-        net.fit(
-            train_ds.prefetch(tf.data.AUTOTUNE),
-            validation_data=val_ds.prefetch(tf.data.AUTOTUNE),
-            epochs=epochs,
-            callbacks=pipeline_callbacks + the_task.callbacks(resolved) + list(callbacks or ()),
-            shuffle=False,  # epoch_shuffled already orders each epoch by (seed, epoch)
-            verbose=0 if quiet else 1,
-        )
-    except tf.errors.OpError as e:
-        if dist.num_workers == 1:
-            raise
-        # A worker died (or lost the network): the collective ops abort on every other worker.
-        reason = next((line for line in str(e).splitlines() if "unhealthy" in line or "aborted" in line), str(e).splitlines()[0])
-        raise UserError(f"multi-worker training stopped ({reason.strip()[:200]}); start every worker again with the "
-                        f"same command: each resumes from the last finished epoch") from None
-    return time.perf_counter() - started, seeder, best
-
-
-def build_before_tracing(net, element_spec) -> None:
-    """Create the optimizer's and the compiled metrics' variables before `fit` traces its train step.
-
-    Without a strategy, Keras's TensorFlow trainer defers them to the first traced step, and a
-    `tf.function` that creates variables is traced twice: a second full trace of the step, about a
-    quarter of a short run. Keras builds the same variables itself when a strategy is set; the values
-    (zeros) and the random streams are the same either way, so the run's numbers do not change.
-    """
-    import keras
-
-    if keras.backend.backend() != "tensorflow" or getattr(net, "_distribute_strategy", None) is not None:
-        return  # the JAX trainer, and the TensorFlow one under a strategy, build these before the first step
-    net._symbolic_build(data_batch=element_spec)  # shapes and dtypes are all it reads
 
 
 def _evaluate_and_plot(the_task, net, data_set, path, history, config) -> dict:

@@ -160,7 +160,7 @@ def test_spectral_clipping_bounds_each_matrix_by_its_largest_singular_value():
 
 
 def test_spectral_clipping_with_an_optimizer_without_it_is_one_line():
-    from keras_recurrent.pipelines.verbs import make_optimizer
+    from keras_recurrent.pipelines.fitting import make_optimizer
     from keras_recurrent.tasks import get_task
 
     config = resolve_config(get_task("babi"), overrides=["train.optimizer=rmsprop"])

@@ -85,11 +85,11 @@ def test_xla_is_used_and_reproducible(runs, tmp_path):
     # The memory tasks train with XLA by default (quick runs excepted). TensorFlow refuses XLA while op
     # determinism is on, and says so only in a warning, so such a run turns determinism off.
     from keras_recurrent.pipelines import config as cfg
-    from keras_recurrent.pipelines import distribution
+    from keras_recurrent.pipelines import fitting
 
     task = get_task("copy")
     config = cfg.resolve_config(task, quick=True, overrides=["train.xla=true"])
-    data, model = verbs._prepare(task, config, distribution.make(None))
+    data, model = fitting.prepare(task, config)
     assert model.jit_compile
     batches = data.train.batch(8).take(2)
     model.fit(batches, verbose=0)  # builds the optimizer; then the same compiled step trains twice from one start

@@ -231,7 +231,7 @@ def test_interrupted_custom_layer_run_with_dropout_resumes_exactly(tmp_path):
 
 @pytest.mark.parametrize("name,cls", [("adamw", "AdamW"), ("rmsprop", "RMSprop"), ("sgd", "SGD"), ("adam", "Adam")])
 def test_every_optimizer_gets_its_settings(name, cls):
-    from keras_recurrent.pipelines.verbs import make_optimizer
+    from keras_recurrent.pipelines.fitting import make_optimizer
     from keras_recurrent.tasks import TrainConfig
 
     optimizer = make_optimizer(TrainConfig(optimizer=name, learning_rate=0.02, clipnorm=0.5, weight_decay=0.1))

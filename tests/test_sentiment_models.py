@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_recurrent.pipelines.config import resolve_config
-from keras_recurrent.pipelines.verbs import make_optimizer
+from keras_recurrent.pipelines.fitting import make_optimizer
 from keras_recurrent.tasks import get_task
 from keras_recurrent.tasks.sentiment import SentimentModel
 

@@ -139,3 +139,47 @@ def test_a_worker_cannot_start_the_sweep_over(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["tune", "adding", "--quick", "--max-trials", "1", "--fresh"]) == 2
     assert "only the chief" in capsys.readouterr().err
+
+
+def _trial_history(directory, number=0):
+    from keras_recurrent.pipelines.callbacks import read_history
+
+    trials = sorted(d for d in os.listdir(directory) if d.startswith("trial_"))
+    return read_history(os.path.join(directory, trials[number], "history.csv"))
+
+
+@pytest.mark.parametrize("task, rate", [("sentiment", "0.002"), ("babi", "0.16")])
+def test_a_trial_trains_as_the_run_of_its_config_does(task, rate, tmp_path):
+    # One trial with fixed values, then `train --config` of the best config it wrote: one training
+    # procedure, so the same history epoch for epoch (bAbI's linear start and rate schedule included).
+    summary = pipelines.tune(task, tuner="grid", max_trials=1, quick=True, quiet=True, epochs=3,
+                             space=[f"train.learning_rate={rate}"], root=str(tmp_path / "sweeps"))
+    trial = _trial_history(os.path.dirname(summary["best_config"]))
+    run = pipelines.train(task, config=summary["best_config"], quiet=True, run_dir=str(tmp_path / "run"))
+    from keras_recurrent.pipelines.callbacks import read_history
+
+    history = read_history(os.path.join(run.path, "history.csv"))
+    assert len(history) == len(trial) == 3
+    for ours, theirs in zip(trial, history):
+        assert set(ours) == set(theirs)
+        for key in ours:
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-6, abs=1e-9), (key, ours["epoch"])
+    # The objective is the validation loss of the epoch the run kept.
+    kept = run.metrics.get("best_epoch", len(history)) - 1
+    assert summary["best_value"] == pytest.approx(history[kept]["val_loss"], rel=1e-6)
+
+
+def test_median_pruning_stops_a_trial_worse_than_the_finished_ones(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # Two good rates run to their end; the third (a rate that barely moves) is worse than their median
+    # after its first epoch and is stopped there.
+    assert main(["tune", "adding", "--quick", "--tuner", "grid", "--epochs", "3", "--set", "train.patience=0",
+                 "--space", "train.learning_rate=0.01,0.02,0.0000001", "--max-trials", "3", "--prune", "median"]
+                + ["--quiet"]) == 0
+    best = capsys.readouterr().out.strip().splitlines()[-1]
+    directory = os.path.dirname(best)
+    rows = _trials(directory)
+    assert [r["pruned_after_epoch"] for r in rows] == ["", "", "1"]
+    assert [len(_trial_history(directory, i)) for i in range(3)] == [3, 3, 1]
+    assert main(["tune", "adding", "--quick", "--prune", "mean"]) == 2
+    assert "--prune 'mean': expected one of median" in capsys.readouterr().err
