@@ -43,10 +43,10 @@ def measure(task, model_name: str, config, data, repeats: int) -> dict:
     from keras_recurrent.pipelines import exporting as ex
 
     keras.utils.set_random_seed(0)
-    model = task.build(model_name, config.model, data.info)
+    model = task.models.build(model_name, config.model, data.info)
     inputs = ex._real_inputs(data.test, 1)
     rows = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    fixed = [spec.shape for spec in task.export_inputs(data.info, model)]
+    fixed = [spec.shape for spec in task.export_inputs(model, data.info)]
     rows = [r[:, : shape[0]] if r.ndim >= 2 and shape and r.shape[1] > shape[0] else r for r, shape in zip(rows, fixed)]
     one = rows if len(rows) > 1 else rows[0]
     result = {"parameters": int(model.count_params())}
@@ -64,7 +64,7 @@ def measure(task, model_name: str, config, data, repeats: int) -> dict:
             result[f"{label}_bytes"] = report["bytes"]
             result[f"{label}_max_abs_diff"] = report["max_abs_diff"]
             if "step" in report:
-                stepper = task.step_model(model, data.info)
+                stepper = ex.split_endpoints(task, model, data.info)[1]
                 step = ex.tflite_step(ex.interpreter(open(report["step"]["path"], "rb").read()), stepper)
                 states = stepper.initial_states(1)
                 x = rows[0][:, 0]

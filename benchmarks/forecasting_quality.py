@@ -60,7 +60,7 @@ def main(argv=None) -> None:
                 models[model] = {"mase_mean": float(np.mean(mases)), "mase_std": float(np.std(mases)),
                                  "mase_worst": float(np.max(mases)), "runs": runs}
             best = min(models, key=lambda k: models[k]["mase_mean"])
-            default = get_task("forecasting").default_model
+            default = get_task("forecasting").models.default
             default = default if default in models else best
             base = baselines["mase"]
             result["series"][name] = {
@@ -77,7 +77,7 @@ def main(argv=None) -> None:
     result["target"] = {
         "best_beats_seasonal_naive_and_ets_on": wins,
         "met_on_two_of_three": len(wins) >= 2,
-        "default_model": get_task("forecasting").default_model,
+        "default_model": get_task("forecasting").models.default,
         "default_model_beats_seasonal_naive_and_ets_on": default_wins,
     }
     _figure(series)

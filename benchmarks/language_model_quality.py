@@ -34,7 +34,7 @@ def solve_units(kind: str, target: int, info: dict, base) -> int:
     task = get_task("language_model")
 
     def count(units):
-        return task.build(kind, replace(base, units=units), info).count_params()
+        return task.models.build(kind, replace(base, units=units), info).count_params()
 
     low, high = 8, 4096
     while low < high:
@@ -69,7 +69,7 @@ def main(argv=None) -> None:
     data_config = task.DataConfig(max_characters=args.characters)
     info = task.load(spec, data_config, args.seed).info
     base = LanguageModelModel(dropout=0.0)
-    lstm_params = task.build("lstm", LanguageModelModel(units=args.units), info).count_params()
+    lstm_params = task.models.build("lstm", LanguageModelModel(units=args.units), info).count_params()
     widths = {"lstm": args.units,
               "mogrifier": solve_units("mogrifier", lstm_params, info, base),
               "srupp": solve_units("srupp", lstm_params, info, base)}

@@ -40,7 +40,7 @@ def gradient_reach_at_init(length: int, seeds=(0, 1, 2)) -> dict:
         curves = []
         for seed in seeds:
             keras.utils.set_random_seed(seed)
-            model = task.build(name, AddingModel(units=64), {"length": length})
+            model = task.models.build(name, AddingModel(units=64), {"length": length})
             inputs, targets = generate(128, length, seed)
             curves.append(gradient_reach(model, inputs, targets))
         reach[name] = np.mean(curves, axis=0)

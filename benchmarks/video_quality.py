@@ -47,7 +47,7 @@ def train_and_score(model: str, minutes: float, seed: int, settings: list, root:
     frames_per_clip = info["input_frames"] + info["output_frames"]
     trained_frames = m["epochs_trained"] * config.data.num_examples * frames_per_clip
     # Prediction speed: test clips again, timed apart from scoring (the first batch compiles first).
-    data = get_task("video").load_for_evaluation(config.data_spec, config.data, config.train.seed, info)
+    data = get_task("video").load(config.data_spec, config.data, config.train.seed, run_info=info)
     clips = np.stack([x for x, _ in data.test.take(64).as_numpy_iterator()])
     net.predict(clips[:16], batch_size=16, verbose=0)
     t = time.perf_counter()

@@ -186,7 +186,7 @@ def _list_tasks(as_json: bool) -> None:
             "name": name,
             "description": task.description,
             "models": list(task.models),
-            "default_model": task.default_model,
+            "default_model": task.models.default,
             "data_sources": list(task.data_sources),
             "hyperparameters": {
                 section: [{"key": f"{section}.{k}", "default": v, "help": h} for k, v, h in describe_fields(getattr(defaults, section))]

@@ -52,6 +52,11 @@ def _field_types(cls) -> dict[str, type]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
+def field_metadata(cls) -> dict[str, dict]:
+    """name -> the `hparam` metadata of each field of a hyperparameter section."""
+    return {f.name: dict(f.metadata or {}) for f in dataclasses.fields(cls)}
+
+
 _TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
 
 
@@ -159,10 +164,10 @@ def parse_set(items) -> list[tuple[str, str]]:
 
 
 def default_config(task: Task, model: str | None = None) -> RunConfig:
-    """The task's defaults; a model with training defaults of its own (`Task.model_train_defaults`) gets them."""
-    model = model or task.default_model
+    """The task's defaults; a model with training defaults of its own (`ModelRegistry.per_model`) gets them."""
+    model = model or task.models.default
     train = TrainConfig()
-    for key, value in {**task.train_defaults, **task.model_train_defaults.get(model, {})}.items():
+    for key, value in task.models.train_defaults(model).items():
         setattr(train, key, value)
     return RunConfig(task.name, model, None, train, task.DataConfig(), task.ModelConfig())
 

@@ -62,7 +62,8 @@ def export(run: str, *, format: str = "savedmodel", quantize: str = "none", quie
     task, config, info, model = load_run(run)
     with rundir.locked(run):
         seed_everything(config.train.seed, config.train.xla)
-        data = task.load(config.data_spec, config.data, config.train.seed)
+        # Read as for evaluating the run: a task whose training split is costly (solved TSP tours) skips it.
+        data = task.load(config.data_spec, config.data, config.train.seed, run_info=info)
         inputs = _real_inputs(data.test, PARITY_EXAMPLES)
         if format == "savedmodel":
             report = _export_savedmodel(task, model, info, inputs, os.path.join(run, "export"))
@@ -88,10 +89,24 @@ def _input_specs(task, model, info):
     """(TensorSpec per model input, with batch None) for the SavedModel; static shapes for TFLite."""
     import tensorflow as tf
 
-    static = task.export_inputs(info, model)
+    static = task.export_inputs(model, info)
     dynamic = [tf.TensorSpec((None, *t.shape), t.dtype, name=t.name) for t in static]
     fixed = [tf.TensorSpec((1, *t.shape), t.dtype, name=t.name) for t in static]
     return dynamic, fixed
+
+
+def split_endpoints(task, model, info):
+    """(the TextEndpoint or None, the StepModel or None, [Endpoint]) of `task.endpoints`."""
+    from keras_recurrent.layers.streaming import StepModel
+    from keras_recurrent.tasks import Endpoint, TextEndpoint
+
+    entries = task.endpoints(model, info)
+    texts = [e for e in entries if isinstance(e, TextEndpoint)]
+    steps = [e for e in entries if isinstance(e, StepModel)]
+    others = [e for e in entries if isinstance(e, Endpoint)]
+    if len(texts) > 1 or len(steps) > 1 or len(texts) + len(steps) + len(others) != len(entries):
+        raise TypeError(f"{task.name}.endpoints: at most one TextEndpoint and one StepModel, and Endpoints")
+    return (texts[0] if texts else None), (steps[0] if steps else None), others
 
 
 def _archive(model, specs, text_endpoint=None, stepper=None, step_specs=None, endpoints=()):
@@ -146,14 +161,12 @@ def _export_savedmodel(task, model, info, inputs, export_dir) -> dict:
     import tensorflow as tf
 
     dynamic, _ = _input_specs(task, model, info)
-    text_endpoint = task.text_endpoint(model, info)
+    text_endpoint, stepper, endpoints = split_endpoints(task, model, info)
     os.makedirs(export_dir, exist_ok=True)
     final = os.path.join(export_dir, "savedmodel")
     tmp = tempfile.mkdtemp(prefix=".tmp-savedmodel-", dir=export_dir)
     try:
-        stepper = task.step_model(model, info)
         step_specs = stepper.input_specs(None) if stepper is not None else None
-        endpoints = task.endpoints(model, info)
         _archive(model, dynamic, text_endpoint, stepper, step_specs, endpoints).write_out(os.path.join(tmp, "m"), verbose=False)
         reloaded = tf.saved_model.load(os.path.join(tmp, "m"))
         args = inputs if isinstance(inputs, (list, tuple)) else [inputs]
@@ -382,7 +395,9 @@ def _export_tflite(task, model, info, inputs, export_dir, quantize, calibration)
     _, fixed = _input_specs(task, model, info)
     os.makedirs(export_dir, exist_ok=True)
     suffix = "" if quantize == "none" else f"-{quantize}"
-    stepper = task.step_model(model, info) if quantize != "int8" else None
+    _, stepper, endpoints = split_endpoints(task, model, info)
+    if quantize == "int8":  # full-integer conversion covers the model alone
+        stepper, endpoints = None, []
     with tempfile.TemporaryDirectory(prefix=".tmp-tflite-", dir=export_dir) as work:
         content = _convert(model, fixed, os.path.join(work, "full"), quantize, calibration)
         step_content = None if stepper is None else _convert(model, None, os.path.join(work, "step"), quantize, None, stepper)
@@ -412,7 +427,7 @@ def _export_tflite(task, model, info, inputs, export_dir, quantize, calibration)
         if quantize == "none" and diff > TFLITE_TOLERANCE:
             raise RuntimeError(f"the TFLite step model differs from the full Keras model by {diff:.3g}")
     blobs = [(report["path"], content), (report.get("step", {}).get("path"), step_content)]
-    for endpoint in (task.endpoints(model, info) if quantize != "int8" else []):
+    for endpoint in endpoints:
         if endpoint.tflite_outputs:
             blob, report[endpoint.name] = _tflite_endpoint(model, endpoint, inputs, export_dir, suffix, quantize)
             blobs.append((report[endpoint.name]["path"], blob))

@@ -54,10 +54,11 @@ def make_optimizer(train_config):
 def build_compiled(task, config, info, xla: bool | None = None):
     """The run's model, built from the task's registry and compiled with the run's optimizer (with XLA
     where `xla`, by default `train.xla`)."""
-    model = task.build(config.model_name, config.model, info)
+    model = task.models.build(config.model_name, config.model, info, task.name)
+    what = task.compile(info)
     # "auto" is Keras's own choice: XLA under JAX and on a GPU, never on a TensorFlow CPU.
-    model.compile(optimizer=make_optimizer(config.train), loss=task.loss(info), metrics=task.metrics(info),
-                  weighted_metrics=task.weighted_metrics(info) or None,
+    model.compile(optimizer=make_optimizer(config.train), loss=what.loss, metrics=what.metrics,
+                  weighted_metrics=what.weighted_metrics or None,
                   jit_compile=(config.train.xla if xla is None else xla) or "auto")
     return model
 
@@ -130,8 +131,9 @@ def fit(the_task, resolved, data_set, net, path: str, *, backup_dir: str | None 
     train_config = resolved.train
     epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False)
     shuffled = epoch_shuffled(data_set.train, train_config.seed, epoch_variable, by_index=data_set.train_elements)
-    train_ds = the_task.batch(shuffled, train_config.batch_size)
-    val_ds = the_task.batch(data_set.validation, train_config.batch_size)
+    train_ds = shuffled.batch(train_config.batch_size)
+    val_ds = data_set.validation.batch(train_config.batch_size)
+    schedule = the_task.schedule(resolved)
     history_path = os.path.join(path, HISTORY)
     seeder = EpochSeeder(train_config.seed, epoch_variable)
     pipeline_callbacks = [
@@ -143,14 +145,14 @@ def fit(the_task, resolved, data_set, net, path: str, *, backup_dir: str | None 
     best = None
     if train_config.patience or train_config.keep_best:
         best = BestEpoch(history_path, os.path.join(path, BEST_DIR), patience=train_config.patience,
-                         restore=train_config.keep_best, start_epoch=the_task.warmup_epochs(resolved))
+                         restore=train_config.keep_best, start_epoch=schedule.warmup_epochs)
         # Before BackupAndRestore: a best-weights file is on disk before the backup that follows it.
         pipeline_callbacks.insert(1, best)
     epochs = best.epochs_left_after_stop(train_config.epochs) if best is not None else train_config.epochs
     started = time.perf_counter()
-    if not os.path.isdir(backup_dir):  # a backup holds fine-tuned weights: pretraining is behind this run
+    if schedule.pretrain is not None and not os.path.isdir(backup_dir):  # a backup: pretraining is behind this run
         with dist.scope():
-            record = the_task.pretrain(net, data_set, resolved)
+            record = schedule.pretrain(net, data_set, resolved)
         if record is not None:
             rundir.write_json(os.path.join(path, "pretraining.json"), record)
             if not quiet:
@@ -161,7 +163,7 @@ def fit(the_task, resolved, data_set, net, path: str, *, backup_dir: str | None 
             train_ds.prefetch(tf.data.AUTOTUNE),
             validation_data=val_ds.prefetch(tf.data.AUTOTUNE),
             epochs=epochs,
-            callbacks=pipeline_callbacks + the_task.callbacks(resolved) + list(callbacks or ()),
+            callbacks=pipeline_callbacks + list(schedule.callbacks) + list(callbacks or ()),
             shuffle=False,  # epoch_shuffled already orders each epoch by (seed, epoch)
             verbose=0 if quiet else 1,
         )

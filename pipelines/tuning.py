@@ -193,7 +193,7 @@ def _make_tuner(kind: str, task, base: cfg.RunConfig, space: dict, directory: st
                     return [row[OBJECTIVE] for history in _finished_histories(directory, trial_id)
                             for row in history if row["epoch"] == epoch and OBJECTIVE in row]
 
-                pruner = MedianPruner(finished_at, OBJECTIVE, MEDIAN_STARTUP_TRIALS, task.warmup_epochs(trial_config))
+                pruner = MedianPruner(finished_at, OBJECTIVE, MEDIAN_STARTUP_TRIALS, task.schedule(trial_config).warmup_epochs)
             done = fitting.fit(task, trial_config, data, model, trial_dir, callbacks=[pruner] if pruner else [])
             del model
             keras.backend.clear_session()  # what keeps memory flat across trials

@@ -137,7 +137,7 @@ def _train_locked(the_task, resolved, config_dict, run_dir, quiet, callbacks, di
         metrics["best_epoch"] = done.best_epoch + 1  # 1-based, as Keras prints epochs
     rundir.write_json(os.path.join(path, "metrics.json"), metrics)
     rundir.point_latest(path)
-    _say(quiet, f"done: {path}\n{summary_line(metrics)}")
+    _say(quiet, f"done: {path}\n{summary_line(metrics, the_task.headline)}")
     return Run(path, config_dict, metrics, resumed_from_epoch=done.first_epoch)
 
 
@@ -157,29 +157,39 @@ def _train_worker(the_task, resolved, config_dict, path, quiet, callbacks, dist)
 
 
 def _evaluate_and_plot(the_task, net, data_set, path, history, config) -> dict:
+    """The task's metrics; its pictures saved under `path/plots/` (a Figure as PNG, frames as GIF)."""
     from keras_recurrent.pipelines.plotting import learning_curves
 
-    data_set.config = config
-    metrics = the_task.evaluate(net, data_set)
-    figures = dict(the_task.plots(net, data_set))
+    metrics = the_task.evaluate(net, data_set, config)
+    pictures = dict(the_task.plots(net, data_set, config))
     if history:
-        figures["learning_curves"] = learning_curves(history, f"{the_task.name} / {config.model_name}")
-    for name, fig in figures.items():
-        rundir.save_figure(fig, os.path.join(path, "plots", f"{name}.png"))
-    for name, frames in the_task.animations(net, data_set).items():
-        rundir.save_gif(frames, os.path.join(path, "plots", f"{name}.gif"))
+        pictures["learning_curves"] = learning_curves(history, f"{the_task.name} / {config.model_name}")
+    for name, picture in pictures.items():
+        if hasattr(picture, "savefig"):
+            rundir.save_figure(picture, os.path.join(path, "plots", f"{name}.png"))
+        else:  # (time, rows, columns, channels) frames: a moving picture
+            rundir.save_gif(picture, os.path.join(path, "plots", f"{name}.gif"))
     return metrics
 
 
-def summary_line(metrics: dict) -> str:
-    shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()]
+# What `train` adds to the task's metrics about the training itself; `evaluate` keeps them in metrics.json
+# but does not print them as its own facts.
+TRAINING_FACTS = ("train_seconds_this_process", "epochs_trained", "best_epoch")
+
+
+def summary_line(metrics: dict, headline: str, skip=()) -> str:
+    """The task's headline metric first, then its other numbers, then each baseline's headline metric
+    (a baseline is a number, such as an n-gram model's bpc, or a dict holding the headline metric)."""
+    def is_number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    shown = {k: v for k, v in metrics.items() if is_number(v) and k not in skip}
+    order = sorted(shown, key=lambda k: k != headline)  # stable: the headline first, the rest as the task gave them
+    parts = [f"{k}={shown[k]:.4f}" if isinstance(shown[k], float) else f"{k}={shown[k]}" for k in order]
     for name, values in metrics.get("baselines", {}).items():
-        # A baseline is a number (bpc of an n-gram model) or a dict of numbers (accuracy, f1 / mase / tour length).
-        headline = next((k for k in ("accuracy", "mase", "tour_length") if isinstance(values, dict) and k in values), None)
-        shown = values.get(headline) if isinstance(values, dict) else values
-        if isinstance(shown, (int, float)):
-            parts.append(f"baseline[{name}]={shown:.4f}")
+        value = values.get(headline) if isinstance(values, dict) else values
+        if is_number(value):
+            parts.append(f"baseline[{name}]={value:.4f}")
     return "  ".join(parts)
 
 
@@ -216,33 +226,32 @@ def evaluate(run: str, *, data: str | None = None, set=(), quiet: bool = False) 
         return _evaluate_elsewhere(run, task, config, info, model, data, set, quiet)
     with rundir.locked(run):
         seed_everything(config.train.seed, config.train.xla)
-        data_set = task.load_for_evaluation(config.data_spec, config.data, config.train.seed, info)
+        data_set = task.load(config.data_spec, config.data, config.train.seed, run_info=info)
         history = read_history(os.path.join(run, "history.csv"))
         metrics = _evaluate_and_plot(task, model, data_set, run, history, config)
         previous = rundir.read_json(os.path.join(run, "metrics.json"))
-        for key in ("train_seconds_this_process", "epochs_trained", "best_epoch"):
+        for key in TRAINING_FACTS:
             if key in previous:
                 metrics[key] = previous[key]
         rundir.write_json(os.path.join(run, "metrics.json"), metrics)
-    _say(quiet, summary_line(metrics))
+    _say(quiet, summary_line(metrics, task.headline, skip=TRAINING_FACTS))
     return metrics
-
-
-# Model settings that change how a trained model is used, not its weights: `evaluate --set` accepts them.
-USE_SETTINGS = ("model.beam_width",)
 
 
 def _evaluate_elsewhere(run, task, config, info, model, data, overrides, quiet) -> dict:
     pairs = cfg.parse_set(overrides)
+    # Settings that change how a trained model is used, not its weights (`hparam(at_use=True)`).
+    at_use = [f"model.{name}" for name, meta in cfg.field_metadata(type(config.model)).items() if meta.get("at_use")]
     for key, _ in pairs:
-        if not key.startswith("data.") and key not in USE_SETTINGS:
-            raise UserError(f"evaluate --set {key}: only data settings (and {', '.join(USE_SETTINGS)}) can change "
-                            f"after training; train another run for the rest")
+        if not key.startswith("data.") and key not in at_use:
+            also = f" (and {', '.join(at_use)})" if at_use else ""
+            raise UserError(f"evaluate --set {key}: only data settings{also} can change after training; train "
+                            f"another run for the rest")
     other = cfg.with_overrides(task, config, pairs, "--set")
     if data:
         other.data_spec = cfg.normalise_spec(data)
     seed_everything(other.train.seed, other.train.xla)
-    data_set = task.load_for_evaluation(other.data_spec, other.data, other.train.seed, info)
+    data_set = task.load(other.data_spec, other.data, other.train.seed, run_info=info)
     problem = task.compatible_info(info, data_set.info)
     if problem:
         raise UserError(f"evaluate {run}: cannot evaluate on this data: {problem}")
@@ -253,7 +262,7 @@ def _evaluate_elsewhere(run, task, config, info, model, data, overrides, quiet) 
         metrics = _evaluate_and_plot(task, model, data_set, target, None, other)
         metrics["evaluated_on"] = {"data": other.data_spec, "settings": dict(pairs)}
         rundir.write_json(os.path.join(target, "metrics.json"), metrics)
-    _say(quiet, f"{summary_line(metrics)}\n(written to {target})")
+    _say(quiet, f"{summary_line(metrics, task.headline)}\n(written to {target})")
     return metrics
 
 

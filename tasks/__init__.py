@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib
 
-from keras_recurrent.tasks.base import Endpoint, Task, TaskData, TextEndpoint, TrainConfig, UserError
+from keras_recurrent.tasks.base import (Compile, Endpoint, ModelRegistry, Schedule, Task, TaskData, TextEndpoint,
+                                        TrainConfig, UserError)
 
 # name -> "module:ClassName"; imported lazily so that `recurrent tasks` stays cheap as tasks grow.
 _TASK_MODULES = {
@@ -54,4 +55,5 @@ def get_task(name: str) -> Task:
     return getattr(importlib.import_module(module_name), class_name)()
 
 
-__all__ = ["Endpoint", "Task", "TaskData", "TextEndpoint", "TrainConfig", "UserError", "get_task", "model_families", "task_names"]
+__all__ = ["Compile", "Endpoint", "ModelRegistry", "Schedule", "Task", "TaskData", "TextEndpoint", "TrainConfig", "UserError",
+           "get_task", "model_families", "task_names"]

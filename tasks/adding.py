@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam
 
 BASELINE_MSE = 1.0 / 6.0
 
@@ -108,9 +108,9 @@ class AddingTask(Task):
     data_sources = ("(none): generated sequences; set data.length for the distance to bridge",)
     DataConfig = AddingData
     ModelConfig = AddingModel
-    models = {kind: build_regressor(kind) for kind in ("simple_rnn", "lstm", "gru", "mogrifier", "sru", "srupp", "ntm")}
-    default_model = "lstm"
-    train_defaults = {"epochs": 10, "batch_size": 64, "learning_rate": 2e-3}
+    models = ModelRegistry({kind: build_regressor(kind) for kind in ("simple_rnn", "lstm", "gru", "mogrifier", "sru", "srupp", "ntm")},
+                           default="lstm", train={"epochs": 10, "batch_size": 64, "learning_rate": 2e-3})
+    headline = "test_mse"
     tunable = {
         "model.units": [32, 64, 128],
         "train.learning_rate": (3e-4, 3e-3, "log"),
@@ -118,7 +118,7 @@ class AddingTask(Task):
     }
     quick = {"data.num_examples": 256, "data.length": 12, "model.units": 8, "train.epochs": 1}
 
-    def load(self, spec, config: AddingData, seed: int) -> TaskData:
+    def load(self, spec, config: AddingData, seed: int, run_info=None) -> TaskData:
         import tensorflow as tf
 
         if spec:
@@ -129,13 +129,10 @@ class AddingTask(Task):
         info = {"length": config.length, "baseline_mse": BASELINE_MSE}
         return TaskData(*datasets, info=info, extras={"test": splits[2]})
 
-    def loss(self, info):
-        return "mse"
+    def compile(self, info):
+        return Compile("mse", ["mae"])
 
-    def metrics(self, info):
-        return ["mae"]
-
-    def evaluate(self, model, data: TaskData) -> dict:
+    def evaluate(self, model, data: TaskData, config) -> dict:
         inputs, targets = data.extras["test"]
         predicted = model.predict(inputs, batch_size=256, verbose=0)
         mse = float(np.mean((predicted - targets) ** 2))
@@ -146,7 +143,7 @@ class AddingTask(Task):
             "baselines": {"always_one_mse": float(np.mean((1.0 - targets) ** 2))},
         }
 
-    def plots(self, model, data: TaskData) -> dict:
+    def plots(self, model, data: TaskData, config) -> dict:
         import matplotlib.pyplot as plt
 
         inputs, targets = data.extras["test"]

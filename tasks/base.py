@@ -1,40 +1,50 @@
 """The contract every task fulfils, so that `pipelines/` never asks which task it holds.
 
-A task is a subclass of `Task` living in its own module under `tasks/`. It declares:
+A task is a subclass of `Task` living in its own module under `tasks/`. Twenty members, in four groups:
 
+What it is and which settings it has
 - `name`, `description`, `data_sources` (one line per accepted `--data` form);
-- three typed hyperparameter sections, as dataclasses: `DataConfig`, `ModelConfig`, and optional
-  `train_defaults` overriding the shared `TrainConfig` defaults (for example a longer sequence task
-  wanting a smaller batch), and `model_train_defaults` for a model trained differently from the
-  task's default model (bAbI's LSTM baseline keeps Adam while its memory network uses SGD);
-- `models`: a registry `name -> builder(model_config, data_info) -> keras.Model` (uncompiled);
-- `load(spec, data_config, seed) -> TaskData`: element-wise (unbatched) train / validation / test
-  `tf.data.Dataset`s plus `info`, a JSON-able dict of what the model and inference need to know about
-  the data (vocabulary, scaler, image size); `info` is saved with the run;
-- `pretrain(model, data, config)`: optional self-supervised training before `fit`;
-- `callbacks(config)`, `warmup_epochs(config)`: a task's own training schedule (functions of the epoch,
-  so resume repeats them) and the epochs early stopping must not compare;
-- `loss(info)`, `metrics(info)`, `weighted_metrics(info)`: what to compile with (the optimizer is the
-  pipeline's business; weighted metrics see the datasets' sample weights);
-- `evaluate(model, data) -> dict`: JSON-able metrics, baselines included (`data.config` holds the
-  run's settings);
-- `compatible_info(run_info, new_info)`: whether a finished run can be evaluated on other data;
-  `load_for_evaluation(...)`: `load` for evaluation only (a task may skip making its training split);
-- `plots(model, data) -> {name: matplotlib Figure}`: the pictures people look at (the pipeline
-  saves them as `plots/<name>.png` and draws the learning curves every task shares);
-  `animations(model, data) -> {name: frames}`: the same for moving pictures (`plots/<name>.gif`);
-- `predict(model, inputs, info, config) -> list[dict]`: raw user inputs (strings: sentences, file
-  paths, ...) to JSON-able predictions, in input order, one row an input or several (a forecast gives
-  one a future step); `config` is the run's resolved RunConfig (sampling settings...);
-- `predict_examples(info)`: a few inputs `predict` accepts for this data (help text and tests);
-- `quick`: overrides for `--quick` (tiny data, one epoch) so a smoke run takes seconds;
-- `tunable`: the default search space of `recurrent tune`, `{"section.field": choices or range}`: a
-  list is a choice, `(low, high)` a uniform range, `(low, high, "log")` a log-uniform one (integers
-  stay integers);
-- `export_inputs(info, model)`, `text_endpoint(model, info)`, `step_model(model, info)` and
-  `endpoints(model, info)`: what export needs (fixed input shapes; a raw-text entry point for tasks
-  that read text; a one-step model with explicit state for tasks whose models can stream; further
-  entry points that do in the graph what the task otherwise does in Python, such as decoding a caption).
+- `DataConfig`, `ModelConfig`: typed hyperparameter sections (dataclasses of `hparam` fields: one source
+  of truth for validation, `--set`, `recurrent tasks` and sweeps; a field with `at_use=True` changes how a
+  trained model is used, not its weights, so `evaluate --set` accepts it);
+- `models`: a `ModelRegistry`, `name -> builder(model_config, data_info) -> keras.Model` (uncompiled), with
+  the default model and the training defaults (`TrainConfig` fields) of the task's models, and those of a
+  model trained differently from the rest (bAbI's LSTM baseline keeps Adam while its memory network uses SGD);
+- `quick`: overrides for `--quick` (tiny data, few epochs) so a smoke run takes seconds;
+- `tunable`: the default search space of `recurrent tune`, `{"section.field": choices or range}`: a list
+  is a choice, `(low, high)` a uniform range, `(low, high, "log")` a log-uniform one;
+- `headline`: the metric named first on the summary line and read from each baseline beside it.
+
+Data
+- `load(spec, data_config, seed, run_info=None) -> TaskData`: element-wise (unbatched) train / validation /
+  test `tf.data.Dataset`s plus `info`, a JSON-able dict of what the model and inference need to know about
+  the data (vocabulary, scaler, image size), saved with the run. With `run_info` (the info of a trained
+  run) the data is read for evaluation through the run's preprocessing, and a task whose training split is
+  costly to make (solved instances) may leave it empty;
+- `compatible_info(run_info, new_info)`: None if a model trained on the one can read the other, else why.
+
+Training
+- `compile(info) -> Compile`: the loss, metrics and sample-weighted metrics (the optimizer is the
+  pipeline's business);
+- `schedule(config) -> Schedule`: the task's own training schedule: Keras callbacks (functions of the
+  epoch, so a resumed run repeats them), the warm-up epochs early stopping must not compare, and a
+  self-supervised `pretrain(model, data, config)` run once before the first epoch.
+
+Results, prediction, export
+- `evaluate(model, data, config) -> dict`: JSON-able metrics, baselines included;
+- `plots(model, data, config) -> {name: Figure or frames}`: the pictures people look at; a matplotlib
+  Figure is saved as `plots/<name>.png`, a (time, rows, columns, channels) array in [0, 1] as
+  `plots/<name>.gif`; the pipeline adds the learning curves every task shares;
+- `predict(model, inputs, info, config) -> list[dict]`: raw user inputs (sentences, file paths) to JSON-able
+  rows, in input order; a file to write for an input is a `files.OutputFile`, named by the pipeline;
+- `predict_examples(info)`: a few inputs `predict` accepts (help text and tests);
+- `format_prediction(row)`: a row as one line of text for the terminal;
+- `export_inputs(model, info)`: the model's inputs as `tf.TensorSpec`s with every dimension static;
+- `endpoints(model, info)`: what export writes beside the model's `serve` signature: an `Endpoint` (a
+  further signature doing in the graph what `predict` does in Python), a `TextEndpoint` (raw strings in)
+  or a `layers.streaming.StepModel` (one step and the state in, the output and the new state out).
+
+The required hooks (`load`, `compile`, `evaluate`, `predict`, `predict_examples`) are abstract.
 
 User mistakes (a bad data spec, a missing column, a wrong shape, a bad value) raise `UserError`
 where they are found, with a message naming the problem; the command line prints it as one line.
@@ -45,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
 from typing import Any, Callable, ClassVar
 
 
@@ -57,8 +68,12 @@ def warn(message: str) -> None:
     print(f"recurrent: warning: {message}", file=sys.stderr)
 
 
-def hparam(default, *, help: str = "", min=None, max=None, choices=None, exclusive_min=False):
-    """A dataclass field carrying the metadata `validate_section` checks and `recurrent tasks` shows."""
+def hparam(default, *, help: str = "", min=None, max=None, choices=None, exclusive_min=False, at_use=False):
+    """A dataclass field carrying the metadata `validate_section` checks and `recurrent tasks` shows.
+
+    `at_use`: the setting changes how a trained model is used (a decoder's beam width), not what it
+    learned, so `recurrent evaluate RUN --set` may change it after training.
+    """
     return field(
         default=default,
         metadata={
@@ -67,6 +82,7 @@ def hparam(default, *, help: str = "", min=None, max=None, choices=None, exclusi
             "max": max,
             "choices": tuple(choices) if choices else None,
             "exclusive_min": exclusive_min,
+            "at_use": at_use,
         },
     )
 
@@ -129,9 +145,6 @@ class TaskData:
     `range(size)`, `fn` a TensorFlow function of a scalar int64 index giving the same elements as
     `train` in the same order. The pipeline's per-epoch shuffle then permutes indices instead of holding
     every element in memory: what a task whose examples are windows over one long array provides.
-
-    `config` is the run's resolved RunConfig; the pipeline sets it before `evaluate` and `plots`, which
-    read settings of how to use the trained model there (a decoder's beam width) rather than of the data.
     """
 
     train: Any
@@ -140,10 +153,65 @@ class TaskData:
     info: dict
     extras: dict = field(default_factory=dict)
     train_elements: Any = None
-    config: Any = None
 
 
-class Task:
+@dataclass
+class Compile:
+    """What a task's models are compiled with, beside the pipeline's optimizer: weighted metrics see the
+    datasets' sample weights (a task whose weights mark what is scored, such as a sequence's answer steps)."""
+
+    loss: Any
+    metrics: list = field(default_factory=list)
+    weighted_metrics: list = field(default_factory=list)
+
+
+@dataclass
+class Schedule:
+    """A task's own training schedule (`Task.schedule`).
+
+    `callbacks`: Keras callbacks, functions of the epoch so that a resumed run repeats them (MemN2N's
+    linear start and its halving learning rate); `warmup_epochs`: epochs at the start that early stopping
+    and the best-epoch choice ignore (their validation losses are not comparable with the later ones);
+    `pretrain(model, data, config) -> dict | None`: self-supervised training of part of the fresh model
+    before the first epoch, its JSON-able record saved as the run's `pretraining.json` (a resumed run gets
+    its weights from the backup instead).
+    """
+
+    callbacks: list = field(default_factory=list)
+    warmup_epochs: int = 0
+    pretrain: Callable | None = None
+
+
+class ModelRegistry(dict):
+    """A task's models: `name -> builder(model_config, data_info) -> keras.Model` (uncompiled), with the
+    default model and the training defaults of these models.
+
+    Args:
+        builders: name -> builder.
+        default: the default model's name.
+        train: `TrainConfig` fields where the task's models train differently from the shared defaults.
+        per_model: name -> `TrainConfig` fields of one model that trains differently from the task's others.
+    """
+
+    def __init__(self, builders: dict, *, default: str, train: dict | None = None, per_model: dict | None = None):
+        super().__init__(builders)
+        if default not in builders or set(per_model or {}) - set(builders):
+            raise ValueError(f"registry: {default!r} or a per-model key is not among {', '.join(builders)}")
+        self.default = default
+        self.train = dict(train or {})
+        self.per_model = {k: dict(v) for k, v in (per_model or {}).items()}
+
+    def train_defaults(self, name: str) -> dict:
+        """The `TrainConfig` fields model `name` starts from (the task's, then its own)."""
+        return {**self.train, **self.per_model.get(name, {})}
+
+    def build(self, name: str, model_config, info: dict, task: str = "this task"):
+        if name not in self:
+            raise UserError(f"unknown model {name!r} for task {task!r}; choose from {', '.join(self)}")
+        return self[name](model_config, info)
+
+
+class Task(ABC):
     """Base class of every task; see the module docstring for the contract."""
 
     name: ClassVar[str] = ""
@@ -151,27 +219,16 @@ class Task:
     data_sources: ClassVar[tuple[str, ...]] = ()
     DataConfig: ClassVar[type]
     ModelConfig: ClassVar[type]
-    train_defaults: ClassVar[dict] = {}
-    # Training defaults of one model where they differ from the task's (a baseline trained its own way).
-    model_train_defaults: ClassVar[dict] = {}
+    models: ClassVar[ModelRegistry]
     quick: ClassVar[dict] = {}
-    models: ClassVar[dict[str, Callable]] = {}
-    default_model: ClassVar[str] = ""
     # Searched by `recurrent tune` unless `--space` says otherwise; fit-time settings included.
     tunable: ClassVar[dict] = {"train.learning_rate": (3e-4, 3e-3, "log"), "train.batch_size": [32, 64]}
+    headline: ClassVar[str] = "loss"
 
     # -- data -------------------------------------------------------------------------------------
-    def load(self, spec: str | None, data_config, seed: int) -> TaskData:
-        raise NotImplementedError
-
-    def load_for_evaluation(self, spec: str | None, data_config, seed: int, run_info: dict) -> TaskData:
-        """What `evaluate` reads: `load`'s test split and info (the other splits may be left empty).
-
-        `run_info` is the data_info of the run being evaluated: a task whose preprocessing is learned from
-        data (a vocabulary) applies the run's to the new data here, so a model can be scored on another
-        dataset. A task whose training split is costly to make (solved instances) makes only the test split.
-        """
-        return self.load(spec, data_config, seed)
+    @abstractmethod
+    def load(self, spec: str | None, data_config, seed: int, run_info: dict | None = None) -> TaskData:
+        """The data of `spec`; with `run_info`, read for evaluating that run (see the module docstring)."""
 
     def compatible_info(self, run_info: dict, new_info: dict) -> str | None:
         """Can a model trained on data described by `run_info` be evaluated on data described by
@@ -185,75 +242,37 @@ class Task:
         differing = sorted(k for k in set(run_info) | set(new_info) if run_info.get(k) != new_info.get(k))
         return f"the data's {', '.join(differing[:3])} differ from the run's and {self.name} models need them equal"
 
-    def batch(self, dataset, batch_size: int):
-        """Batch an element-wise dataset; tasks with ragged elements override this."""
-        return dataset.batch(batch_size)
+    # -- training ---------------------------------------------------------------------------------
+    @abstractmethod
+    def compile(self, info: dict) -> Compile:
+        """The loss and metrics of the task's models for data described by `info`."""
 
-    # -- model ------------------------------------------------------------------------------------
-    def build(self, model_name: str, model_config, info: dict):
-        if model_name not in self.models:
-            raise UserError(
-                f"unknown model {model_name!r} for task {self.name!r}; choose from {', '.join(self.models)}"
-            )
-        return self.models[model_name](model_config, info)
-
-    def loss(self, info: dict):
-        raise NotImplementedError
-
-    def metrics(self, info: dict) -> list:
-        return []
-
-    def pretrain(self, model, data: TaskData, config) -> dict | None:
-        """Self-supervised training of part of the freshly built `model` before `fit` (a language model
-        whose embedding and encoder weights start a classifier). `config` is the run's RunConfig.
-
-        Returns a JSON-able record, saved as the run's `pretraining.json`, or None when the settings ask
-        for no pretraining (the default). The pipeline calls it once per run, before the first epoch: a
-        resumed run gets its weights back from the backup instead.
-        """
-        return None
-
-    def callbacks(self, config) -> list:
-        """Keras callbacks the task's training needs (a schedule of the model's own switches). They must
-        be functions of the epoch, so that a resumed run repeats them exactly."""
-        return []
-
-    def warmup_epochs(self, config) -> int:
-        """Epochs at the start of training that early stopping and the best-epoch choice ignore: a task
-        whose callbacks change the model on a schedule (MemN2N's linear start removes the memory's
-        softmax) makes those epochs' validation losses incomparable with the later ones."""
-        return 0
-
-    def weighted_metrics(self, info: dict) -> list:
-        """Metrics that honour the datasets' sample weights (a task whose elements are (x, y, weight) and
-        whose weights mark what is scored, such as the answer steps of a sequence)."""
-        return []
+    def schedule(self, config) -> Schedule:
+        """The task's own training schedule for the run's resolved config (none by default)."""
+        return Schedule()
 
     # -- results ----------------------------------------------------------------------------------
-    def evaluate(self, model, data: TaskData) -> dict:
-        raise NotImplementedError
+    @abstractmethod
+    def evaluate(self, model, data: TaskData, config) -> dict:
+        """JSON-able test metrics of the trained `model`, baselines included; `config` is the run's RunConfig."""
 
-    def plots(self, model, data: TaskData) -> dict:
+    def plots(self, model, data: TaskData, config) -> dict:
+        """`{name: matplotlib Figure, or frames (time, rows, columns, channels) in [0, 1]}`; called after `evaluate`."""
         return {}
 
-    def animations(self, model, data: TaskData) -> dict:
-        """Moving pictures: `{name: frames}`, frames a (time, rows, columns, channels) array in [0, 1] (channels
-        1 or 3); the pipeline saves each as `plots/<name>.gif` beside the figures. Called after `plots`."""
-        return {}
-
+    @abstractmethod
     def predict(self, model, inputs: list[str], info: dict, config=None) -> list[dict]:
-        raise NotImplementedError
+        """Rows for raw inputs, in input order (see the module docstring)."""
 
+    @abstractmethod
     def predict_examples(self, info: dict) -> list[str]:
         """A few raw inputs that `predict` accepts for data described by `info` (shown in help, used by tests)."""
-        raise NotImplementedError
 
     def format_prediction(self, row: dict) -> str:
         return "\t".join(f"{k}={v}" for k, v in row.items())
 
-    # -- hooks for the tuning and export issue ----------------------------------------------------
-
-    def export_inputs(self, info: dict, model) -> list:
+    # -- export -----------------------------------------------------------------------------------
+    def export_inputs(self, model, info: dict) -> list:
         """The model's inputs as `tf.TensorSpec`s without the batch axis, every dimension static.
 
         A SavedModel serves them with any batch size; TFLite fixes batch 1 as well. The default reads
@@ -269,18 +288,8 @@ class Task:
             specs.append(tf.TensorSpec(tuple(tensor.shape[1:]), tensor.dtype, name=tensor.name))
         return specs
 
-    def step_model(self, model, info: dict):
-        """For models that can stream: a `layers.streaming.StepModel` (one step and the state in, the
-        output and the new state out), which export writes beside the full model; None otherwise."""
-        return None
-
-    def text_endpoint(self, model, info: dict) -> "TextEndpoint | None":
-        """For tasks that read text: a function from raw strings to the model's outputs, for `serve_text`."""
-        return None
-
-    def endpoints(self, model, info: dict) -> "list[Endpoint]":
-        """Further signatures of the exported SavedModel: what the task's `predict` does in Python around the
-        model (a decoding loop), as TensorFlow ops, so a server needs no Python of this project."""
+    def endpoints(self, model, info: dict) -> list:
+        """What export writes beside `serve`: `Endpoint`s, a `TextEndpoint`, a `StepModel` (none by default)."""
         return []
 
 

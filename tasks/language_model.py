@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_recurrent.layers import MogrifierLSTM, SRUpp
 from keras_recurrent.layers.streaming import StepModel
-from keras_recurrent.tasks.base import Task, TaskData, TextEndpoint, UserError, hparam
+from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, TextEndpoint, UserError, hparam
 from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS
 from keras_recurrent.tasks.text import decode
 
@@ -169,9 +169,9 @@ class LanguageModelTask(Task):
     )
     DataConfig = LanguageModelData
     ModelConfig = LanguageModelModel
-    models = {kind: build_language_model(kind) for kind in ("simple_rnn", "lstm", "gru", "mogrifier", "sru", "srupp")}
-    default_model = "lstm"
-    train_defaults = {"batch_size": 32, "epochs": 5, "learning_rate": 2e-3}
+    models = ModelRegistry({kind: build_language_model(kind) for kind in ("simple_rnn", "lstm", "gru", "mogrifier", "sru", "srupp")},
+                           default="lstm", train={"batch_size": 32, "epochs": 5, "learning_rate": 2e-3})
+    headline = "test_bpc"
     tunable = {
         "model.units": [128, 256, 512],
         "model.dropout": (0.0, 0.3),
@@ -190,20 +190,15 @@ class LanguageModelTask(Task):
         "train.epochs": 1,
     }
 
-    def load(self, spec, config: LanguageModelData, seed: int) -> TaskData:
-        return self._load(spec, config, seed)
-
-    def load_for_evaluation(self, spec, config: LanguageModelData, seed: int, run_info=None) -> TaskData:
-        # Another text is read through the run's alphabet: characters it never saw become the unknown one.
-        return self._load(spec, config, seed, run_info)
-
     def compatible_info(self, run_info, new_info):
         if run_info["sequence_length"] != new_info["sequence_length"]:
             return (f"data.sequence_length={new_info['sequence_length']}: the model reads windows of "
                     f"{run_info['sequence_length']}")
         return None if run_info["vocabulary"] == new_info["vocabulary"] else "the data's alphabet differs from the run's"
 
-    def _load(self, spec, config: LanguageModelData, seed: int, run_info=None) -> TaskData:
+    def load(self, spec, config: LanguageModelData, seed: int, run_info=None) -> TaskData:
+        # With a run's info, another text is read through the run's alphabet: characters it never saw
+        # become the unknown one.
         import tensorflow as tf
 
         text, source = read_text(spec, config)
@@ -224,13 +219,10 @@ class LanguageModelTask(Task):
 
         return TaskData(dataset("train"), dataset("validation"), dataset("test"), info, extras={"ids": ids})
 
-    def loss(self, info):
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    def compile(self, info):
+        return Compile(keras.losses.SparseCategoricalCrossentropy(from_logits=True), [bits_per_character_metric()])
 
-    def metrics(self, info):
-        return [bits_per_character_metric()]
-
-    def evaluate(self, model, data: TaskData) -> dict:
+    def evaluate(self, model, data: TaskData, config) -> dict:
         result = {}
         for split in ("validation", "test"):
             batches = data.validation if split == "validation" else data.test
@@ -257,17 +249,18 @@ class LanguageModelTask(Task):
     def predict_examples(self, info):
         return ["the ", "And so"]
 
-    def export_inputs(self, info, model):
+    def export_inputs(self, model, info):
         import tensorflow as tf
 
         # The model reads any length; exports fix the training window (TFLite needs static shapes).
         return [tf.TensorSpec((info["sequence_length"],), tf.int32, name="characters")]
 
-    def step_model(self, model, info):
-        # SRU++ keeps the keys of the last `sequence_length` characters: the window it was trained on.
-        return StepModel(model, context=info["sequence_length"])
+    def endpoints(self, model, info):
+        """Raw strings in (`serve_text`), and the one-step model (`step`): SRU++ keeps the keys of the last
+        `sequence_length` characters, the window it was trained on."""
+        return [self._text_endpoint(model, info), StepModel(model, context=info["sequence_length"])]
 
-    def text_endpoint(self, model, info):
+    def _text_endpoint(self, model, info):
         """Raw strings in, logits of the character that follows each string out, (batch, vocabulary)."""
         import tensorflow as tf
 

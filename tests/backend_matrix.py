@@ -35,13 +35,13 @@ def main(task_name: str, out_dir: str, models: str = "", resume: str = "") -> No
         run_dir = os.path.join(out_dir, model_name)
         run = verbs.train(task_name, model=model_name, quick=True, quiet=True, seed=3, run_dir=run_dir)
         again = evaluated = None
-        if resume and model_name == task.default_model:
+        if resume and model_name == task.models.default:
             again = verbs.train(task_name, model=model_name, quick=True, quiet=True, seed=3, run_dir=run_dir)
             evaluated = verbs.evaluate(run_dir, quiet=True)
         _, config, info, model = verbs.load_run(run_dir)
         predictions = verbs.predict(run_dir, task.predict_examples(info))
         data = task.load(config.data_spec, config.data, config.train.seed)
-        inputs = next(iter(task.batch(data.test, 4)))[0]
+        inputs = next(iter(data.test.batch(4)))[0]
         inputs = [np.asarray(t) for t in (inputs if isinstance(inputs, (tuple, list)) else [inputs])]
         np.savez(os.path.join(run_dir, "probe.npz"), *inputs, outputs=np.asarray(model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0)))
         report["models"][model_name] = {
@@ -70,7 +70,7 @@ def _resume(task, out_dir: str) -> dict:
 
     # Dropout on where the task has it, so the random streams matter to the result, not only the order.
     dropout = ["model.dropout=0.3"] if "dropout" in {f.name for f in dataclasses.fields(task.ModelConfig)} else []
-    settings = dict(model=task.default_model, quick=True, quiet=True, seed=5, epochs=2, set=dropout)
+    settings = dict(model=task.models.default, quick=True, quiet=True, seed=5, epochs=2, set=dropout)
     reference = verbs.train(task.name, run_dir=os.path.join(out_dir, "resume-reference"), **settings)
     target = os.path.join(out_dir, "resume-interrupted")
     try:

@@ -63,14 +63,16 @@ def test_memn2n_and_lstm_train_predict_and_switch_the_softmax_back_on(tmp_path, 
     assert float(model.get_layer("memn2n").linear_start) == 0.0  # linear start ended
     assert run.metrics["best_epoch"] == 2  # the linear-start epoch is never the one kept
     _, config, _, _ = verbs.load_run(run.path)
-    scheduler = next(c for c in get_task("babi").callbacks(config) if hasattr(c, "schedule"))
+    schedule = get_task("babi").schedule(config)
+    assert schedule.warmup_epochs == 1  # the linear start's epoch
+    scheduler = next(c for c in schedule.callbacks if hasattr(c, "schedule"))
     assert [scheduler.schedule(e, None) for e in range(3)] == pytest.approx([0.16, 0.08, 0.04])  # halved every epoch, as set
     assert float(model.optimizer.learning_rate) == pytest.approx(0.08)  # what the second epoch trained with
     assert type(model.optimizer).__name__ == "SpectralClipSGD"  # the authors' SGD and clipping, saved and loaded
     # The defaults: the base rate through the 20 epochs of linear start and 24 more, then halved every 25.
     _, defaults, _, _ = verbs.load_run(run.path)
     defaults.model.halve_lr_every, defaults.model.linear_start_epochs = 25, 20
-    scheduler = next(c for c in get_task("babi").callbacks(defaults) if hasattr(c, "schedule"))
+    scheduler = next(c for c in get_task("babi").schedule(defaults).callbacks if hasattr(c, "schedule"))
     assert [scheduler.schedule(e, None) for e in (0, 19, 43, 44, 68, 69)] == pytest.approx([0.16] * 3 + [0.08] * 2 + [0.04])
     assert main(["predict", run.path, "Mary moved to the bathroom. Where is Mary?", "--json"]) == 0
     assert '"answer"' in capsys.readouterr().out

@@ -41,7 +41,7 @@ def _holds_a_project_layer(task, model_name: str) -> bool:
     from keras_recurrent.pipelines.config import resolve_config
 
     config = resolve_config(task, model=model_name, quick=True)
-    model = task.build(model_name, config.model, task.load(None, config.data, 0).info)
+    model = task.models.build(model_name, config.model, task.load(None, config.data, 0).info)
     return any(type(layer).__module__.startswith("keras_recurrent") for layer in model._flatten_layers())
 
 
@@ -60,8 +60,8 @@ def jax_models(task_name: str) -> list:
         return ["mogrifier", "sru", "srupp"]
     own = {"language_model": ["srupp"]}.get(task_name, [])  # causal attention: built there only
     models = [m for m in task.models if m in own or (m not in RECURRENT_ENCODERS and _holds_a_project_layer(task, m))]
-    if task.default_model not in models and (not models or task_name in RESUME_CHECKED):
-        models.insert(0, task.default_model)
+    if task.models.default not in models and (not models or task_name in RESUME_CHECKED):
+        models.insert(0, task.models.default)
     return models
 
 
@@ -122,7 +122,7 @@ def check_family(task_name: str, models: list, out: pathlib.Path) -> None:
         trained = _numbers(result["metrics"])
         assert trained and all(math.isfinite(v) for v in trained.values()), (task_name, model_name, trained)
         assert result["history_rows"] == result["metrics"]["epochs_trained"], (task_name, model_name)
-        if check_resume and model_name == task.default_model:
+        if check_resume and model_name == task.models.default:
             assert result["second_call_found_finished"], (task_name, model_name)
             evaluated = _numbers(result["evaluated"])
             for key, value in trained.items():

@@ -26,7 +26,7 @@ def test_the_task_table_matches_the_registries():
     for name, (page, models) in rows.items():
         task = get_task(name)
         assert os.path.isfile(os.path.join(ROOT, page)), page
-        assert models[0] == task.default_model, name  # the default first
+        assert models[0] == task.models.default, name  # the default first
         assert sorted(models) == sorted(task.models), name
 
 

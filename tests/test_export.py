@@ -29,10 +29,10 @@ def _export_models(task_name):
     task = get_task(task_name)
     keras_own = {"simple_rnn", "gru", "bilstm", "bigru", "lstm"}
     if task_name in ("sentiment", "language_model"):
-        return [m for m in task.models if m == task.default_model or m not in keras_own or (task_name, m) == ("sentiment", "lstm")]
+        return [m for m in task.models if m == task.models.default or m not in keras_own or (task_name, m) == ("sentiment", "lstm")]
     if task_name == "babi":
         return list(task.models)
-    return [m for m in task.models if m == task.default_model or m not in RECURRENT_ENCODERS]
+    return [m for m in task.models if m == task.models.default or m not in RECURRENT_ENCODERS]
 
 
 CASES = [(t, m) for t in model_families() for m in _export_models(t)]
@@ -45,7 +45,7 @@ def _model_and_inputs(task_name, model_name):
     if task_name not in _DATA:
         _DATA[task_name] = task.load(None, config.data, 0)
     data = _DATA[task_name]
-    model = task.build(model_name, config.model, data.info)
+    model = task.models.build(model_name, config.model, data.info)
     rng = np.random.default_rng(0)
     for w in model.weights:
         if "float" in str(w.dtype):
@@ -59,7 +59,8 @@ def test_savedmodel_and_tflite_match_keras(task_name, model_name, tmp_path):
     saved = ex._export_savedmodel(task, model, info, inputs, str(tmp_path))
     assert saved["max_abs_diff_serve"] <= ex.SAVEDMODEL_TOLERANCE
     assert "serve" in saved["signatures"]
-    if task.text_endpoint(model, info) is not None:
+    text, stepper, _ = ex.split_endpoints(task, model, info)
+    if text is not None:
         assert "serve_text" in saved["signatures"] and saved["max_abs_diff_serve_text"] <= ex.SAVEDMODEL_TOLERANCE
     lite = ex._export_tflite(task, model, info, inputs, str(tmp_path), "none", None)
     assert lite["max_abs_diff"] <= ex.TFLITE_TOLERANCE
@@ -67,7 +68,7 @@ def test_savedmodel_and_tflite_match_keras(task_name, model_name, tmp_path):
     assert os.path.getsize(tmp_path / "model.tflite") == lite["bytes"]
     assert json.loads((tmp_path / "model.tflite.json").read_text())["ops"] == lite["ops"]
     # Models that can stream also export their one-step model, checked step by step against the full one.
-    if task.step_model(model, info) is not None:
+    if stepper is not None:
         assert "step" in saved["signatures"] and saved["max_abs_diff_step"] <= ex.SAVEDMODEL_TOLERANCE
         assert lite["step"]["max_abs_diff"] <= ex.TFLITE_TOLERANCE
         assert not [op for op in lite["step"]["ops"] if op.startswith("Flex") or op == "CUSTOM"]

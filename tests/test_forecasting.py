@@ -70,7 +70,7 @@ def test_scaler_is_fitted_on_the_training_part_only():
     np.testing.assert_allclose(scaler.mean, a.info["scaler"]["mean"])
     np.testing.assert_allclose(scaler.scale, a.info["scaler"]["scale"])
     # The model standardises with exactly these statistics, and maps its forecast back with them.
-    model = TASK.build("lstm", config.model, a.info)
+    model = TASK.models.build("lstm", config.model, a.info)
     for name in ("standardise", "to_original_units"):
         layer = model.get_layer(name)
         np.testing.assert_allclose(np.ravel(layer.mean), scaler.mean, rtol=1e-6)
@@ -149,7 +149,7 @@ def test_every_model_forecasts_the_horizon_and_is_shift_equivariant(name, quanti
     config = resolve_config(TASK, model=name, quick=True).model
     config.quantiles = quantiles
     info = _info()
-    model = TASK.build(name, config, info)
+    model = TASK.models.build(name, config, info)
     x = np.random.default_rng(0).normal(size=(3, 6, 2)).astype("float32")
     y = np.asarray(model(x))
     assert y.shape == ((3, 4, 2, 3) if quantiles else (3, 4, 2))
@@ -162,7 +162,7 @@ def test_autoregressive_model_is_its_one_step_model_rolled_out():
     config = resolve_config(TASK, model="gru", quick=True).model
     config.decoding = "autoregressive"
     info = _info()
-    model = TASK.build("gru", config, info)
+    model = TASK.models.build("gru", config, info)
     step = model.get_layer("one_step_gru")
     mean, scale = np.array(SCALER["mean"], "float32"), np.array(SCALER["scale"], "float32")
     x = np.random.default_rng(1).normal(size=(2, 6, 2)).astype("float32")
@@ -325,7 +325,7 @@ def test_autoregressive_quantile_model_exports_to_tflite_with_builtin_ops(tmp_pa
     config = resolve_config(TASK, model="lstm", quick=True,
                             overrides=["model.decoding=autoregressive", "model.quantiles=0.1,0.5,0.9"])
     data = TASK.load(None, config.data, 0)
-    model = TASK.build("lstm", config.model, data.info)
+    model = TASK.models.build("lstm", config.model, data.info)
     inputs = ex._real_inputs(data.test, 4)
     lite = ex._export_tflite(TASK, model, data.info, inputs, str(tmp_path), "none", None)
     assert lite["max_abs_diff"] <= ex.TFLITE_TOLERANCE
@@ -373,7 +373,7 @@ def test_feature_columns_are_read_in_the_window_but_not_forecast(tmp_path, capsy
     # Rolling out would need the features' future values.
     with pytest.raises(UserError, match="autoregressive would need the features' future values"):
         config = resolve_config(TASK, quick=True, overrides=settings + ["model.decoding=autoregressive"])
-        TASK.build("gru", config.model, data.info)
+        TASK.models.build("gru", config.model, data.info)
     with pytest.raises(UserError, match="'sales' is also a target"):
         TASK.load(path, _config(targets="sales", features="sales").data, 0)
     with pytest.raises(UserError, match="data.features: 'volume' is not a column"):

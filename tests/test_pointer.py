@@ -89,7 +89,7 @@ def test_pointer_attention_round_trips_and_passes_gradients(tmp_path):
     import tensorflow as tf
 
     rng = np.random.default_rng(2)
-    model = get_task("convex_hull").build("pointer", _quick_config("convex_hull").model, _info("convex_hull"))
+    model = get_task("convex_hull").models.build("pointer", _quick_config("convex_hull").model, _info("convex_hull"))
     for w in model.weights:
         w.assign(rng.normal(0, 0.3, w.shape).astype("f"))
     features = encode_points([rng.random((5, 2)), rng.random((4, 2))], 6)
@@ -201,7 +201,7 @@ def _info(name, n=6):
 @pytest.mark.parametrize("name", POINTER_TASKS)
 def test_untrained_decoding_is_always_valid_and_beam_beats_greedy(name):
     task = get_task(name)
-    model = task.build("pointer", _quick_config(name).model, _info(name))
+    model = task.models.build("pointer", _quick_config(name).model, _info(name))
     rng = np.random.default_rng(6)
     for w in model.weights:
         w.assign(rng.normal(0, 0.5, w.shape).astype("f"))
@@ -234,7 +234,7 @@ def test_a_beam_as_wide_as_every_answer_finds_the_most_probable_one(name):
     """With 4 points a beam of 64 holds every valid answer (24 orders; 48 polygons), so it must return the
     answer that enumerating them all finds most probable."""
     task = get_task(name)
-    model = task.build("pointer", _quick_config(name).model, _info(name, 4))
+    model = task.models.build("pointer", _quick_config(name).model, _info(name, 4))
     rng = np.random.default_rng(7)
     for w in model.weights:
         w.assign(rng.normal(0, 0.8, w.shape).astype("f"))

@@ -270,6 +270,6 @@ def test_subword_tokens_learn_merges_and_export_raw_text(tmp_path):
     assert len(pieces) > 1 and all(p in info["vocabulary"] for p in pieces)  # every piece a known subword
     ids = np.asarray(make_vectorizer(info)(np.asarray(["Dialoguehalf, the"], dtype=object)))[0]
     assert list(ids[:len(pieces) + 1]) == [info["vocabulary"].index(p) for p in [*pieces, "the</w>"]]
-    model = task.build("bigru", config.model, info)
+    model = task.models.build("bigru", config.model, info)
     report = ex._export_savedmodel(task, model, info, ex._real_inputs(data.test, 4), str(tmp_path))
     assert report["max_abs_diff_serve_text"] <= 1e-5  # its examples include words never seen in training

@@ -15,7 +15,7 @@ INFO = {"vocabulary": ["", "[UNK]"] + [f"w{i}" for i in range(50)], "sequence_le
 
 @pytest.mark.parametrize("name", sorted(TASK.models))
 def test_builds_and_predicts_probabilities(name):
-    model = TASK.build(name, SentimentModel(units=8, embedding_dim=8, num_layers=2), INFO)
+    model = TASK.models.build(name, SentimentModel(units=8, embedding_dim=8, num_layers=2), INFO)
     ids = np.random.default_rng(0).integers(1, 52, size=(4, 12)).astype("int32")
     out = model.predict(ids, verbose=0)
     assert out.shape == (4, 1) and np.all((out > 0) & (out < 1))
@@ -27,8 +27,8 @@ def test_builds_and_predicts_probabilities(name):
 def test_padding_is_masked(name, pooling):
     """The same tokens with more trailing padding give the same probability."""
     config = SentimentModel(units=8, embedding_dim=8, dropout=0.0, pooling=pooling, embedding_dropout=0.2)
-    short = TASK.build(name, config, INFO)
-    long = TASK.build(name, config, {**INFO, "sequence_length": 30})
+    short = TASK.models.build(name, config, INFO)
+    long = TASK.models.build(name, config, {**INFO, "sequence_length": 30})
     long.set_weights(short.get_weights())
     tokens = np.array([[5, 9, 3, 7, 2]], dtype="int32")
     a = short.predict(np.pad(tokens, ((0, 0), (0, 7))), verbose=0)
@@ -57,7 +57,7 @@ def test_bigru_learns_negation():
         ids[i, 1:3] = words
     labels = ((adjective == good) ^ negated).astype("float32")
     keras.utils.set_random_seed(0)
-    model = TASK.build("bigru", SentimentModel(units=8, embedding_dim=8, dropout=0.0), INFO)
+    model = TASK.models.build("bigru", SentimentModel(units=8, embedding_dim=8, dropout=0.0), INFO)
     model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
     model.fit(ids, labels, epochs=15, batch_size=64, verbose=0)
     assert model.evaluate(ids, labels, verbose=0)[1] == 1.0

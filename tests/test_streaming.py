@@ -101,11 +101,11 @@ def test_exported_step_models_sample_the_same_characters(tmp_path):
     config = resolve_config(task, model="srupp", quick=True)
     data = task.load(None, config.data, 0)
     info = dict(data.info, sequence_length=8)  # a short window, so 40 characters run far past it
-    model = _randomised(task.build("srupp", config.model, info))
+    model = _randomised(task.models.build("srupp", config.model, info))
     inputs = ex._real_inputs(data.test, 4)[:, :8]
     ex._export_savedmodel(task, model, info, inputs, str(tmp_path))
     lite = ex._export_tflite(task, model, info, inputs, str(tmp_path), "none", None)
-    stepper = task.step_model(model, info)
+    stepper = ex.split_endpoints(task, model, info)[1]
 
     def saved_step(reloaded):
         def step(ids, states):

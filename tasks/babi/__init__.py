@@ -24,7 +24,7 @@ import numpy as np
 
 from keras_recurrent.layers.memn2n import EMPTY
 from keras_recurrent.tasks.babi import stories as st
-from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam, warn
+from keras_recurrent.tasks.base import Compile, ModelRegistry, Schedule, Task, TaskData, UserError, hparam, warn
 
 UNKNOWN = EMPTY + 1  # after the MemN2N layer's reserved ids: PAD (0) and EMPTY (1)
 RESERVED = ["", "<empty>", "<unknown>"]  # the vocabulary's first entries: PAD, EMPTY, UNKNOWN
@@ -115,18 +115,19 @@ class BabiTask(Task):
     )
     DataConfig = BabiData
     ModelConfig = BabiModel
-    models = {"memn2n": build_memn2n, "lstm": build_lstm}
-    default_model = "memn2n"
     # The authors' training (their released code): SGD at 0.005 a summed example loss (0.16 on Keras's mean
     # over 32), each weight matrix's gradient clipped to a spectral norm of 40 summed (1.25 mean), 20 epochs
     # of linear start then 100 with the rate halved every 25, no early stop (the best epoch is still kept).
     # Adam at 5e-3 (the previous default) never solved task 16 (54.8% error; the authors' code with Adam
     # instead of its SGD fails it too); this solves it (1.6%). benchmarks/README.md, babi_quality.
-    train_defaults = {"epochs": 120, "batch_size": 32, "optimizer": "sgd", "learning_rate": 0.16, "clipnorm": 1.25,
-                      "clip": "spectral", "patience": 0}
     # The LSTM reader keeps the settings its baseline numbers were measured with.
-    model_train_defaults = {"lstm": {"epochs": 100, "optimizer": "adam", "learning_rate": 5e-3, "clipnorm": 40.0,
-                                     "clip": "norm", "patience": 15}}
+    models = ModelRegistry(
+        {"memn2n": build_memn2n, "lstm": build_lstm}, default="memn2n",
+        train={"epochs": 120, "batch_size": 32, "optimizer": "sgd", "learning_rate": 0.16, "clipnorm": 1.25,
+               "clip": "spectral", "patience": 0},
+        per_model={"lstm": {"epochs": 100, "optimizer": "adam", "learning_rate": 5e-3, "clipnorm": 40.0, "clip": "norm",
+                            "patience": 15}})
+    headline = "accuracy"
     # The rate's range brackets the default SGD's 0.16 (the LSTM's Adam wants --space train.learning_rate=...).
     tunable = {"model.embedding_dim": [20, 40, 50], "model.hops": [1, 2, 3], "train.learning_rate": (0.04, 0.64, "log")}
     quick = {"data.questions": 60, "data.max_memories": 10, "model.embedding_dim": 8, "model.units": 8,
@@ -161,19 +162,13 @@ class BabiTask(Task):
                                      "generated"))
         return train, test, spec or f"generated bAbI task(s) {config.tasks}"
 
-    def load(self, spec, config, seed: int) -> TaskData:
-        return self._load(spec, config, seed)
-
-    def load_for_evaluation(self, spec, config, seed: int, run_info=None) -> TaskData:
-        return self._load(spec, config, seed, run_info)
-
     def compatible_info(self, run_info, new_info):
         for key in ("vocabulary", "max_memories", "sentence_length", "question_length"):
             if run_info[key] != new_info[key]:
                 return f"the data's {key.replace('_', ' ')} differs from the run's"
         return None
 
-    def _load(self, spec, config, seed, run_info=None) -> TaskData:
+    def load(self, spec, config, seed: int, run_info=None) -> TaskData:
         import tensorflow as tf
 
         train, test, source = self.read(spec, config, seed)
@@ -234,13 +229,11 @@ class BabiTask(Task):
         return TaskData(train_ds, validation_ds, test_ds, info,
                         extras={"test": test_arrays, "test_examples": test, "majority": majority})
 
-    def loss(self, info):
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    def compile(self, info):
+        return Compile(keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
 
-    def metrics(self, info):
-        return ["accuracy"]
-
-    def callbacks(self, config):
+    def schedule(self, config):
+        """MemN2N's linear start and its halving rate; the linear start's epochs are not compared."""
         schedule = []
         if config.model.halve_lr_every and config.model_name == "memn2n":
             # Sukhbaatar et al. 2015, section 4.2: the rate halved every 25 epochs. A function of the
@@ -252,15 +245,13 @@ class BabiTask(Task):
                 lambda epoch, lr: base * 0.5 ** (max(0, epoch - start + 1) // every)))
         if config.model_name == "memn2n" and config.model.linear_start_epochs:
             schedule.append(LinearStart(config.model.linear_start_epochs))
-        return schedule
-
-    def warmup_epochs(self, config) -> int:
         # Without the softmax the validation loss plateaus early (on real task 2 it stopped 19 epochs in,
         # before the softmax ever came back): only epochs with the softmax are compared or counted.
-        return config.model.linear_start_epochs if config.model_name == "memn2n" else 0
+        warmup = config.model.linear_start_epochs if config.model_name == "memn2n" else 0
+        return Schedule(callbacks=schedule, warmup_epochs=warmup)
 
     # -- results ----------------------------------------------------------------------------------
-    def evaluate(self, model, data: TaskData) -> dict:
+    def evaluate(self, model, data: TaskData, config) -> dict:
         stories, questions, answers = data.extras["test"]
         examples = data.extras["test_examples"]
         predicted = model.predict([stories, questions], batch_size=256, verbose=0).argmax(-1)
@@ -274,7 +265,7 @@ class BabiTask(Task):
         metrics["baselines"] = {"most_frequent_answer": {"accuracy": float(majority.mean())}}
         return metrics
 
-    def plots(self, model, data: TaskData) -> dict:
+    def plots(self, model, data: TaskData, config) -> dict:
         layer = next((l for l in model.layers if hasattr(l, "attention")), None)
         if layer is None:
             return {}

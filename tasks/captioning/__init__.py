@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam
 from keras_recurrent.tasks.captioning import decoding, scenes, sources
 from keras_recurrent.tasks.captioning.decoding import END, START
 from keras_recurrent.tasks.captioning.models import MODELS, CaptioningModel
@@ -72,21 +72,15 @@ class CaptioningTask(Task):
     )
     DataConfig = CaptioningData
     ModelConfig = CaptioningModel
-    models = MODELS
-    default_model = "cnn_bilstm"
-    train_defaults = {"epochs": 30, "batch_size": 64, "learning_rate": 2e-3, "patience": 4}
+    models = ModelRegistry(MODELS, default="cnn_bilstm",
+                           train={"epochs": 30, "batch_size": 64, "learning_rate": 2e-3, "patience": 4})
+    headline = "bleu_4"
     quick = {"data.image_size": 16, "data.num_images": 24, "data.held_out": 6, "data.max_shapes": 2,
              "data.max_length": 12, "data.min_count": 1, "model.filters": 4, "model.grid": 4, "model.encoder_units": 8,
              "model.units": 16, "model.embedding_dim": 8, "model.beam_width": 1, "train.epochs": 1}
     tunable = {"model.units": [128, 256], "model.dropout": (0.0, 0.5), "train.learning_rate": (5e-4, 5e-3, "log")}
 
     # -- data -------------------------------------------------------------------------------------
-    def load(self, spec, config: CaptioningData, seed: int) -> TaskData:
-        return self._load(spec, config, seed)
-
-    def load_for_evaluation(self, spec, config: CaptioningData, seed: int, run_info=None) -> TaskData:
-        # Every split, as `load`: the baselines beside the model's scores need the training images and captions.
-        return self._load(spec, config, seed, run_info)
 
     def read(self, spec, config: CaptioningData, seed: int, size: int) -> tuple[dict, dict]:
         """({split: sources.Split}, facts about the source for data_info), images of size x size."""
@@ -104,7 +98,9 @@ class CaptioningTask(Task):
         splits, facts = sources.read_flickr(spec, size, seed, config.encoding, captions_file=config.captions_file)
         return splits, {"source": spec, **facts}
 
-    def _load(self, spec, config: CaptioningData, seed: int, run_info=None) -> TaskData:
+    def load(self, spec, config: CaptioningData, seed: int, run_info=None) -> TaskData:
+        # Every split, also with a run's info: the baselines beside the model's scores need the training images
+        # and captions.
         import tensorflow as tf
 
         size = _image_size(spec, config)
@@ -158,15 +154,14 @@ class CaptioningTask(Task):
         for key in ("image_size", "max_length"):
             if run_info[key] != new_info[key]:
                 return f"data.{key}={new_info[key]}: the model was trained with {run_info[key]}"
-        return None  # the run's vocabulary is applied to the new captions (load_for_evaluation)
+        return None  # the run's vocabulary is applied to the new captions (load with run_info)
 
-    def loss(self, info):
+    def compile(self, info):
         import keras
 
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def weighted_metrics(self, info):
-        return ["sparse_categorical_accuracy"]  # of the caption's words and its <end>: the weights mark them
+        # The accuracy of the caption's words and its <end>: the weights mark them.
+        return Compile(keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       weighted_metrics=["sparse_categorical_accuracy"])
 
     # -- results ----------------------------------------------------------------------------------
     def caption(self, model, images, info, beam_width: int) -> list[list[str]]:
@@ -174,10 +169,10 @@ class CaptioningTask(Task):
         ids = decoding.beam_search(model, images, beam_width)
         return [[vocabulary[i] for i in row] for row in ids]
 
-    def evaluate(self, model, data: TaskData) -> dict:
+    def evaluate(self, model, data: TaskData, config) -> dict:
         from keras_recurrent.tasks.captioning import metrics as m
 
-        beam = data.config.model.beam_width if data.config is not None else 1
+        beam = config.model.beam_width if config is not None else 1
         splits, info = data.extras["splits"], data.info
         test = splits["test"]
         if not test.references:
@@ -201,7 +196,7 @@ class CaptioningTask(Task):
         data.extras["hypotheses"] = hypotheses
         return result
 
-    def plots(self, model, data: TaskData) -> dict:
+    def plots(self, model, data: TaskData, config) -> dict:
         from keras_recurrent.tasks.captioning import plots
 
         test = data.extras["splits"]["test"]

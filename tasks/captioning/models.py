@@ -52,7 +52,7 @@ class CaptioningModel:
     attention: bool = hparam(True, help="soft attention over the grid (off: the BiLSTM's final states only)")
     attention_units: int = hparam(64, help="hidden width of the additive attention score; 0 = units", min=0)
     dropout: float = hparam(0.2, help="dropout on the embedded words and on the deep output", min=0.0, max=0.9)
-    beam_width: int = hparam(3, help="decoding: 1 = greedy, more = beam search with this many hypotheses", min=1)
+    beam_width: int = hparam(3, help="decoding: 1 = greedy, more = beam search with this many hypotheses", min=1, at_use=True)
 
 
 def _small_cnn(image, config: CaptioningModel, size: int):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam
 from keras_recurrent.tasks.forecasting import baselines as classical
 from keras_recurrent.tasks.forecasting import metrics as fm
 from keras_recurrent.tasks.forecasting import series as fs
@@ -62,12 +62,11 @@ class ForecastingTask(Task):
     )
     DataConfig = ForecastingData
     ModelConfig = ForecastingModel
-    models = MODELS
-
     # GRU: the lowest mean test MASE of lstm, gru, seq2seq, conv_lstm and sru on sunspots and El Nino and
     # second on CO2 (3 seeds each; benchmarks/forecasting_quality.py).
-    default_model = "gru"
-    train_defaults = {"epochs": 200, "patience": 20, "batch_size": 32, "learning_rate": 1e-3}
+    models = ModelRegistry(MODELS, default="gru",
+                           train={"epochs": 200, "patience": 20, "batch_size": 32, "learning_rate": 1e-3})
+    headline = "mase"
     tunable = {
         "model.units": [32, 64, 128],
         "model.num_layers": [1, 2],
@@ -89,7 +88,7 @@ class ForecastingTask(Task):
                         f"was trained on {len(run_info[key])}")
         return None
 
-    def load(self, spec, config: ForecastingData, seed: int) -> TaskData:
+    def load(self, spec, config: ForecastingData, seed: int, run_info=None) -> TaskData:
         series = fs.load_series(spec, config, seed)
         where = series.source
         parts = fw.split(len(series.values), config.window, config.horizon, config.validation_fraction,
@@ -126,11 +125,8 @@ class ForecastingTask(Task):
         return TaskData(*datasets, info=info, extras={"series": series, "split": parts}, train_elements=by_index)
 
     # -- model ------------------------------------------------------------------------------------
-    def loss(self, info):
-        return loss_for(info)
-
-    def metrics(self, info):
-        return [] if info.get("quantiles") else ["mae"]
+    def compile(self, info):
+        return Compile(loss_for(info), [] if info.get("quantiles") else ["mae"])
 
     # -- results ----------------------------------------------------------------------------------
     def forecast(self, model, windows: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -163,7 +159,7 @@ class ForecastingTask(Task):
         data.extras["evaluation"] = cached
         return cached
 
-    def evaluate(self, model, data: TaskData) -> dict:
+    def evaluate(self, model, data: TaskData, config=None) -> dict:
         info = data.info
         ev = self._evaluation(model, data)
         scale, names = np.asarray(info["mase_scale"]), info["targets"]
@@ -184,11 +180,11 @@ class ForecastingTask(Task):
             }
         return result
 
-    def plots(self, model, data: TaskData) -> dict:
+    def plots(self, model, data: TaskData, config) -> dict:
         from keras_recurrent.tasks.forecasting import plots
 
         ev = self._evaluation(model, data)
-        metrics = self.evaluate(model, data)
+        metrics = self.evaluate(model, data, config)
         return {
             "forecast": plots.forecast_figure(data.extras["series"], ev, data.info, model.name),
             "error_by_step": plots.error_by_step_figure(metrics, data.info, model.name),

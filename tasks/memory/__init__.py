@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam
 from keras_recurrent.tasks.memory import sequences as seq
 
 
@@ -115,10 +115,11 @@ class BitSequenceTask(Task):
 
     ModelConfig = MemoryModel
     # Forward recurrences only: a backward pass would read the end padding into the answer.
-    models = {kind: build_memory_model(kind) for kind in ("ntm", "lstm", "gru", "simple_rnn", "mogrifier", "sru")}
-    default_model = "ntm"
-    train_defaults = {"epochs": 100, "batch_size": 32, "learning_rate": 1e-3, "clipnorm": 10.0, "patience": 10,
-                      "xla": True}  # the NTM's step is many small ops: XLA fuses them, 2x the sequences a second
+    # The NTM's step is many small ops: XLA fuses them, 2x the sequences a second.
+    models = ModelRegistry({kind: build_memory_model(kind) for kind in ("ntm", "lstm", "gru", "simple_rnn", "mogrifier", "sru")},
+                           default="ntm", train={"epochs": 100, "batch_size": 32, "learning_rate": 1e-3, "clipnorm": 10.0,
+                                                 "patience": 10, "xla": True})
+    headline = "bit_errors_per_sequence"
     tunable = {"model.units": [64, 100, 200], "train.learning_rate": (3e-4, 3e-3, "log")}
 
     # -- what a subclass defines ------------------------------------------------------------------
@@ -157,13 +158,9 @@ class BitSequenceTask(Task):
             np.zeros((0, self.longest(config), config.bits), np.float32),
             np.zeros((0, self.longest(config)), np.float32), np.zeros(0, int))
 
-    def load(self, spec, config, seed: int) -> TaskData:
-        return self._load(spec, config, seed, ("train", "validation", "test"))
-
-    def load_for_evaluation(self, spec, config, seed: int, run_info=None) -> TaskData:
-        return self._load(spec, config, seed, ("test",))
-
-    def _load(self, spec, config, seed, wanted) -> TaskData:
+    def load(self, spec, config, seed: int, run_info=None) -> TaskData:
+        # Evaluating a run (at other lengths, or for export) needs its test split alone.
+        wanted = ("test",) if run_info is not None else ("train", "validation", "test")
         import tensorflow as tf
 
         if spec:
@@ -185,16 +182,14 @@ class BitSequenceTask(Task):
             return f"data.bits={new_info['bits']}: the model reads and writes {run_info['bits']}-bit vectors"
         return None
 
-    def loss(self, info):
+    def compile(self, info):
         import keras
 
-        return keras.losses.BinaryCrossentropy()
-
-    def weighted_metrics(self, info):
-        return [BitErrors()]  # counted on the answer's steps only: the weights mark them
+        # Bit errors are counted on the answer's steps only: the weights mark them.
+        return Compile(keras.losses.BinaryCrossentropy(), weighted_metrics=[BitErrors()])
 
     # -- results ----------------------------------------------------------------------------------
-    def evaluate(self, model, data: TaskData) -> dict:
+    def evaluate(self, model, data: TaskData, config) -> dict:
         inputs, targets, weights = data.extras["test"]
         outputs = model.predict(inputs, batch_size=64, verbose=0)
         errors = seq.bit_errors(outputs, targets, weights)
@@ -210,7 +205,7 @@ class BitSequenceTask(Task):
         data.extras["errors"] = errors
         return metrics
 
-    def plots(self, model, data: TaskData) -> dict:
+    def plots(self, model, data: TaskData, config) -> dict:
         from keras_recurrent.tasks.memory import plots
 
         inputs, targets, weights = data.extras["test"]
@@ -230,7 +225,7 @@ class BitSequenceTask(Task):
             figures["errors_by_size"] = plots.errors_by_size(sizes, errors, self.size_name, self.name)
         return figures
 
-    def export_inputs(self, info, model):
+    def export_inputs(self, model, info):
         import tensorflow as tf
 
         # The longest training sequence; the SavedModel and TFLite models take that many steps (pad at the end).

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam
 from keras_recurrent.tasks.pointer import problems
 from keras_recurrent.tasks.pointer.decoding import beam_search, greedy
 from keras_recurrent.tasks.pointer.models import PointerModel, build_pointer_network
@@ -91,9 +91,8 @@ class PointerTask(Task):
     all_before_stop: bool = True  # the answer is a permutation
     DataConfig = PointerData
     ModelConfig = PointerModel
-    models = {"pointer": build_pointer_network}
-    default_model = "pointer"
-    train_defaults = {"epochs": 30, "batch_size": 128, "learning_rate": 1e-3, "patience": 5}
+    models = ModelRegistry({"pointer": build_pointer_network}, default="pointer",
+                           train={"epochs": 30, "batch_size": 128, "learning_rate": 1e-3, "patience": 5})
     tunable = {
         "model.units": [64, 128, 256],
         "train.learning_rate": (3e-4, 3e-3, "log"),
@@ -110,11 +109,11 @@ class PointerTask(Task):
         """Metrics of decoded answers against the exact ones (plus baselines)."""
         raise NotImplementedError
 
-    def headline(self, instances, answers, truths) -> float:
+    def headline_score(self, instances, answers, truths) -> float:
         """The one number a plot by instance size shows."""
         raise NotImplementedError
 
-    headline_name: str = ""
+    headline: str = ""
 
     # -- data -------------------------------------------------------------------------------------
     def generate(self, count: int, config, seed: int):
@@ -131,14 +130,9 @@ class PointerTask(Task):
                 instances[i], answers[i] = p, np.asarray(a)
         return instances, answers
 
-    def load(self, spec, config, seed: int) -> TaskData:
-        return self._load(spec, config, seed, ("train", "validation", "test"))
-
-    def load_for_evaluation(self, spec, config, seed: int, run_info=None) -> TaskData:
-        # Evaluating at other sizes must not generate (and solve) a training set first.
-        return self._load(spec, config, seed, ("test",))
-
-    def _load(self, spec, config, seed: int, wanted) -> TaskData:
+    def load(self, spec, config, seed: int, run_info=None) -> TaskData:
+        # Evaluating a run (at other sizes, or for export) must not generate and solve a training set first.
+        wanted = ("test",) if run_info is not None else ("train", "validation", "test")
         import tensorflow as tf
 
         if spec:
@@ -168,16 +162,12 @@ class PointerTask(Task):
             return f"the run solves {run_info['problem']}, the data is {new_info['problem']}"
         return None  # the model reads any number of points
 
-    def loss(self, info):
-        import keras
-
-        return keras.losses.SparseCategoricalCrossentropy()
-
-    def weighted_metrics(self, info):
+    def compile(self, info):
         import keras
 
         # The share of decoding steps (stop included, padding not) whose target the teacher-forced model ranks first.
-        return [keras.metrics.SparseCategoricalAccuracy(name="step_accuracy")]
+        return Compile(keras.losses.SparseCategoricalCrossentropy(),
+                       weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="step_accuracy")])
 
     # -- decoding and results -------------------------------------------------------------------------
     def choose(self, instances):
@@ -190,8 +180,8 @@ class PointerTask(Task):
             return greedy(model, features, steps)
         return beam_search(model, features, steps, beam_width, choose=self.choose(instances)), None
 
-    def evaluate(self, model, data: TaskData) -> dict:
-        beam = data.config.model.beam_width if data.config is not None else 1
+    def evaluate(self, model, data: TaskData, config) -> dict:
+        beam = config.model.beam_width if config is not None else 1
         instances, truths = data.extras["instances"], data.extras["answers"]
         answers, _ = self.decode(model, data.extras["features"], instances, beam)
         data.extras["decoded"] = answers  # for the plots, which follow
@@ -199,17 +189,17 @@ class PointerTask(Task):
         metrics.update(self.score(instances, answers, truths))
         by_points = self.by_points(instances, answers, truths)
         if len(by_points) > 1:
-            metrics[f"{self.headline_name}_by_points"] = by_points
+            metrics[f"{self.headline}_by_points"] = by_points
         return metrics
 
     def by_points(self, instances, answers, truths) -> dict:
         """The headline metric for each instance size present."""
         sizes = np.array([len(p) for p in instances])
         groups = {int(n): np.flatnonzero(sizes == n) for n in np.unique(sizes)}
-        return {str(n): self.headline(*([items[i] for i in where] for items in (instances, answers, truths)))
+        return {str(n): self.headline_score(*([items[i] for i in where] for items in (instances, answers, truths)))
                 for n, where in groups.items()}
 
-    def plots(self, model, data: TaskData) -> dict:
+    def plots(self, model, data: TaskData, config) -> dict:
         from keras_recurrent.tasks.pointer import plots
 
         instances, truths, features = data.extras["instances"], data.extras["answers"], data.extras["features"]
@@ -223,7 +213,7 @@ class PointerTask(Task):
         }
         by_points = self.by_points(instances, answers, truths)
         if len(by_points) > 1:
-            figures["by_points"] = plots.by_points(by_points, self.headline_name, self.name)
+            figures["by_points"] = plots.by_points(by_points, self.headline, self.name)
         return figures
 
     def answer_figure(self, instances, answers, truths):
@@ -282,7 +272,7 @@ class PointerTask(Task):
         return " ".join(map(str, row["order"])) + "".join(f"\t{k}={v}" for k, v in row.items() if k != "order")
 
     # -- export -----------------------------------------------------------------------------------
-    def export_inputs(self, info, model):
+    def export_inputs(self, model, info):
         import tensorflow as tf
 
         return [tf.TensorSpec((info["positions"], info["features"]), tf.float32, name="points"),
@@ -295,7 +285,7 @@ class SortTask(PointerTask):
     data_sources = ("(none): generated numbers; set data.num_points (N or LOW-HIGH)",)
     dims = 1
     smallest = 2
-    headline_name = "exact_match"
+    headline = "exact_match"
 
     def solve(self, points, config):
         return list(problems.sort_order(points))
@@ -307,7 +297,7 @@ class SortTask(PointerTask):
         return {"exact_match": float(np.mean(exact)), "per_position_accuracy": float(np.mean(positions)),
                 "invalid_share": 1.0 - float(np.mean(valid))}
 
-    def headline(self, instances, answers, truths):
+    def headline_score(self, instances, answers, truths):
         return float(np.mean([np.array_equal(a, t) for a, t in zip(answers, truths)]))
 
     def answer_figure(self, instances, answers, truths):
@@ -322,7 +312,7 @@ class ConvexHullTask(PointerTask):
     data_sources = ("(none): generated points in the unit square; set data.num_points (N or LOW-HIGH)",)
     min_before_stop = 3
     all_before_stop = False
-    headline_name = "exact_match"
+    headline = "exact_match"
 
     def solve(self, points, config):
         return [problems.convex_hull(p) for p in points]
@@ -334,7 +324,7 @@ class ConvexHullTask(PointerTask):
         return {"exact_match": float(np.mean(exact)), "area_coverage": float(np.mean(coverage)),
                 "invalid_share": 1.0 - float(np.mean(valid))}
 
-    def headline(self, instances, answers, truths):
+    def headline_score(self, instances, answers, truths):
         return float(np.mean([np.array_equal(a, t) for a, t in zip(answers, truths)]))
 
     def prediction_row(self, points, answer):
@@ -351,7 +341,7 @@ class TSPTask(PointerTask):
     description = "Pointer network: travelling salesman tours of n cities (tour length, gap to optimal)"
     data_sources = (f"(none): generated cities in the unit square; exact tours by Held-Karp up to "
                     f"{problems.EXACT_TSP_LIMIT} cities (cached), best 2-opt beyond",)
-    headline_name = "optimality_gap_percent"
+    headline = "optimality_gap_percent"
     tunable = {**PointerTask.tunable, "model.beam_width": [1, 5]}
 
     def solve(self, points, config):
@@ -386,7 +376,7 @@ class TSPTask(PointerTask):
             },
         }
 
-    def headline(self, instances, answers, truths):
+    def headline_score(self, instances, answers, truths):
         lengths = [problems.tour_length(p, a) for p, a in zip(instances, answers)]
         reference = [problems.tour_length(p, t) for p, t in zip(instances, truths)]
         return float(100.0 * (np.mean(lengths) / np.mean(reference) - 1.0))

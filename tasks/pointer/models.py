@@ -31,7 +31,7 @@ class PointerModel:
     num_layers: int = hparam(1, help="stacked encoder layers", min=1)
     attention_units: int = hparam(0, help="hidden width of the pointer's additive score; 0 = units", min=0)
     dropout: float = hparam(0.0, help="dropout on the encoder's and decoder's inputs", min=0.0, max=0.9)
-    beam_width: int = hparam(1, help="decoding: 1 = greedy, more = beam search with this many hypotheses", min=1)
+    beam_width: int = hparam(1, help="decoding: 1 = greedy, more = beam search with this many hypotheses", min=1, at_use=True)
 
 
 def build_pointer_network(config: PointerModel, info: dict):

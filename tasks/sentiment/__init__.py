@@ -14,7 +14,7 @@ import numpy as np
 
 from keras_recurrent.layers import MaskedGlobalMaxPooling1D
 from keras_recurrent.tasks.bpe import BytePairSplit, learn_merges, subword_symbols
-from keras_recurrent.tasks.base import Task, TaskData, TextEndpoint, UserError, hparam
+from keras_recurrent.tasks.base import Compile, ModelRegistry, Schedule, Task, TaskData, TextEndpoint, UserError, hparam
 from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS, stacked_encoder
 from keras_recurrent.tasks.sentiment import data as sdata
 from keras_recurrent.tasks.sentiment.corpus import NEGATION
@@ -192,12 +192,12 @@ class SentimentTask(Task):
     )
     DataConfig = SentimentData
     ModelConfig = SentimentModel
-    models = {kind: build_classifier(kind) for kind in RECURRENT_ENCODERS}
-    default_model = "bigru"
     # Measured on the embedded corpus (seeds 1 and 2, see benchmarks/README.md): at Adam's 1e-3 with batch
     # 64 and last-state pooling the BiGRU sat at chance for 3-9 epochs; 3e-3, batch 32 and max-pooling
     # put it at 94% after epoch 2. Early stopping (patience 3, best epoch kept) guards the faster rate.
-    train_defaults = {"learning_rate": 3e-3, "batch_size": 32}
+    models = ModelRegistry({kind: build_classifier(kind) for kind in RECURRENT_ENCODERS}, default="bigru",
+                           train={"learning_rate": 3e-3, "batch_size": 32})
+    headline = "accuracy"
     tunable = {
         "model.units": [32, 64, 128],
         "model.embedding_dim": [32, 64, 128],
@@ -216,20 +216,15 @@ class SentimentTask(Task):
         "train.batch_size": 32,
     }
 
-    def load(self, spec, config: SentimentData, seed: int) -> TaskData:
-        return self._load(spec, config, seed)
-
-    def load_for_evaluation(self, spec, config: SentimentData, seed: int, run_info=None) -> TaskData:
-        # Another dataset is read through the run's own vocabulary and length, as the model was trained.
-        return self._load(spec, config, seed, run_info)
-
     def compatible_info(self, run_info, new_info):
         for key in ("vocabulary", "sequence_length", "labels", "tokens", "merges"):
             if run_info.get(key) != new_info.get(key):
                 return f"the data's {key} differs from the run's"
         return None
 
-    def _load(self, spec, config: SentimentData, seed: int, run_info=None) -> TaskData:
+    def load(self, spec, config: SentimentData, seed: int, run_info=None) -> TaskData:
+        # With a run's info, another dataset is read through the run's own vocabulary and length, as the
+        # model was trained.
         import keras
 
         source = sdata.read_source(spec, config, seed)
@@ -284,7 +279,11 @@ class SentimentTask(Task):
             extras={"train": train, "test": test, "ids": ids, "unlabeled": unlabeled},
         )
 
-    def pretrain(self, model, data: TaskData, config) -> dict | None:
+    def schedule(self, config):
+        return Schedule(pretrain=self._pretrain if config.model.pretrain_epochs else None)
+
+    def _pretrain(self, model, data: TaskData, config) -> dict | None:
+        """Language-model pretraining of the embedding and the encoder (`model.pretrain_epochs`)."""
         from keras_recurrent.tasks import pretraining
 
         settings = config.model
@@ -305,18 +304,15 @@ class SentimentTask(Task):
         record["unlabeled_texts"] = len(unlabeled)
         return record
 
-    def loss(self, info):
-        return "binary_crossentropy"
-
-    def metrics(self, info):
-        return ["accuracy"]
+    def compile(self, info):
+        return Compile("binary_crossentropy", ["accuracy"])
 
     def _test_predictions(self, model, data: TaskData):
         ids = np.stack([x for x, _ in data.test.as_numpy_iterator()])
         probabilities = model.predict(ids, batch_size=256, verbose=0)[:, 0]
         return np.asarray(data.extras["test"][1]), probabilities
 
-    def evaluate(self, model, data: TaskData) -> dict:
+    def evaluate(self, model, data: TaskData, config) -> dict:
         from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
         truth, probabilities = self._test_predictions(model, data)
@@ -334,7 +330,7 @@ class SentimentTask(Task):
             },
         }
 
-    def plots(self, model, data: TaskData) -> dict:
+    def plots(self, model, data: TaskData, config) -> dict:
         import matplotlib.pyplot as plt
         from sklearn.metrics import ConfusionMatrixDisplay
 
@@ -364,7 +360,11 @@ class SentimentTask(Task):
     def format_prediction(self, row: dict) -> str:
         return f"{row['label']:<9} {row['probability']:.3f}  {row['text']}"
 
-    def text_endpoint(self, model, info):
+    def endpoints(self, model, info):
+        return [self._text_endpoint(model, info)]
+
+    def _text_endpoint(self, model, info):
+        """Raw strings in (`serve_text`), the model's probabilities out."""
         vectorize = make_vectorizer(info)
         vectorize(np.asarray([""], dtype=object))  # built, so the export can track its vocabulary
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_recurrent.tasks import files
-from keras_recurrent.tasks.base import Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam
 from keras_recurrent.tasks.files import OutputFile
 from keras_recurrent.tasks.video import digits, sources
 from keras_recurrent.tasks.video.models import MODELS, VideoModel, rollout
@@ -50,22 +50,18 @@ class VideoTask(Task):
     )
     DataConfig = VideoData
     ModelConfig = VideoModel
-    models = MODELS
-    default_model = "convlstm"
-    train_defaults = {"epochs": 20, "batch_size": 16, "learning_rate": 1e-3, "patience": 4}
+    models = ModelRegistry(MODELS, default="convlstm",
+                           train={"epochs": 20, "batch_size": 16, "learning_rate": 1e-3, "patience": 4})
+    headline = "mse"
     quick = {"data.frame_size": 16, "data.digit_size": 8, "data.digits": 1, "data.input_frames": 3,
              "data.output_frames": 2, "data.num_examples": 32, "data.held_out": 8, "model.filters": 4,
              "model.num_layers": 1, "model.units": 8, "train.epochs": 1}
     tunable = {"model.filters": [16, 32, 64], "model.kernel_size": [3, 5], "train.learning_rate": (3e-4, 3e-3, "log")}
 
     # -- data -------------------------------------------------------------------------------------
-    def load(self, spec, config: VideoData, seed: int) -> TaskData:
-        return self._load(spec, config, seed, ("train", "validation", "test"))
-
-    def load_for_evaluation(self, spec, config: VideoData, seed: int, run_info=None) -> TaskData:
-        return self._load(spec, config, seed, ("test",))
-
-    def _load(self, spec, config: VideoData, seed: int, wanted) -> TaskData:
+    def load(self, spec, config: VideoData, seed: int, run_info=None) -> TaskData:
+        # Evaluating a run (a longer horizon, or for export) needs its test split alone.
+        wanted = ("test",) if run_info is not None else ("train", "validation", "test")
         import tensorflow as tf
 
         length = config.input_frames + config.output_frames
@@ -130,15 +126,11 @@ class VideoTask(Task):
             return f"data.input_frames={new_info['input_frames']}: the model reads {run_info['input_frames']} frames"
         return None  # more output frames: rolled out
 
-    def loss(self, info):
+    def compile(self, info):
         import keras
 
-        if info.get("loss") == "mse":
-            return keras.losses.MeanSquaredError()
-        return keras.losses.BinaryCrossentropy()
-
-    def metrics(self, info):
-        return ["mse"]
+        loss = keras.losses.MeanSquaredError() if info.get("loss") == "mse" else keras.losses.BinaryCrossentropy()
+        return Compile(loss, ["mse"])
 
     # -- results ----------------------------------------------------------------------------------
     def _predict_test(self, model, data: TaskData):
@@ -154,7 +146,7 @@ class VideoTask(Task):
                 kept = (inputs[:3], future[:3], predicted[:3])
         return model_scores, copy_scores, kept
 
-    def evaluate(self, model, data: TaskData) -> dict:
+    def evaluate(self, model, data: TaskData, config) -> dict:
         model_scores, copy_scores, kept = self._predict_test(model, data)
         if model_scores.count == 0:
             raise UserError("the test split holds no clip to evaluate")
@@ -166,7 +158,8 @@ class VideoTask(Task):
             "baselines": {"copy_last_frame": {**copy_scores.summary(), "by_frame": copy_scores.by_frame()}},
         }
 
-    def plots(self, model, data: TaskData) -> dict:
+    def plots(self, model, data: TaskData, config) -> dict:
+        """Strips and scores by frame (figures), and each kept clip as a moving picture (frames: a GIF)."""
         from keras_recurrent.tasks.video import plots
 
         inputs, future, predicted = data.extras["kept"]  # kept by evaluate, which the pipeline runs first
@@ -175,13 +168,8 @@ class VideoTask(Task):
             "frames": plots.strips(inputs, future, predicted, f"{title}: input, truth, prediction"),
             "scores_by_frame": plots.scores_by_frame(data.extras["scores"].by_frame(),
                                                      {"copy_last_frame": data.extras["copy"].by_frame()}, title),
+            **{f"clip_{i + 1}": plots.side_by_side(inputs[i], future[i], predicted[i]) for i in range(len(inputs))},
         }
-
-    def animations(self, model, data: TaskData) -> dict:
-        from keras_recurrent.tasks.video import plots
-
-        inputs, future, predicted = data.extras["kept"]
-        return {f"clip_{i + 1}": plots.side_by_side(inputs[i], future[i], predicted[i]) for i in range(len(inputs))}
 
     # -- predict ----------------------------------------------------------------------------------
     def predict_examples(self, info):
