@@ -97,8 +97,8 @@ def test_a_pretrained_run_records_its_pretraining_and_resumes_without_repeating_
     from keras_recurrent.tasks.sentiment import SentimentTask
 
     calls = []
-    original = SentimentTask.pretrain
-    monkeypatch.setattr(SentimentTask, "pretrain", lambda self, *a: calls.append(1) or original(self, *a))
+    original = SentimentTask._pretrain
+    monkeypatch.setattr(SentimentTask, "_pretrain", lambda self, *a: calls.append(1) or original(self, *a))
     target = str(tmp_path / "resumed")
     with pytest.raises(KeyboardInterrupt):
         pipelines.train("sentiment", run_dir=target, callbacks=[InterruptAfter(0)], **settings)

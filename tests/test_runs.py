@@ -152,7 +152,7 @@ def test_early_stopping_keeps_the_best_epoch(stopping_run):
 
     task, config, info, model = load_run(run.path)
     data = task.load(config.data_spec, config.data, config.train.seed)
-    loss = model.evaluate(task.batch(data.validation, config.train.batch_size), verbose=0)[0]
+    loss = model.evaluate(data.validation.batch(config.train.batch_size), verbose=0)[0]
     assert loss == pytest.approx(min(losses), abs=1e-5)
 
 
