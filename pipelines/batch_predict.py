@@ -5,7 +5,8 @@ so a file of a million lines runs in constant memory. Inputs:
 
 - a `.csv` / `.tsv` file with a header: the inputs are one column (`--column`, default `text` when there
   is one, else the first column);
-- any other file: one input a line (blank lines skipped).
+- any other file: one input a line; a blank line between inputs is refused (file and line named), so
+  output rows always match input lines; blank lines at the end are passed over.
 
 Outputs: `.csv` (a header from the task's prediction fields) or `.jsonl` (one JSON object a line),
 written to a temporary file and renamed when every input is done: an interrupted or failed run leaves
@@ -21,7 +22,8 @@ import sys
 from itertools import islice
 
 from keras_recurrent.pipelines import rundir
-from keras_recurrent.tasks import UserError
+from keras_recurrent.tasks import UserError, files
+from keras_recurrent.tasks.base import progress as show
 
 OUTPUT_FORMATS = (".csv", ".jsonl")
 
@@ -60,10 +62,8 @@ def read_inputs(path: str, column: str | None = None, encoding: str = "utf-8"):
 
 
 def _lines(path: str, encoding: str):
-    with open(path, encoding=encoding) as handle:
-        for line in handle:
-            if line.strip():
-                yield line.rstrip("\r\n")
+    for _, text in files.instance_lines(path, encoding):
+        yield text
 
 
 def predict_file(run: str, input_path: str, output_path: str | None = None, *, column: str | None = None,
@@ -135,11 +135,11 @@ def _write(loaded, plan, inputs, out, kind, batch_size, progress) -> int:
             yield from plan.write(task.predict(model, batch, info, config))
             count += len(batch)
             if progress:
-                print(f"\rpredicted {count:,} inputs", end="", file=sys.stderr, flush=True)
+                show(f"predicted {count:,} inputs")
 
     _write_rows(rows(), out, kind, task)
     if progress and count:
-        print(file=sys.stderr)
+        show(f"predicted {count:,} inputs", done=True)
     return count
 
 

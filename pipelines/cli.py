@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", help="run directory (default saved_models/TASK/MODEL-CONFIGHASH)")
     train.add_argument("--strategy", default="default", metavar="NAME",
                        help="default, mirrored (all GPUs; the CPU split in two without one) or multiworker (TF_CONFIG)")
-    train.add_argument("--quick", action="store_true", help="tiny data and one epoch: a smoke test in seconds")
+    train.add_argument("--quick", action="store_true", help="the task's tiny settings (small data, one or two epochs): "
+                       "a smoke test in seconds")
     train.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
     evaluate = verbs.add_parser("evaluate", help="evaluate a finished run on its test split, or on other data")
@@ -285,7 +286,8 @@ def main(argv=None) -> int:
             if args.quiet:
                 print(report["path"])
     except UserError as e:
-        print(f"recurrent: error: {e}", file=sys.stderr)
+        # One line, whatever a file put into the message (a column name holding a line break).
+        print(f"recurrent: error: {' '.join(str(e).splitlines())}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (`recurrent predict ... | head`): not an error; stop writing quietly.

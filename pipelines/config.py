@@ -241,5 +241,8 @@ def with_overrides(task: Task, base: RunConfig, pairs, origin: str) -> RunConfig
 
 
 def describe_fields(obj) -> list[tuple[str, object, str]]:
-    """(name, default, help) for each field of a hyperparameter section, for `recurrent tasks`."""
-    return [(f.name, getattr(obj, f.name), (f.metadata or {}).get("help", "")) for f in dataclasses.fields(obj)]
+    """(name, default, help) for each field of a hyperparameter section, for `recurrent tasks`; a help text's
+    `{name}` shows the section's own value of that setting."""
+    values = dataclasses.asdict(obj)
+    return [(f.name, getattr(obj, f.name), (f.metadata or {}).get("help", "").format(**values))
+            for f in dataclasses.fields(obj)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -165,7 +166,8 @@ def fit(the_task, resolved, data_set, net, path: str, *, backup_dir: str | None 
             epochs=epochs,
             callbacks=pipeline_callbacks + list(schedule.callbacks) + list(callbacks or ()),
             shuffle=False,  # epoch_shuffled already orders each epoch by (seed, epoch)
-            verbose=0 if quiet else 1,
+            # Keras's live bar (verbose 1) is ANSI colour and carriage returns: a terminal's; a log gets a line an epoch.
+            verbose=0 if quiet else (1 if sys.stdout.isatty() else 2),
         )
     except tf.errors.OpError as e:
         if dist.num_workers == 1:

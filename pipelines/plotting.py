@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from keras_recurrent.tasks.pictures import counting
+
 
 def learning_curves(history: list[dict], title: str):
     """One panel per metric (loss, accuracy, ...), training and validation curves together."""
@@ -15,9 +17,11 @@ def learning_curves(history: list[dict], title: str):
         if f"val_{metric}" in history[0]:
             ax.plot(epochs, [r.get(f"val_{metric}") for r in history], marker="o", label="validation")
         ax.set_xlabel("epoch")
+        counting(ax)
         ax.set_title(metric)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+

@@ -40,6 +40,7 @@ from keras_recurrent.pipelines import config as cfg
 from keras_recurrent.pipelines import rundir
 from keras_recurrent.pipelines.environment import quiet_tensorflow, seed_everything
 from keras_recurrent.tasks import UserError, get_task
+from keras_recurrent.tasks.pictures import counting
 
 quiet_tensorflow()
 
@@ -360,6 +361,7 @@ def trials_figure(rows: list[dict], space: dict, title: str):
     ax.plot(range(1, len(values) + 1), values, "o", label="trial")
     ax.plot(range(1, len(values) + 1), [min(values[: i + 1]) for i in range(len(values))], "-", label="best so far")
     ax.set_xlabel("trial")
+    counting(ax)
     ax.set_ylabel(OBJECTIVE)
     ax.legend(fontsize=8)
     for ax, key in zip(axes[0][1:], keys):

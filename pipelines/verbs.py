@@ -97,6 +97,7 @@ def train(
     path = rundir.run_path(config_dict, run_dir, root)
     if not dist.is_chief:
         return _train_worker(the_task, resolved, config_dict, path, quiet, callbacks, dist)
+    rundir.state_of(path)  # a directory that is no run is refused before the lock writes into it
     # The lock covers the whole run, from reading the directory's state to the last file written.
     with rundir.locked(path) as locked_path:
         return _train_locked(the_task, resolved, config_dict, locked_path, quiet, callbacks, dist)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam
+from keras_recurrent.tasks.pictures import counting
 
 BASELINE_MSE = 1.0 / 6.0
 
@@ -151,8 +152,9 @@ class AddingTask(Task):
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ax.semilogy(np.arange(1, len(reach) + 1), reach)
         ax.set_xlabel("input step")
+        counting(ax)
         ax.set_ylabel("|| d loss / d x_t ||")
-        ax.set_title(f"{model.name}: how far back the gradient reaches")
+        ax.set_title(f"adding / {config.model_name}: how far back the gradient reaches")
         ax.grid(alpha=0.3, which="both")
         fig.tight_layout()
         return {"gradient_reach": fig}

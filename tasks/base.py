@@ -68,10 +68,20 @@ def warn(message: str) -> None:
     print(f"recurrent: warning: {message}", file=sys.stderr)
 
 
+def progress(message: str, done: bool = False) -> None:
+    """A progress line on stderr: rewritten in place on a terminal; in a log (not a terminal) only the last,
+    so no carriage returns are written into files."""
+    if sys.stderr.isatty():
+        print(f"\r{message}", end="\n" if done else "", file=sys.stderr, flush=True)
+    elif done:
+        print(message, file=sys.stderr, flush=True)
+
+
 def hparam(default, *, help: str = "", min=None, max=None, choices=None, exclusive_min=False, at_use=False):
     """A dataclass field carrying the metadata `validate_section` checks and `recurrent tasks` shows.
 
-    `at_use`: the setting changes how a trained model is used (a decoder's beam width), not what it
+    `help` may name the section's other settings as `{name}`: `recurrent tasks` shows their values (a
+    learning rate's help names the task's optimizer). `at_use`: the setting changes how a trained model is used (a decoder's beam width), not what it
     learned, so `recurrent evaluate RUN --set` may change it after training.
     """
     return field(
@@ -113,7 +123,7 @@ class TrainConfig:
 
     epochs: int = hparam(10, help="passes over the training split", min=1)
     batch_size: int = hparam(64, help="examples per gradient step", min=1)
-    learning_rate: float = hparam(1e-3, help="Adam step size", min=0.0, exclusive_min=True)
+    learning_rate: float = hparam(1e-3, help="step size of the optimizer ({optimizer})", min=0.0, exclusive_min=True)
     clipnorm: float = hparam(
         1.0, help="clip each gradient to this global norm (the exploding-gradient remedy); 0 disables", min=0.0
     )

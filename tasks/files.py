@@ -114,6 +114,30 @@ def save_gif(frames, path: str, seconds_per_frame: float = 0.2) -> None:
                        duration=int(seconds_per_frame * 1000))
 
 
+def instance_lines(path: str, encoding: str = "utf-8"):
+    """Yield (line number, text) of a file of one input a line, streaming.
+
+    A blank line between inputs is refused (`UserError` naming the file and line): skipping it would
+    shift every later output off its input's line, and keeping it has no input to predict. Blank lines
+    at the end of the file (a trailing newline or two) are not inputs and are passed over.
+    """
+    from keras_recurrent.tasks.base import UserError
+
+    blank = None  # the first blank line since the last input
+    try:
+        with open(path, encoding=encoding) as handle:
+            for number, line in enumerate(handle, start=1):
+                text = line.rstrip("\r\n")
+                if not text.strip():
+                    blank = blank or number
+                    continue
+                if blank is not None:
+                    raise UserError(f"{path}, line {blank}: a blank line between inputs (one input a line; remove it)")
+                yield number, text
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not valid {encoding} (byte {e.start}); pass --encoding") from None
+
+
 @dataclass
 class OutputFile:
     """A file `Task.predict` wants written for one input, in place of a path in its row.
@@ -128,5 +152,5 @@ class OutputFile:
     write: Callable[[str], None]
 
 
-__all__ = ["OutputFile", "atomic_path", "directory_mode", "file_mode", "make_temporary_directory", "replace_dir",
+__all__ = ["OutputFile", "atomic_path", "instance_lines", "directory_mode", "file_mode", "make_temporary_directory", "replace_dir",
            "save_gif", "write_array", "write_json", "write_text"]

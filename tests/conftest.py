@@ -24,6 +24,17 @@ def pytest_collection_modifyitems(config, items):
 SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session")
+def quick_sentiment_run(tmp_path_factory) -> str:
+    """One finished quick sentiment run (the default model on the embedded corpus) for the tests that read,
+    predict with, evaluate or export a run: trained once a test worker. Tests must not change what it holds
+    (evaluating elsewhere and exporting write beside it, into evaluations/ and export/)."""
+    from keras_recurrent import pipelines
+
+    return pipelines.train("sentiment", quick=True, quiet=True,
+                           run_dir=str(tmp_path_factory.mktemp("quick-sentiment") / "run")).path
+
+
 @pytest.fixture
 def polarity_dir():
     path = SHARED_DATA / "rt_polarity"

@@ -11,9 +11,9 @@ from keras_recurrent.pipelines.batch_predict import predict_file, read_inputs
 from keras_recurrent.pipelines.cli import main
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return pipelines.train("sentiment", quick=True, quiet=True, run_dir=str(tmp_path_factory.mktemp("r") / "run")).path
+@pytest.fixture
+def run(quick_sentiment_run):
+    return quick_sentiment_run
 
 
 def test_a_text_file_to_csv_in_batches(run, tmp_path, capsys):

@@ -64,14 +64,10 @@ def test_tasks_listing(capsys):
     assert "train.clipnorm" in keys
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+@pytest.fixture
+def finished_run(quick_sentiment_run):
     """A finished run whose files must survive every bad command below untouched."""
-    from keras_recurrent import pipelines
-
-    path = str(tmp_path_factory.mktemp("runs") / "kept")
-    pipelines.train("sentiment", run_dir=path, quick=True, quiet=True)
-    return path
+    return quick_sentiment_run
 
 
 def snapshot(path):
@@ -104,7 +100,135 @@ BAD = [
     (["train", "sentiment", "--data", "{csv}", "--encoding", "klingon"], "data.encoding='klingon': unknown text encoding"),
     (["evaluate", "/no/such/run"], "no such run directory"),
     (["predict", "/no/such/run", "text"], "no such run directory"),
+    # The zoo: every task's readers and settings, and every verb's arguments (issue 27).
+    # forecasting
+    (["train", "forecasting", "--data", "{series_header_only}"], "no data rows (only a header)"),
+    (["train", "forecasting", "--data", "{series_one_row}"], "1 row(s), too few to infer the frequency"),
+    (["train", "forecasting", "--data", "{series_infinite}"], "row 3: column 'sales' is infinite"),
+    (["train", "forecasting", "--data", "{series_text}"], "row 2: column 'sales' is not numeric"),
+    (["train", "forecasting", "--data", "{series_duplicated}"], "row 3: duplicated time"),
+    (["train", "forecasting", "--data", "{series_backwards}"], "comes before the row above"),
+    (["train", "forecasting", "--data", "{series}", "--set", "data.time_column=when"], "data.time_column='when': not a column"),
+    (["train", "forecasting", "--data", "{series}", "--set", "data.targets=units"], "units"),
+    (["train", "forecasting", "--data", "generated:many"], "expected generated or generated:LENGTH"),
+    (["train", "forecasting", "--data", "{series_binary}"], "not a readable CSV"),
+    # sentiment
+    (["train", "sentiment", "--data", "{reviews_no_label}"], "no column 'label'"),
+    (["train", "sentiment", "--data", "{empty_dir}"], "directory layout not recognised"),
+    # babi
+    (["train", "babi", "--data", "{empty_dir}"], "no qa1_*_train.txt"),
+    (["train", "babi", "--data", "{babi_no_answer}"], "line 2: a question without its answer"),
+    (["train", "babi", "--data", "{babi_bad_fact}"], "supporting fact '9' is no sentence of this story"),
+    (["train", "babi", "--data", "{babi_two_sets}"], "holds 2 bAbI sets"),
+    (["train", "babi", "--data", "{babi_no_id}"], "expected 'ID text'"),
+    (["train", "babi", "--set", "data.tasks=25"], "bAbI tasks are numbered 1 to 20"),
+    # video
+    (["train", "video", "--data", "{empty_dir}"], "no .npy"),
+    (["train", "video", "--data", "{clips_two_sizes}"], "every clip needs the same size"),
+    (["train", "video", "--data", "{clips_broken}"], "not a readable NumPy file"),
+    (["train", "video", "--data", "tfds:mnist"], "not a video source"),
+    # captioning
+    (["train", "captioning", "--data", "tfds:mnist"], "mnist"),
+    (["train", "captioning", "--data", "{empty_dir}"], "no captions file"),
+    # language model
+    (["train", "language_model", "--data", "{text_empty}"], "the text is empty"),
+    (["train", "language_model", "--data", "{text_latin1}"], "pass --encoding"),
+    # generated-data tasks refuse a --data
+    (["train", "adding", "--data", "some.csv"], "generates its own data"),
+    (["train", "sort", "--data", "some.csv"], "generates its own instances"),
+    (["train", "copy", "--data", "some.csv"], "generates its own sequences"),
+    (["train", "tsp", "--set", "data.num_points=9-5"], "LOW must not exceed HIGH"),
+    (["train", "tsp", "--set", "data.num_points=2"], "need at least 3 points"),
+    (["train", "copy", "--set", "data.min_length=9", "--set", "data.max_length=3"], "exceeds data.max_length=3"),
+    # settings
+    (["train", "sentiment", "--set", "train.optimizer=lbfgs"], "train.optimizer='lbfgs': expected one of"),
+    (["train", "sentiment", "--set", "train.optimizer=rmsprop", "--set", "train.clip=spectral"], "train.clip=spectral"),
+    (["train", "sentiment", "--set", "train.learning_rate=0"], "must be greater than 0"),
+    (["train", "sentiment", "--strategy", "warp"], "--strategy 'warp': expected one of"),
+    (["train", "sentiment", "--run-dir", "{a_file}"], "exists and is not a directory"),
+    (["train", "sentiment", "--run-dir", "{empty_dir_with_file}"], "exists and is not a run directory"),
+    # tune
+    (["tune", "sentiment", "--tuner", "annealing"], "--tuner 'annealing': expected one of"),
+    (["tune", "sentiment", "--space", "model.colour=red"], "--space model.colour: not a hyperparameter"),
+    (["tune", "sentiment", "--space", "train.learning_rate=0:1:log"], "a log range needs a positive lower end"),
+    (["tune", "sentiment", "--prune", "mean"], "--prune 'mean': expected one of median"),
+    (["tune", "sentiment", "--tuner", "grid", "--space", "train.learning_rate=1e-3:1e-2"], "grid searches choices only"),
+    # predict, evaluate and export of a finished run
+    (["predict", "{run}"], "give inputs on the command line or --input FILE"),
+    (["predict", "{run}", "text", "--column", "review"], "--column goes with --input FILE"),
+    (["predict", "{run}", "--input", "{missing}"], "no such file"),
+    (["predict", "{run}", "--input", "{lines_with_blank}"], "line 2: a blank line between inputs"),
+    (["predict", "{run}", "--input", "{reviews_no_label}", "--column", "nope"], "--column nope: not a column"),
+    (["predict", "{run}", "--input", "{empty_lines}", "--output", "{kept_output}"], "no inputs found"),
+    (["predict", "{run}", "a film", "--output", "{a_file}"], "expected a .csv or .jsonl file"),
+    (["predict", "{run}", "a film", "--output-dir", "{a_file}"], "--output-dir"),
+    (["evaluate", "{run}", "--set", "model.units=3"], "only data settings"),
+    (["evaluate", "{run}", "--set", "data.colour=red"], "data.colour: unknown key"),
+    (["evaluate", "{empty_dir_with_file}"], "not a finished run"),
+    (["export", "{run}", "--format", "onnx"], "--format 'onnx': expected one of"),
+    (["export", "{run}", "--quantize", "dynamic"], "--quantize applies to --format tflite"),
+    (["export", "{run}", "--format", "tflite", "--quantize", "int4"], "--quantize 'int4': expected one of"),
 ]
+
+
+def _zoo_files(tmp_path) -> dict:
+    """The bad files of the zoo above (and one good series), named as the cases name them."""
+    import numpy as np
+
+    def write(name, content):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
+        return str(path)
+
+    def babi(folder, lines):
+        write(f"{folder}/qa1_x_train.txt", lines)
+        return write(f"{folder}/qa1_x_test.txt", lines)
+
+    good = "month,sales\n" + "".join(f"2020-{m:02d},{m}\n" for m in range(1, 13))
+    files = {
+        "series": write("series.csv", good),
+        "series_header_only": write("header.csv", "month,sales\n"),
+        "series_one_row": write("one.csv", "month,sales\n2020-01,3\n"),
+        "series_infinite": write("inf.csv", good.replace("2020-02,2", "2020-02,inf")),
+        "series_text": write("text.csv", good.replace("2020-01,1", "2020-01,lots")),
+        "series_duplicated": write("dup.csv", good.replace("2020-02", "2020-01")),
+        "series_backwards": write("back.csv", good.replace("2020-03", "2019-03")),
+        "series_binary": write("binary.csv", b"\x00\xff\xfe\x00garbage\x00"),
+        "reviews_no_label": write("no_label.csv", "text,stars\na fine film,5\n"),
+        "empty_dir": str(tmp_path / "nothing"),
+        "babi_no_answer": str(tmp_path / "babi1"),
+        "babi_bad_fact": str(tmp_path / "babi2"),
+        "babi_two_sets": str(tmp_path / "babi3"),
+        "babi_no_id": str(tmp_path / "babi4"),
+        "clips_two_sizes": str(tmp_path / "clips1"),
+        "clips_broken": str(tmp_path / "clips2"),
+        "text_empty": write("empty.txt", ""),
+        "text_latin1": write("latin1.txt", "caf\xe9 au lait\n".encode("latin-1")),
+        "a_file": write("a_file.txt", "mine\n"),
+        "empty_dir_with_file": str(tmp_path / "occupied"),
+        "missing": str(tmp_path / "missing.txt"),
+        "lines_with_blank": write("lines.txt", "a fine film\n\na dull film\n"),
+        "empty_lines": write("blank.txt", "\n\n"),
+        "kept_output": write("kept.csv", "earlier output\n"),
+    }
+    (tmp_path / "nothing").mkdir()
+    write("occupied/notes.txt", "mine\n")
+    babi("babi1", "1 Mary moved to the bathroom.\n2 Where is Mary?\n")
+    babi("babi2", "1 Mary moved to the bathroom.\n2 Where is Mary?\tbathroom\t9\n")
+    babi("babi3/en", "1 Mary moved to the bathroom.\n2 Where is Mary?\tbathroom\t1\n")
+    babi("babi3/en-10k", "1 Mary moved to the bathroom.\n2 Where is Mary?\tbathroom\t1\n")
+    babi("babi4", "Mary moved to the bathroom.\n")
+    (tmp_path / "clips1").mkdir()
+    np.save(tmp_path / "clips1" / "a.npy", np.zeros((6, 16, 16), np.uint8))
+    np.save(tmp_path / "clips1" / "b.npy", np.zeros((6, 8, 8), np.uint8))
+    write("clips2/a.npy", b"\x93NUMPY not really")
+    return {f"{{{k}}}": v for k, v in files.items()}
+
+
+def _tree(root) -> dict:
+    """Every file under `root` with its bytes: what a failed command must leave as it was."""
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("argv, message", BAD, ids=[" ".join(a) for a, _ in BAD])
@@ -115,14 +239,15 @@ def test_bad_input(argv, message, tmp_path, csv_file, cp1252_lines_dir, finished
     (tmp_path / "bad.json").write_text("{\"train\": {\"epochs\": 2,}}")
     fill = {"{csv}": csv_file, "{cp1252}": cp1252_lines_dir, "{run}": finished_run,
             "{empty_csv}": str(tmp_path / "empty.csv"), "{three_classes}": str(tmp_path / "three.csv"),
-            "{bad_config}": str(tmp_path / "bad.json")}
-    before = snapshot(finished_run)
+            "{bad_config}": str(tmp_path / "bad.json"), **_zoo_files(tmp_path)}
+    before, files_before = snapshot(finished_run), _tree(tmp_path)
     assert main([fill.get(a, a) for a in argv]) == 2
     out, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1, err
     assert message in err
     assert "Traceback" not in err
     assert snapshot(finished_run) == before
+    assert _tree(tmp_path) == files_before  # nothing the user had was changed or removed
     assert not os.path.exists(tmp_path / "saved_models")  # a failed command leaves no half run behind
 
 

@@ -92,11 +92,9 @@ def test_text_endpoint_takes_raw_strings(tmp_path):
     assert got.shape == (2, 1) and not np.allclose(got[0], got[1])
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    from keras_recurrent import pipelines
-
-    return pipelines.train("sentiment", quick=True, quiet=True, run_dir=str(tmp_path_factory.mktemp("r") / "run")).path
+@pytest.fixture
+def quick_run(quick_sentiment_run):
+    return quick_sentiment_run
 
 
 def test_export_through_the_command_line(quick_run, capsys):

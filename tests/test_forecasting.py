@@ -286,6 +286,16 @@ def test_quantile_run_reports_coverage_predicts_a_csv_and_refuses_short_history(
     assert main(["predict", run_dir, short, "--output", out]) == 2
     assert "5 rows of history, the model reads data.window=8" in capsys.readouterr().err
     assert open(out).read().splitlines() == lines  # the earlier forecast is untouched
+    # A history with an infinite value gave a forecast (train refused the same defect); a header alone, a
+    # traceback or a misleading line about the time column.
+    text = open(history).read().splitlines()
+    (tmp_path / "inf.csv").write_text("\n".join(text[:3] + [text[3].rsplit(",", 2)[0] + ",inf,1.0"] + text[4:]) + "\n")
+    (tmp_path / "header.csv").write_text(text[0] + "\n")
+    for bad, message in ((tmp_path / "inf.csv", "row 4: column 'sales' is infinite"), (tmp_path / "header.csv", "no data rows")):
+        assert main(["predict", run_dir, str(bad), "--output", out]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert open(out).read().splitlines() == lines
 
 
 def test_default_model_learns_a_seasonal_series_beyond_the_naive_forecasts(tmp_path):

@@ -345,7 +345,7 @@ def test_evaluate_refuses_data_the_model_cannot_read(runs, capsys):
 def test_predict_lines_and_files(runs, tmp_path, capsys):
     path = runs["tsp"].path
     instances = tmp_path / "cities.txt"
-    instances.write_text("0 0 1 0 1 1 0 1\n\n0.1 0.1 0.9 0.2 0.5 0.8 0.3 0.4\n")
+    instances.write_text("0 0 1 0 1 1 0 1\n0.1 0.1 0.9 0.2 0.5 0.8 0.3 0.4\n\n")  # trailing blank lines are no inputs
     out = tmp_path / "tours.jsonl"
     assert main(["predict", path, str(instances), "--output", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -364,13 +364,15 @@ BAD_LINES = [
     ("0 0 nan 0 1 1", "NaN"),
     ("0 0 1 1", "needs at least 3"),
     ("0 0 1 0 1 1 0 1 0.5 0.5 0.2 0.2", "trained on at most 5"),
+    ("0 0 1e308 0 1 1", "beyond the range of 32-bit floats"),
+    ("", "a blank line between inputs"),  # skipping it would shift every later output off its line
 ]
 
 
 @pytest.mark.parametrize("line,message", BAD_LINES, ids=[m for _, m in BAD_LINES])
 def test_bad_predict_lines_get_one_line_naming_the_line(runs, tmp_path, capsys, line, message):
     instances = tmp_path / "cities.txt"
-    instances.write_text("0 0 1 0 1 1\n" + line + "\n")
+    instances.write_text("0 0 1 0 1 1\n" + line + "\n0 0 1 0 1 1\n")
     out = tmp_path / "tours.csv"
     out.write_text("kept\n")
     assert main(["predict", runs["tsp"].path, str(instances), "--output", str(out)]) == 2

@@ -38,14 +38,14 @@ def test_tsv(tmp_path):
 
 
 def test_missing_column(task, csv_file):
-    with pytest.raises(UserError, match="no column 'text' \\(columns: review, sentiment\\)"):
+    with pytest.raises(UserError, match="no column 'text' \\(columns: 'review', 'sentiment'\\)"):
         task.load(csv_file, config(), seed=0)
 
 
 def test_three_classes(tmp_path):
     path = tmp_path / "r.csv"
     path.write_text("text,label\na,pos\nb,neg\nc,neutral\n")
-    with pytest.raises(UserError, match="label column 'label' has 3 classes \\(neg, neutral, pos\\)"):
+    with pytest.raises(UserError, match="label column 'label' has 3 classes \\('neg', 'neutral', 'pos'\\)"):
         sdata.read_table(str(path), "text", "label", "utf-8")
 
 

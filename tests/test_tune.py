@@ -9,7 +9,7 @@ import pytest
 
 from keras_recurrent import pipelines
 from keras_recurrent.pipelines.cli import main
-from keras_recurrent.tasks import UserError, get_task, model_families
+from keras_recurrent.tasks import UserError, get_task, task_names
 
 
 def _trials(directory):
@@ -17,13 +17,23 @@ def _trials(directory):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("task", model_families())
-def test_every_task_tunes_its_default_space(task, tmp_path):
-    # One trial a task: that every task's space builds and trains; several trials are the tests below.
-    summary = pipelines.tune(task, max_trials=1, quick=True, quiet=True, root=str(tmp_path))
+@pytest.mark.parametrize("task", task_names())
+def test_every_task_declares_a_valid_default_space(task):
+    # Every key names a setting of the task and every value passes its range check (what a trial would
+    # refuse one by one); a trial itself is the training procedure of a run (test_a_trial_trains_as...).
+    from keras_recurrent.pipelines import config as cfg
+    from keras_recurrent.pipelines.tuning import _typed_space
+
+    the_task = get_task(task)
+    typed = _typed_space(the_task, cfg.resolve_config(the_task, quick=True), dict(the_task.tunable))
+    assert set(typed) == set(the_task.tunable) and typed
+
+
+def test_a_default_space_sweep_writes_its_summary(tmp_path):
+    summary = pipelines.tune("adding", max_trials=1, quick=True, quiet=True, root=str(tmp_path))
     directory = os.path.dirname(summary["best_config"])
     assert summary["completed_trials"] == 1 and len(_trials(directory)) == 1
-    assert set(summary["best_values"]) == set(get_task(task).tunable)
+    assert set(summary["best_values"]) == set(get_task("adding").tunable)
     assert os.path.isfile(os.path.join(directory, "plots", "trials.png"))
     assert summary["best_value"] == min(float(r["val_loss"]) for r in _trials(directory))
 

@@ -280,7 +280,8 @@ class BabiTask(Task):
         for ax, story, question, weights, guess, truth in zip(axes[0], stories, questions, attention, predicted, answers):
             real = [i for i, s in enumerate(story) if s.any()][-12:]
             labels = [" ".join(vocabulary[w] for w in story[i] if w) or "(empty)" for i in real]
-            ax.imshow(weights[:, real].T, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+            image = ax.imshow(weights[:, real].T, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+            fig.colorbar(image, ax=ax, fraction=0.05, label="attention weight")
             ax.set_yticks(range(len(real)), labels, fontsize=7)
             ax.set_xticks(range(weights.shape[0]), [f"hop {k + 1}" for k in range(weights.shape[0])], fontsize=7)
             q = " ".join(vocabulary[w] for w in question if w)

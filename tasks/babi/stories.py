@@ -59,8 +59,15 @@ def parse(lines, task: int, where: str) -> list:
             parts = text.split("\t")
             if len(parts) < 2 or not parts[1].strip():
                 raise UserError(f"{where}, line {number}: a question needs 'question<TAB>answer<TAB>facts'")
-            facts = [ids[int(i)] for i in parts[2].split()] if len(parts) > 2 and parts[2].strip() else []
+            facts = []
+            for fact in (parts[2].split() if len(parts) > 2 else []):
+                if not fact.isdigit() or int(fact) not in ids:
+                    raise UserError(f"{where}, line {number}: supporting fact {fact!r} is no sentence of this story")
+                facts.append(ids[int(fact)])
             examples.append(Example(list(story), tokenize(parts[0]), parts[1].strip().lower(), facts, task))
+        elif text.rstrip().endswith("?"):
+            raise UserError(f"{where}, line {number}: a question without its answer (expected "
+                            f"'question<TAB>answer<TAB>facts')")
         else:
             ids[int(head)] = len(story)
             story.append(tokenize(text))
@@ -68,13 +75,17 @@ def parse(lines, task: int, where: str) -> list:
 
 
 def find_files(directory: str, task: int) -> tuple[str, str]:
-    """(train, test) paths of task `task` in `directory` (searched recursively; the 1k files preferred)."""
+    """(train, test) paths of task `task` in `directory` (searched recursively). A directory holding several
+    sets (`en/` and `en-10k/`) is refused with their folders named: which one is meant is the user's to say."""
     found = {}
     for split in ("train", "test"):
-        paths = sorted(glob.glob(os.path.join(directory, "**", f"qa{task}_*_{split}.txt"), recursive=True),
-                       key=lambda p: ("10k" in p, len(p)))
+        paths = sorted(glob.glob(os.path.join(directory, "**", f"qa{task}_*_{split}.txt"), recursive=True))
         if not paths:
             raise UserError(f"--data {directory}: no qa{task}_*_{split}.txt (the bAbI file names) in it")
+        if len(paths) > 1:
+            folders = ", ".join(os.path.relpath(os.path.dirname(p), directory) for p in paths)
+            raise UserError(f"--data {directory}: holds {len(paths)} bAbI sets with qa{task}_*_{split}.txt ({folders}); "
+                            f"point --data at one of them")
         found[split] = paths[0]
     return found["train"], found["test"]
 

@@ -203,7 +203,7 @@ class CaptioningTask(Task):
         shown = min(8, len(test.references))
         hypotheses = data.extras["hypotheses"]  # written by evaluate, which the pipeline runs first
         figures = {"captions": plots.caption_grid(test.images[:shown], hypotheses[:shown],
-                                                  [refs[0] for refs in test.references[:shown]], f"captioning / {model.name}")}
+                                                  [refs[0] for refs in test.references[:shown]], f"captioning / {config.model_name}")}
         ids, attention = decoding.greedy(model, test.images[:2])
         if attention is not None:
             words = [[data.info["vocabulary"][i] for i in row] + ["<end>"] for row in ids]

@@ -41,6 +41,7 @@ def attention_maps(images: np.ndarray, words: list[list[str]], attention: np.nda
     fig, axes = plt.subplots(len(images), longest, figsize=(1.6 * longest, 1.9 * len(images)), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
+    shown = None
     for row, (image, sentence, maps) in enumerate(zip(images, words, attention)):
         axes[row, 0].imshow(image)
         axes[row, 0].set_title("image", fontsize=8)
@@ -48,11 +49,14 @@ def attention_maps(images: np.ndarray, words: list[list[str]], attention: np.nda
             ax = axes[row, t + 1]
             weights = maps[t].reshape(side, side) if side * side == positions else maps[t][None, :]
             ax.imshow(image)
-            ax.imshow(weights, cmap="magma", alpha=0.6, extent=(0, image.shape[1], image.shape[0], 0),
-                      interpolation="bilinear", vmin=0.0, vmax=max(float(weights.max()), 1e-6))
+            # One scale for every map (0 to 1), so the colour bar reads the same across words.
+            shown = ax.imshow(weights, cmap="magma", alpha=0.6, extent=(0, image.shape[1], image.shape[0], 0),
+                              interpolation="bilinear", vmin=0.0, vmax=1.0)
             ax.set_title(word, fontsize=8)
     fig.suptitle("attention over the image for each word written (greedy decoding)", fontsize=9)
     fig.tight_layout()
+    if shown is not None:
+        fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.02, label="attention weight")
     return fig
 
 

@@ -33,9 +33,17 @@ def tokenize(text: str) -> list[str]:
 
 
 def to_rgb_array(image, image_size: int) -> np.ndarray:
-    """A PIL image in any mode (grey, palette, RGBA: converted, transparency over white) -> (size, size, 3) uint8."""
+    """A PIL image in any mode (grey, 16-bit grey, palette, CMYK, RGBA: converted, transparency over white)
+    -> (size, size, 3) uint8."""
     from PIL import Image
 
+    if image.mode.startswith("I") or image.mode == "F":
+        # 16-bit (and 32-bit) grey: PIL's convert clips every value above 255 to white; scale to 8 bits instead.
+        values = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise ValueError("non-finite pixel values")
+        top = 1.0 if image.mode == "F" and values.max() <= 1.0 else (65535.0 if values.max() <= 65535 else values.max())
+        image = Image.fromarray(np.clip(np.rint(values / top * 255.0), 0, 255).astype(np.uint8), "L")
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         ground = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -186,9 +186,9 @@ class ForecastingTask(Task):
         ev = self._evaluation(model, data)
         metrics = self.evaluate(model, data, config)
         return {
-            "forecast": plots.forecast_figure(data.extras["series"], ev, data.info, model.name),
-            "error_by_step": plots.error_by_step_figure(metrics, data.info, model.name),
-            "mase": plots.mase_figure(metrics, model.name),
+            "forecast": plots.forecast_figure(data.extras["series"], ev, data.info, config.model_name),
+            "error_by_step": plots.error_by_step_figure(metrics, data.info, config.model_name),
+            "mase": plots.mase_figure(metrics, config.model_name),
         }
 
     # -- prediction -------------------------------------------------------------------------------

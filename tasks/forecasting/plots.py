@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from keras_recurrent.tasks.pictures import counting
+
 
 def _time_axis(series):
     return series.times if not series.frequency.startswith("step=") else np.asarray(series.times)
@@ -29,7 +31,7 @@ def forecast_figure(series, ev: dict, info: dict, title: str):
     fig, axes = plt.subplots(len(names), 1, figsize=(10, 3.2 * len(names)), squeeze=False)
     for k, (ax, name) in enumerate(zip(axes[:, 0], names)):
         ax.plot(times[shown], series.values[shown, k], color="black", lw=1.2, label="actual")
-        ax.axvline(times[int(origins[0])], color="grey", ls=":", lw=1)
+        ax.axvline(times[int(origins[0])], color="grey", ls=":", lw=1, label="test part begins")
         ets = ev["baselines"].get("ets")
         for n, i in enumerate(picks):
             t = int(origins[i])
@@ -61,6 +63,7 @@ def error_by_step_figure(metrics: dict, info: dict, title: str):
         ax.plot(steps, scores["by_step"]["mase"], marker=".", lw=1, ls="--", label=name)
     ax.plot(steps, metrics["by_step"]["mase"], marker="o", lw=2.2, color="black", label=title)
     ax.set_xlabel("horizon step")
+    counting(ax)
     ax.set_ylabel("MASE")
     ax.set_title("error by horizon step (test part)")
     ax.grid(alpha=0.3)

@@ -154,10 +154,16 @@ def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_
         raise UserError(f"--data {path}: no such file")
     try:
         frame = pd.read_csv(path, sep=separator or None, engine="python", encoding=encoding)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-        raise UserError(f"--data {path}: not a readable CSV ({str(e).splitlines()[0]})") from None
+    except Exception as e:  # noqa: BLE001  the parser on damaged bytes raises more kinds than it documents
+        # (ParserError, UnicodeDecodeError, csv.Error from the separator sniffer, even IndexError: the fuzz tests)
+        reason = (str(e).splitlines() or [type(e).__name__])[0][:160]
+        raise UserError(f"--data {path}: not a readable CSV ({reason})") from None
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
+    if not columns:
+        raise UserError(f"{path}: no columns (a header row of a time column and targets is expected)")
+    if len(frame) == 0:
+        raise UserError(f"{path}: no data rows (only a header)")
     time_name = time_column or columns[0]
     if time_name not in columns:
         raise UserError(f"data.time_column={time_name!r}: not a column of {path}; it has {', '.join(columns)}")
@@ -172,6 +178,10 @@ def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_
         if bad.any():
             row = int(np.argmax(bad.to_numpy()))
             raise UserError(f"{path}, row {row + 2}: column {name!r} is not numeric ({values[name].iloc[row]!r})")
+        infinite = np.isinf(numbers.to_numpy(dtype="float64"))
+        if infinite.any():
+            row = int(np.argmax(infinite))
+            raise UserError(f"{path}, row {row + 2}: column {name!r} is infinite ({str(values[name].iloc[row])!r})")
         values = values.assign(**{name: numbers})
     time = frame[time_name]
     numeric_time = pd.to_numeric(time, errors="coerce")
@@ -222,6 +232,9 @@ def regularise(frame, is_dates: bool, frequency: str, where: str):
             raise UserError(f"{where}: time steps are not multiples of {step:g}; set data.frequency to the step")
         full = index[0] + step * np.arange(int(round(grid[-1])) + 1)
         return frame.reindex(pd.Index(full, name=frame.index.name), method="nearest", tolerance=step * 1e-6), f"step={step:g}"
+    if not frequency and len(frame.index) < 3:
+        raise UserError(f"{where}: {len(frame.index)} row(s), too few to infer the frequency of the time column; "
+                        f"give more rows or set data.frequency, for example MS, D or h")
     freq = frequency or _infer_frequency(frame.index)
     if not freq:
         raise UserError(f"{where}: cannot infer the frequency of the time column (gaps or irregular stamps); "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from keras_recurrent.tasks.pictures import counting
+
 
 def example(inputs, targets, outputs, weights, trace, problem: str):
     """Input, target and output over time (rows: channels); for an NTM also where its heads read and wrote."""
@@ -16,8 +18,9 @@ def example(inputs, targets, outputs, weights, trace, problem: str):
     fig, axes = plt.subplots(len(panels), 1, figsize=(0.12 * inputs.shape[0] + 3, 1.2 * len(panels) + 2.4),
                              squeeze=False, gridspec_kw={"height_ratios": [1, 1, 1, 2.5, 2.5][: len(panels)]})
     for ax, (title, image) in zip(axes[:, 0], panels):
-        ax.imshow(image, aspect="auto", cmap="gray_r" if "weighting" not in title else "magma", interpolation="nearest",
-                  vmin=0, vmax=1 if "weighting" not in title else max(float(image.max()), 1e-6))
+        shown = ax.imshow(image, aspect="auto", cmap="gray_r" if "weighting" not in title else "magma",
+                          interpolation="nearest", vmin=0, vmax=1 if "weighting" not in title else max(float(image.max()), 1e-6))
+        fig.colorbar(shown, ax=ax, fraction=0.03, pad=0.01)
         ax.set_ylabel(title, fontsize=8)
         ax.set_yticks([])
     axes[-1, 0].set_xlabel("time step")
@@ -35,6 +38,7 @@ def errors_by_size(sizes, errors, size_name: str, problem: str):
     fig, ax = plt.subplots(figsize=(5.0, 3.2))
     ax.plot(values, [errors[sizes == v].mean() for v in values], marker="o")
     ax.set_xlabel(size_name)
+    counting(ax)
     ax.set_ylabel("bit errors per sequence")
     ax.set_title(f"{problem}: errors by {size_name}")
     ax.grid(alpha=0.3)

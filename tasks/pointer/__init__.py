@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam
+from keras_recurrent.tasks import files
+from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam, progress
 from keras_recurrent.tasks.pointer import problems
 from keras_recurrent.tasks.pointer.decoding import beam_search, greedy
 from keras_recurrent.tasks.pointer.models import PointerModel, build_pointer_network
@@ -49,8 +49,8 @@ class PointerData:
     num_points: str = hparam("10", help="points an instance: N, or LOW-HIGH for sizes drawn uniformly per instance")
     num_examples: int = hparam(100000, help="training instances", min=1)
     held_out: int = hparam(1000, help="validation instances, and test instances", min=1)
-    cache_dir: str = hparam("", help="where exact TSP tours are cached; empty = $KERAS_RECURRENT_CACHE, "
-                                     "else ~/.cache/keras_recurrent")
+    cache_dir: str = hparam("", help="tsp only (sort and convex_hull solve without a cache): where exact tours "
+                                     "are cached; empty = $KERAS_RECURRENT_CACHE, else ~/.cache/keras_recurrent")
 
 
 def _cache_dir(config) -> str:
@@ -234,6 +234,8 @@ class PointerTask(Task):
             raise UserError(f"{where}: no numbers")
         if not all(np.isfinite(values)):
             raise UserError(f"{where}: NaN or infinite value")
+        if not np.isfinite(np.asarray(values, np.float32)).all():  # what the model reads
+            raise UserError(f"{where}: a value beyond the range of 32-bit floats (about 3.4e38)")
         if len(values) % self.dims:
             raise UserError(f"{where}: {len(values)} numbers is not a whole number of {self.dims}-D points")
         points = np.asarray(values, np.float32).reshape(-1, self.dims)
@@ -250,8 +252,7 @@ class PointerTask(Task):
         instances = []
         for number, text in enumerate(inputs, start=1):
             if os.path.isfile(text):
-                with open(text, encoding="utf-8") as handle:
-                    lines = [(i, line) for i, line in enumerate(handle, start=1) if line.strip()]
+                lines = list(files.instance_lines(text))
                 if not lines:
                     raise UserError(f"{text}: no instances (one a line expected)")
                 instances += [self.parse_instance(line, f"{text}, line {i}", info) for i, line in lines]
@@ -387,7 +388,8 @@ class TSPTask(PointerTask):
     def answer_figure(self, instances, answers, truths):
         from keras_recurrent.tasks.pointer import plots
 
-        return plots.polygons(instances, answers, truths, closed=True, title="tour: model (left) / optimal")
+        return plots.polygons(instances, answers, truths, closed=True, title="tsp: the model's tour (left), the optimal one (right)",
+                              length=problems.tour_length)
 
 
 def solve_tsp_cached(points: np.ndarray, cache_dir: str) -> np.ndarray:
@@ -408,10 +410,9 @@ def solve_tsp_cached(points: np.ndarray, cache_dir: str) -> np.ndarray:
     for start in range(0, len(points), chunk):
         tours.append(problems.held_karp(points[start:start + chunk]))
         if loud:
-            print(f"\rsolving {len(points):,} TSP instances of {points.shape[1]} cities exactly: "
-                  f"{min(start + chunk, len(points)):,}", end="", file=sys.stderr, flush=True)
-    if loud:
-        print(f" (cached in {cache_dir})", file=sys.stderr)
+            done = start + chunk >= len(points)
+            progress(f"solving {len(points):,} TSP instances of {points.shape[1]} cities exactly: "
+                     f"{min(start + chunk, len(points)):,}" + (f" (cached in {cache_dir})" if done else ""), done)
     tours = np.concatenate(tours) if tours else np.zeros(points.shape[:2], int)
     try:
         os.makedirs(cache_dir, exist_ok=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from keras_recurrent.tasks.pictures import counting
+
 
 def attention(points: np.ndarray, answer, probabilities: np.ndarray, problem: str):
     """The distribution each decoding step chose from: rows are steps, columns input positions."""
@@ -24,8 +26,10 @@ def attention(points: np.ndarray, answer, probabilities: np.ndarray, problem: st
     return fig
 
 
-def polygons(instances, answers, truths, closed: bool, title: str):
-    """Each instance twice: the model's polygon (left) and the exact one (right)."""
+def polygons(instances, answers, truths, closed: bool, title: str, length=None):
+    """Each instance twice: the model's polygon (left) and the exact one (right). With `length(points, order)`
+    (a tour's), each panel shows its length and each row the model's gap to the exact tour: a tour equal to
+    the optimal one but for its start or direction is optimal, not "differs"."""
     import matplotlib.pyplot as plt
 
     count = len(instances)
@@ -43,7 +47,13 @@ def polygons(instances, answers, truths, closed: bool, title: str):
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_aspect("equal")
-        mark = "exact" if np.array_equal(answer, truth) else "differs"
+        if length is not None and len(answer):
+            ours, best = length(points, answer), length(points, truth)
+            axes[row, 0].set_title(f"model: {ours:.3f}", fontsize=7)
+            axes[row, 1].set_title(f"optimal: {best:.3f}", fontsize=7)
+            mark = f"gap {100.0 * (ours / best - 1.0):+.1f}%"
+        else:
+            mark = "exact" if np.array_equal(answer, truth) else "differs"
         axes[row, 0].set_ylabel(mark, fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -74,6 +84,7 @@ def by_points(scores: dict, metric: str, problem: str):
     fig, ax = plt.subplots(figsize=(5.0, 3.2))
     ax.plot([int(n) for n in sizes], [scores[n] for n in sizes], marker="o")
     ax.set_xlabel("points an instance (n)")
+    counting(ax)
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title(f"{problem}: {metric.replace('_', ' ')} by n")
     ax.grid(alpha=0.3)

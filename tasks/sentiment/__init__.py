@@ -337,9 +337,9 @@ class SentimentTask(Task):
         truth, probabilities = self._test_predictions(model, data)
         fig, ax = plt.subplots(figsize=(4.5, 4))
         ConfusionMatrixDisplay.from_predictions(
-            truth, (probabilities >= 0.5).astype(int), display_labels=list(sdata.LABEL_NAMES), ax=ax, colorbar=False
+            truth, (probabilities >= 0.5).astype(int), display_labels=list(sdata.LABEL_NAMES), ax=ax, colorbar=True
         )
-        ax.set_title(f"{model.name}: test confusion matrix")
+        ax.set_title(f"sentiment / {config.model_name}: test confusion matrix")
         fig.tight_layout()
         return {"confusion_matrix": fig}
 

@@ -48,7 +48,7 @@ def normalise_labels(values: list, column: str) -> list[int]:
     """Map a two-class label column to 0 (negative) / 1 (positive)."""
     distinct = sorted({str(v).strip() for v in values})
     if len(distinct) > 2:
-        shown = ", ".join(distinct[:5]) + (", ..." if len(distinct) > 5 else "")
+        shown = ", ".join(map(repr, distinct[:5])) + (", ..." if len(distinct) > 5 else "")
         raise UserError(f"label column {column!r} has {len(distinct)} classes ({shown}); sentiment expects two")
     lowered = {d.lower() for d in distinct}
     if lowered <= _NEGATIVE_VALUES | _POSITIVE_VALUES and not (lowered <= _NEGATIVE_VALUES) and not (
@@ -70,7 +70,7 @@ def read_table(path: str, text_column: str, label_column: str, encoding: str):
     for column in (text_column, label_column):
         if column not in columns:
             raise UserError(
-                f"{path}: no column {column!r} (columns: {', '.join(columns) or 'none'}); "
+                f"{path}: no column {column!r} (columns: {', '.join(map(repr, columns)) or 'none'}); "
                 f"set data.text_column / data.label_column"
             )
     texts, labels = [], []

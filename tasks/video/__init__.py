@@ -163,7 +163,7 @@ class VideoTask(Task):
         from keras_recurrent.tasks.video import plots
 
         inputs, future, predicted = data.extras["kept"]  # kept by evaluate, which the pipeline runs first
-        title = f"video / {model.name}"
+        title = f"video / {config.model_name}"
         return {
             "frames": plots.strips(inputs, future, predicted, f"{title}: input, truth, prediction"),
             "scores_by_frame": plots.scores_by_frame(data.extras["scores"].by_frame(),

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from keras_recurrent.tasks import pictures
+from keras_recurrent.tasks.pictures import counting
+
 
 def _show(ax, frame):
     if frame.shape[-1] == 1:
@@ -31,7 +34,7 @@ def strips(inputs: np.ndarray, truth: np.ndarray, predicted: np.ndarray, title: 
                 else:
                     ax.axis("off")
             axes[3 * c + row, 0].set_ylabel(label, fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    pictures.title(fig, title)
     fig.tight_layout()
     return fig
 
@@ -48,6 +51,7 @@ def scores_by_frame(model: dict, baselines: dict, title: str):
         for name, values in baselines.items():
             ax.plot(steps, values[key], marker=".", linestyle="--", label=name.replace("_", " "))
         ax.set_xlabel("future frame")
+        counting(ax)
         ax.set_title(label, fontsize=9)
     axes[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)

@@ -68,8 +68,10 @@ def read_clip(path: str, channels: int | None = None) -> list[np.ndarray]:
                 if not arrays.files:
                     raise UserError(f"{path}: holds no arrays")
                 return [as_frames(arrays[name], f"{path}[{name}]") for name in arrays.files]
-    except (ValueError, OSError) as e:
-        raise UserError(f"{path}: not a readable NumPy file ({' '.join(str(e).split())[:120]})") from None
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001  a damaged header reaches NumPy's literal parser: SyntaxError, TokenError...
+        raise UserError(f"{path}: not a readable NumPy file ({' '.join(str(e).split())[:120] or type(e).__name__})") from None
     raise UserError(f"{path}: expected one of {', '.join(EXTENSIONS)}")
 
 
