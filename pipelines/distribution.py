@@ -20,6 +20,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from keras_recurrent.pipelines import compat
 from keras_recurrent.tasks import UserError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -92,7 +93,7 @@ def _mirrored() -> Distribution:
         _split_cpu(CPU_REPLICAS)
         devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     strategy = tf.distribute.MirroredStrategy(devices)
-    _patch_keras_trainer()
+    compat.patch_keras_trainer_for_strategies()
     return Distribution("mirrored", strategy, replicas=strategy.num_replicas_in_sync, devices=devices)
 
 
@@ -113,70 +114,6 @@ def _multiworker() -> Distribution:
     if kind != "worker" or not 0 <= index < len(workers):
         raise UserError(f"TF_CONFIG: task must be a worker with an index below {len(workers)}, got {kind} {index}")
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    _patch_keras_trainer()
+    compat.patch_keras_trainer_for_strategies()
     return Distribution("multiworker", strategy, worker_index=index, num_workers=len(workers),
                         replicas=strategy.num_replicas_in_sync, devices=list(workers))
-
-
-_PATCHED = False
-
-
-def _patch_keras_trainer() -> None:
-    """Work around the two places Keras 3's TensorFlow trainer breaks under tf.distribute strategies
-    (keras-team/keras#20585, still open; seen with Keras 3.15 and TensorFlow 2.21).
-
-    1. `TensorFlowTrainer._maybe_symbolic_build` (run by `fit`, `evaluate` and `predict`) takes the first
-       batch of the distributed dataset and calls `strategy.reduce("MEAN", batch, axis=None)` on the
-       whole (inputs, targets) structure, only to learn its shapes. The multi-worker strategy's
-       `reduce` cannot take a nested structure ("ValueError: Attempt to convert a value
-       (PerReplica:{...}) with an unsupported type"), and MirroredStrategy fails whenever that batch
-       does not split evenly across replicas ("Inputs to operation AddN ... must have the same size
-       and shape. Input 0: [13,12,2] != input 1: [12,12,2]": 25 validation examples on 2 replicas).
-       The fix hands it this worker's first local replica of the batch instead (shapes are all it needs).
-    2. `reduce_per_replica` (how `fit` turns per-replica logs into one number) calls
-       `strategy.reduce("MEAN", v, axis=0)` for every value under a multi-worker strategy, which fails
-       for the scalar loss and metrics: "Invalid reduction dimension 0 for input with 0 dimensions".
-       The fix reduces scalars with `axis=None` (the mean across replicas) and keeps axis 0 otherwise.
-
-    Both are private Keras functions, replaced only in a process that asked for a strategy; the second
-    replacement changes nothing outside multi-worker runs.
-    """
-    global _PATCHED
-    if _PATCHED:
-        return
-    import tensorflow as tf
-    from keras.src import tree
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    symbolic_build = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
-
-    def local_values(strategy, structure):
-        return tree.map_structure(
-            lambda v: strategy.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues) else v,
-            structure,
-        )
-
-    def maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if self._distribute_strategy is None or iterator is None:
-            return symbolic_build(self, iterator, data_batch)
-        for _, _, it in iterator:
-            return symbolic_build(self, None, local_values(self.distribute_strategy, next(it)))
-        return symbolic_build(self, None, data_batch)
-
-    reduce_per_replica = tf_trainer.reduce_per_replica
-
-    def reduce_logs(values, strategy, reduction):
-        if not (tf_trainer._collective_all_reduce_multi_worker(strategy) and reduction in ("auto", "mean")):
-            return reduce_per_replica(values, strategy, reduction)
-
-        def one(v):
-            if not isinstance(v, tf.distribute.DistributedValues):
-                return v
-            rank = strategy.experimental_local_results(v)[0].shape.rank
-            return strategy.reduce("MEAN", v, axis=None if rank == 0 else 0)
-
-        return tree.map_structure(one, values)
-
-    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
-    tf_trainer.reduce_per_replica = reduce_logs
-    _PATCHED = True

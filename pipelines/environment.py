@@ -53,14 +53,9 @@ def seed_everything(seed: int, xla: bool = False) -> None:
 
 def deterministic_kernels(on: bool) -> None:
     """TensorFlow's op determinism on or off (process-wide, so set by every run for itself)."""
-    # The public API only turns it on; `disable_op_determinism` sits beside it in the same module, where
-    # Keras itself reads the flag (`is_op_determinism_enabled`) to decide whether XLA is allowed.
-    from tensorflow.python.framework import config as tf_config
+    from keras_recurrent.pipelines import compat
 
-    if on:
-        tf_config.enable_op_determinism()
-    else:
-        tf_config.disable_op_determinism()
+    compat.op_determinism(on)
 
 
 def environment_record(seed: int) -> dict:

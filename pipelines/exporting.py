@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from keras_recurrent.pipelines import rundir
+from keras_recurrent.pipelines import compat, rundir
 from keras_recurrent.pipelines.environment import seed_everything, stderr_silenced
 from keras_recurrent.tasks import UserError
 
@@ -324,7 +324,7 @@ def _convert(model, fixed, work, quantize, calibration, stepper=None) -> bytes:
 
 
 def _builtin_ops(runner, what: str) -> list[str]:
-    ops = sorted({op["op_name"] for op in runner._get_ops_details()})
+    ops = compat.tflite_op_names(runner)
     foreign = [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
     if foreign:
         raise UserError(f"{what}: the TFLite model needs non-builtin ops ({', '.join(foreign)})")

@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from keras_recurrent.pipelines import distribution, rundir
+from keras_recurrent.pipelines import compat, distribution, rundir
 from keras_recurrent.pipelines.environment import seed_everything
 from keras_recurrent.tasks import UserError
 
@@ -158,7 +158,7 @@ def fit(the_task, resolved, data_set, net, path: str, *, backup_dir: str | None 
             rundir.write_json(os.path.join(path, "pretraining.json"), record)
             if not quiet:
                 print(f"pretrained: {record.get('objective', 'self-supervised')}, loss {record['loss'][-1]}", flush=True)
-    build_before_tracing(net, train_ds.element_spec)
+    compat.build_before_tracing(net, train_ds.element_spec)
     try:
         net.fit(
             train_ds.prefetch(tf.data.AUTOTUNE),
@@ -181,19 +181,5 @@ def fit(the_task, resolved, data_set, net, path: str, *, backup_dir: str | None 
     return Fit(seconds, seeder.first_epoch or 0, best.best_epoch if best is not None else None,
                best is not None and best.restore, read_history(history_path))
 
-
-def build_before_tracing(net, element_spec) -> None:
-    """Create the optimizer's and the compiled metrics' variables before `fit` traces its train step.
-
-    Without a strategy, Keras's TensorFlow trainer defers them to the first traced step, and a
-    `tf.function` that creates variables is traced twice: a second full trace of the step, about a
-    quarter of a short run. Keras builds the same variables itself when a strategy is set; the values
-    (zeros) and the random streams are the same either way, so the run's numbers do not change.
-    """
-    import keras
-
-    if keras.backend.backend() != "tensorflow" or getattr(net, "_distribute_strategy", None) is not None:
-        return  # the JAX trainer, and the TensorFlow one under a strategy, build these before the first step
-    net._symbolic_build(data_batch=element_spec)  # shapes and dtypes are all it reads
 
 
