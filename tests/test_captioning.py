@@ -49,38 +49,6 @@ def test_scenes_are_deterministic_and_hold_the_unseen_pairs_out_of_training():
     assert {c for c, _ in seen} == set(scenes.COLOURS) and {k for _, k in seen} == set(scenes.KINDS)
 
 
-def test_additive_attention_matches_the_equations_and_masks_keys():
-    import keras
-
-    from keras_recurrent.layers import AdditiveAttention
-
-    rng = np.random.default_rng(0)
-    keys, queries = rng.normal(size=(2, 6, 5)).astype("f"), rng.normal(size=(2, 3, 4)).astype("f")
-    layer = AdditiveAttention(7)
-    layer([keys, queries])
-    w1, w2, v = (np.asarray(w) for w in (layer.score.key_kernel, layer.score.query_kernel, layer.score.score_vector))
-    u = np.tanh((keys @ w1)[:, None] + (queries @ w2)[:, :, None]) @ v           # (batch, steps, positions)
-    mask = np.ones((2, 6), bool)
-    mask[1, 4:] = False
-    u_masked = np.where(mask[:, None], u, -np.inf)
-    alpha = np.exp(u_masked - u_masked.max(-1, keepdims=True))
-    alpha /= alpha.sum(-1, keepdims=True)
-    context, weights = layer([keys, queries], mask=[mask, None])
-    np.testing.assert_allclose(weights, alpha, atol=1e-5)
-    np.testing.assert_allclose(context, alpha @ keys, atol=1e-5)
-    assert np.all(np.asarray(weights)[1, :, 4:] == 0)
-    # Saved and loaded inside a model: same outputs.
-    k_in, q_in = keras.Input((6, 5)), keras.Input((3, 4))
-    model = keras.Model([k_in, q_in], AdditiveAttention(7, name="attention")([k_in, q_in]))
-    _randomised(model)
-    clone = keras.Model.from_config(model.get_config())
-    clone.set_weights(model.get_weights())
-    for a, b in zip(model.predict([keys, queries], verbose=0), clone.predict([keys, queries], verbose=0)):
-        np.testing.assert_allclose(a, b, atol=1e-6)
-    with pytest.raises(ValueError, match="units must be positive"):
-        AdditiveAttention(0)
-
-
 @pytest.mark.parametrize("decoder,attention", [("lstm", True), ("lstm", False), ("gru", True), ("sru", True)])
 def test_the_model_is_causal_so_decoding_can_read_one_step_at_a_time(decoder, attention):
     info = _info()
