@@ -78,31 +78,6 @@ def test_pointer_attention_matches_the_masked_softmax(min_before_stop, all_befor
     assert got[0, 3, 3] == 0.0 and got[0, 3, 1] == 0.0  # chosen earlier: exactly zero
 
 
-def test_pointer_attention_round_trips_and_passes_gradients(tmp_path):
-    import keras
-    import tensorflow as tf
-
-    rng = np.random.default_rng(2)
-    model = get_task("convex_hull").models.build("pointer", _quick_config("convex_hull").model, _info("convex_hull"))
-    for w in model.weights:
-        w.assign(rng.normal(0, 0.3, w.shape).astype("f"))
-    features = encode_points([rng.random((5, 2)), rng.random((4, 2))], 6)
-    previous = np.array([[0, 2, 4, 1, 0, 0], [0, 3, 1, 2, 0, 0]], np.int32)
-    path = str(tmp_path / "pointer.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(loaded.predict([features, previous], verbose=0),
-                               model.predict([features, previous], verbose=0), atol=1e-6)
-    pointer = model.get_layer("pointer")
-    assert pointer.get_config()["min_before_stop"] == 3 and not pointer.get_config()["all_before_stop"]
-    targets = np.array([[2, 4, 1, 0, 0, 0], [3, 1, 2, 0, 0, 0]])
-    with tf.GradientTape() as tape:
-        probs = model([features, previous])
-        loss = keras.losses.sparse_categorical_crossentropy(targets, probs)
-    grads = tape.gradient(loss, pointer.trainable_weights)
-    assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
-
-
 def test_select_positions_gathers_rows():
     sequence = np.arange(24.0).reshape(2, 4, 3)
     indices = np.array([[3, 0, 0], [1, 1, 2]])
