@@ -42,6 +42,8 @@ def attention_maps(images: np.ndarray, words: list[list[str]], attention: np.nda
     for ax in axes.ravel():
         ax.axis("off")
     shown = None
+    top = max(float(np.max([maps[: len(sentence)].max() for sentence, maps in zip(words, attention) if len(sentence)]
+                           or [0.0])), 1e-6)
     for row, (image, sentence, maps) in enumerate(zip(images, words, attention)):
         axes[row, 0].imshow(image)
         axes[row, 0].set_title("image", fontsize=8)
@@ -49,14 +51,16 @@ def attention_maps(images: np.ndarray, words: list[list[str]], attention: np.nda
             ax = axes[row, t + 1]
             weights = maps[t].reshape(side, side) if side * side == positions else maps[t][None, :]
             ax.imshow(image)
-            # One scale for every map (0 to 1), so the colour bar reads the same across words.
+            # One scale for every map of the figure (0 to the largest weight shown), so the colour bar reads
+            # the same across words; a fixed 0-1 scale would leave 64 weights of about 1/64 all black.
             shown = ax.imshow(weights, cmap="magma", alpha=0.6, extent=(0, image.shape[1], image.shape[0], 0),
-                              interpolation="bilinear", vmin=0.0, vmax=1.0)
+                              interpolation="bilinear", vmin=0.0, vmax=top)
             ax.set_title(word, fontsize=8)
     fig.suptitle("attention over the image for each word written (greedy decoding)", fontsize=9)
     fig.tight_layout()
     if shown is not None:
-        fig.colorbar(shown, ax=axes.ravel().tolist(), fraction=0.02, label="attention weight")
+        fig.subplots_adjust(right=0.965)
+        fig.colorbar(shown, cax=fig.add_axes([0.975, 0.15, 0.006, 0.7]), label="attention weight")
     return fig
 
 
