@@ -180,7 +180,7 @@ class _TableModel:
     def __init__(self, table, positions):
         self.table, self.positions = table, positions
 
-    def predict(self, inputs, batch_size=None, verbose=0):
+    def predict_on_batch(self, inputs):
         _, previous = inputs
         out = np.zeros((*previous.shape, self.positions))
         for row, step in itertools.product(range(previous.shape[0]), range(previous.shape[1])):

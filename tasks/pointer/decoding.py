@@ -16,7 +16,10 @@ from keras_recurrent.tasks.beam import extend
 
 
 def _step_probabilities(model, features, previous, step, batch_size):
-    return model.predict([features, previous], batch_size=batch_size, verbose=0)[:, step]
+    # predict_on_batch, a chunk at a time: `predict` builds a dataset and an epoch iterator on every call,
+    # which cost more than the step itself here (a decoding calls it once a step).
+    return np.concatenate([np.asarray(model.predict_on_batch([features[i: i + batch_size], previous[i: i + batch_size]]))[:, step]
+                           for i in range(0, len(features), batch_size)])
 
 
 def greedy(model, features: np.ndarray, steps: int, batch_size: int = 512):
