@@ -308,9 +308,14 @@ class SentimentTask(Task):
         return Compile("binary_crossentropy", ["accuracy"])
 
     def _test_predictions(self, model, data: TaskData):
+        """(labels, probabilities) of the test split, computed once a model (evaluate, then plots)."""
+        cached = data.extras.get("test_predictions")
+        if cached is not None and cached[0] is model:
+            return cached[1]
         ids = np.stack([x for x, _ in data.test.as_numpy_iterator()])
         probabilities = model.predict(ids, batch_size=256, verbose=0)[:, 0]
-        return np.asarray(data.extras["test"][1]), probabilities
+        data.extras["test_predictions"] = (model, (np.asarray(data.extras["test"][1]), probabilities))
+        return data.extras["test_predictions"][1]
 
     def evaluate(self, model, data: TaskData, config) -> dict:
         from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
