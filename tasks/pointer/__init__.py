@@ -234,7 +234,9 @@ class PointerTask(Task):
             raise UserError(f"{where}: no numbers")
         if not all(np.isfinite(values)):
             raise UserError(f"{where}: NaN or infinite value")
-        if not np.isfinite(np.asarray(values, np.float32)).all():  # what the model reads
+        with np.errstate(over="ignore"):  # the cast is the check: a value beyond float32 becomes inf
+            narrowed = np.asarray(values, np.float32)
+        if not np.isfinite(narrowed).all():  # what the model reads
             raise UserError(f"{where}: a value beyond the range of 32-bit floats (about 3.4e38)")
         if len(values) % self.dims:
             raise UserError(f"{where}: {len(values)} numbers is not a whole number of {self.dims}-D points")
