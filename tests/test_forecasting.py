@@ -282,6 +282,14 @@ def test_quantile_run_reports_coverage_predicts_a_csv_and_refuses_short_history(
         sales, low, high = map(float, line.split(",")[1:4])
         assert np.isfinite([sales, low, high]).all()
 
+    # --input: a file of inputs, one a line (a history file's path, or inline values), like every task's.
+    listing = tmp_path / "histories.txt"
+    listing.write_text(f"{history}\n{history}\n")
+    listed = str(tmp_path / "listed.csv")
+    assert main(["predict", run_dir, "--input", str(listing), "--output", listed]) == 0
+    assert open(listed).read().splitlines() == lines + lines[1:]  # a forecast a listed history
+    capsys.readouterr()
+
     short = _monthly_csv(tmp_path / "short.csv", months=5)
     assert main(["predict", run_dir, short, "--output", out]) == 2
     assert "5 rows of history, the model reads data.window=8" in capsys.readouterr().err
