@@ -219,6 +219,12 @@ def test_quick_run_scores_beside_its_baselines_and_draws(run):
     assert info["vocabulary"][:4] == ["<pad>", "<unk>", "<start>", "<end>"] and "circle" in info["vocabulary"]
     assert len(info["held_out_pairs"]) == len(scenes.HELD_OUT)
     assert {"captions.png", "attention.png", "learning_curves.png"} <= set(os.listdir(os.path.join(run.path, "plots")))
+    # No caption longer than data.max_length (the decoder's last step is for <end>).
+    longest = info["max_length"]
+    assert m["mean_length"] <= longest and m["greedy"]["mean_length"] <= longest
+    task, config, _, model = verbs.load_run(run.path)
+    images = np.stack([scenes.scene(0, "test", i, info["image_size"], 2)[0] for i in range(4)])
+    assert all(len(words) <= longest for words in task.caption(model, images, info, 1) + task.caption(model, images, info, 3))
 
 
 def test_predict_captions_image_files_of_any_mode(run, tmp_path, capsys):

@@ -165,9 +165,11 @@ class CaptioningTask(Task):
 
     # -- results ----------------------------------------------------------------------------------
     def caption(self, model, images, info, beam_width: int) -> list[list[str]]:
-        vocabulary = info["vocabulary"]
+        """Captions of at most `data.max_length` words: the decoder has one step more, for the <end> that
+        follows a longest caption, and a caption that never ends is cut there (it wrote 13 words at 12)."""
+        vocabulary, longest = info["vocabulary"], info["max_length"]
         ids = decoding.beam_search(model, images, beam_width)
-        return [[vocabulary[i] for i in row] for row in ids]
+        return [[vocabulary[i] for i in row[:longest]] for row in ids]
 
     def evaluate(self, model, data: TaskData, config) -> dict:
         from keras_recurrent.tasks.captioning import metrics as m
