@@ -30,7 +30,8 @@ def test_quick_train_evaluate_predict(tmp_path, csv_file, capsys):
     assert trained.stdout.strip() == run and trained.stderr == ""
     assert main(["evaluate", run]) == 0
     evaluated = capsys.readouterr().out
-    assert "accuracy=" in evaluated and "baseline[bag_of_words_logreg]=" in evaluated
+    assert evaluated.startswith("accuracy=") and "baseline[bag_of_words_logreg]=" in evaluated
+    assert "train_seconds" not in evaluated and "epochs_trained" not in evaluated  # evaluation facts only
     assert main(["predict", run, "a fine and good film", "a dull and bad film", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["text"] for r in rows] == ["a fine and good film", "a dull and bad film"]
@@ -261,3 +262,11 @@ def test_ctrl_c_exits_130_with_how_to_resume(monkeypatch, capsys):
     assert main(["train", "sentiment", "--quick"]) == 130
     err = capsys.readouterr().err
     assert "interrupted; run the same command again to resume" in err and "Traceback" not in err
+
+
+def test_logs_get_plain_lines_not_a_terminal_bar(tmp_path, capsys):
+    # Standard output and error are not terminals here (captured), as in a redirected log: Keras's live bar
+    # (ANSI colours, carriage returns) gives way to a line an epoch.
+    assert main(["train", "adding", "--quick", "--epochs", "2", "--run-dir", str(tmp_path / "run")]) == 0
+    out, err = capsys.readouterr()
+    assert "Epoch 2/2" in out and "\x1b[" not in out + err and "\r" not in out + err

@@ -63,6 +63,8 @@ def test_copy_runs_scores_and_evaluates_longer_sequences(runs):
     metrics = run.metrics
     assert set(metrics["bit_errors_by_length"]) == {"1", "2", "3", "4"}
     assert metrics["baselines"]["chance"]["bit_errors_per_sequence"] > 0
+    line = verbs.summary_line(metrics, get_task("copy").headline)
+    assert line.startswith("bit_errors_per_sequence=") and "baseline[chance]=" in line  # showed no baseline before
     assert {"example.png", "errors_by_size.png", "learning_curves.png"} <= set(os.listdir(os.path.join(run.path, "plots")))
     # The learning curve's metric counts the answer's steps only: it equals the errors on the validation
     # split recomputed from the saved model.

@@ -115,6 +115,9 @@ def run(tmp_path_factory):
 
 def test_quick_run_scores_plots_and_animates(run):
     m = run.metrics
+    # The summary line leads with the task's headline and names its baseline (it showed none before).
+    line = verbs.summary_line(m, get_task("video").headline)
+    assert line.startswith("mse=") and "baseline[copy_last_frame]=" in line
     assert m["test_clips"] == 8 and set(m["by_frame"]) == {"mse", "psnr", "ssim", "cross_entropy"}
     assert len(m["by_frame"]["mse"]) == 2 and m["mse"] == pytest.approx(np.mean(m["by_frame"]["mse"]))
     assert m["cross_entropy_per_sequence"] == pytest.approx(sum(m["by_frame"]["cross_entropy"]))
