@@ -5,7 +5,7 @@ import json
 import pytest
 
 from keras_recurrent.pipelines.config import coerce, config_from_dict, resolve_config, with_overrides
-from keras_recurrent.tasks import UserError, get_task
+from keras_recurrent.tasks import UserError, get_task, task_names
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +166,19 @@ def test_spectral_clipping_with_an_optimizer_without_it_is_one_line():
     config = resolve_config(get_task("babi"), overrides=["train.optimizer=rmsprop"])
     with pytest.raises(UserError, match="train.clip=spectral: supported with train.optimizer=sgd or adam, not rmsprop"):
         make_optimizer(config.train)
+
+
+@pytest.mark.parametrize("task_name", task_names())
+def test_optimizer_help_names_each_tasks_own_optimizer(task_name):
+    # bAbI trains with SGD, yet `recurrent tasks` called its learning rate "Adam step size".
+    from keras_recurrent.pipelines.config import default_config, describe_fields
+
+    task = get_task(task_name)
+    for model in task.models:
+        train = default_config(task, model).train
+        helps = {name: text for name, _, text in describe_fields(train)}
+        assert f"({train.optimizer})" in helps["learning_rate"], (task_name, model, helps["learning_rate"])
+        others = {"adam", "adamw", "rmsprop", "sgd"} - {train.optimizer}
+        for name, text in helps.items():
+            named = {o for o in others if f" {o} " in f" {text.replace('(', ' ').replace(')', ' ')} "}
+            assert not named or "only" in text or name == "optimizer" or name == "clip", (task_name, name, text)
