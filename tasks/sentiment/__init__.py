@@ -344,7 +344,7 @@ class SentimentTask(Task):
         ConfusionMatrixDisplay.from_predictions(
             truth, (probabilities >= 0.5).astype(int), display_labels=list(sdata.LABEL_NAMES), ax=ax, colorbar=True
         )
-        ax.set_title(f"sentiment / {config.model_name}: test confusion matrix")
+        ax.set_title(f"sentiment / {config.model_name}\ntest confusion matrix", fontsize=10)
         fig.tight_layout()
         return {"confusion_matrix": fig}
 
