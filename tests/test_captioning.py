@@ -158,7 +158,7 @@ def test_flickr_layout_reads_splits_and_counts_what_it_leaves_out(tmp_path, caps
 
 
 @pytest.mark.parametrize("content,message", [
-    ("image,text\na.jpg,hello\n", "a CSV with columns image,caption (found columns image, text)"),
+    ("image,text\na.jpg,hello\n", "a CSV with columns image,caption (found columns 'image', 'text')"),
     ("a.jpg#0 no tab here\n", "IMAGE#N<TAB>CAPTION lines or a CSV"),
     ("zzz.jpg#0\ta caption\n", "none of the 1 images named in the captions file is in the folder"),
     ("a.jpg#0\t   \n", "no captions found"),

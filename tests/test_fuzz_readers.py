@@ -228,3 +228,72 @@ def test_instance_lines(data):
         return lines
 
     _total(read, data, ".txt")
+
+
+# -- video: GIF clips ------------------------------------------------------------------------------------
+def _gif() -> bytes:
+    from PIL import Image
+
+    frames = [Image.fromarray((np.arange(36).reshape(6, 6) * (t + 1) % 255).astype(np.uint8)) for t in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], loop=0)
+    return buffer.getvalue()
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300), _mutated(_gif())))
+def test_video_clip_gif(data):
+    _total(_read_clip, data, ".gif")
+
+
+# -- captioning: the captions file ---------------------------------------------------------------------
+CAPTIONS = b"a.jpg#0\ta red circle\na.jpg#1\ta small red circle\nb.jpg#0\ta blue square\n"
+
+
+def _read_captions(path):
+    from keras_recurrent.tasks.captioning import sources
+
+    captions = sources.read_captions_file(path)
+    assert captions and all(isinstance(c, str) and c.strip() for cs in captions.values() for c in cs)
+    return captions
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300), _mutated(CAPTIONS), _mutated(b"image,caption\na.jpg,a red circle\n")))
+def test_captions_file(data):
+    _total(_read_captions, data, ".txt")
+
+
+# -- sentiment: the *.pos / *.neg layout -----------------------------------------------------------------
+@FUZZ
+@given(st.one_of(st.binary(max_size=300), _mutated(b"a fine film\na good cast\n")))
+def test_sentiment_line_files(data):
+    from keras_recurrent.tasks.sentiment import data as sdata
+
+    folder = tempfile.mkdtemp()
+    try:
+        with open(os.path.join(folder, "reviews.pos"), "wb") as f:
+            f.write(data)
+        try:
+            texts, labels = sdata.read_line_files(folder, "utf-8")
+            assert len(texts) == len(labels) and all(t.strip() for t in texts)
+        except UserError as e:
+            assert "\n" not in str(e)
+    finally:
+        for name in os.listdir(folder):
+            os.remove(os.path.join(folder, name))
+        os.rmdir(folder)
+
+
+# -- forecasting: a history given inline ('v1;v2;...') ----------------------------------------------------
+@FUZZ
+@given(st.one_of(st.text(max_size=80), st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=12).map(
+    lambda values: ";".join(map(str, values)))))
+def test_forecasting_inline_history(text):
+    from keras_recurrent.tasks.forecasting import _parse_inline
+
+    try:
+        values = _parse_inline(text, {"targets": ["sales"], "features": []})
+        _finite(values)
+    except UserError as e:
+        assert "\n" not in str(e)

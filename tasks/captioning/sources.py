@@ -102,13 +102,16 @@ def read_captions_file(path: str, encoding: str = "utf-8") -> dict[str, list[str
             key, caption = line.split("\t", 1)
             rows.append((key.rsplit("#", 1)[0].strip(), caption))
     else:
-        reader = csv.DictReader(io.StringIO(text))
-        columns = [c.strip().lower() for c in reader.fieldnames or []]
-        if "image" not in columns or "caption" not in columns:
-            raise UserError(f"{path}: expected IMAGE#N<TAB>CAPTION lines or a CSV with columns image,caption "
-                            f"(found columns {', '.join(columns) or 'none'})")
-        rows = [(r["image"].strip(), r["caption"] or "") for r in
-                ({k.strip().lower(): v for k, v in row.items()} for row in reader)]
+        try:
+            reader = csv.DictReader(io.StringIO(text))
+            columns = [c.strip().lower() for c in reader.fieldnames or []]
+            if "image" not in columns or "caption" not in columns:
+                raise UserError(f"{path}: expected IMAGE#N<TAB>CAPTION lines or a CSV with columns image,caption "
+                                f"(found columns {', '.join(map(repr, columns)) or 'none'})")
+            rows = [((r["image"] or "").strip(), r["caption"] or "") for r in
+                    ({(k or "").strip().lower(): v for k, v in row.items()} for row in reader)]
+        except csv.Error as e:  # a stray carriage return or NUL byte (the fuzz tests)
+            raise UserError(f"{path}: not a readable CSV ({e})") from None
     for name, caption in rows:
         if not tokenize(caption):
             empty += 1

@@ -52,6 +52,8 @@ def read_gif(path: str, channels: int | None = None) -> np.ndarray:
             frames = [np.asarray(frame.convert(mode)) for frame in ImageSequence.Iterator(image)]
     except Exception as e:  # PIL raises several kinds for a damaged file (UnidentifiedImageError, OSError, EOFError...)
         raise UserError(f"{path}: not a readable GIF ({type(e).__name__})") from None
+    if len({frame.shape for frame in frames}) > 1:  # a damaged GIF can give frames of several sizes (the fuzz tests)
+        raise UserError(f"{path}: frames of different sizes ({', '.join(sorted({'x'.join(map(str, f.shape[:2])) for f in frames}))})")
     return as_frames(np.stack(frames), path)
 
 
