@@ -24,7 +24,7 @@ import json
 import sys
 
 from keras_recurrent.pipelines.environment import quiet_tensorflow, stderr_silenced
-from keras_recurrent.tasks import UserError, task_names
+from keras_recurrent.tasks import UserError, check_task_name
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -222,8 +222,8 @@ def main(argv=None) -> int:
 
     try:
         # A mistyped task is answered before TensorFlow's seconds of importing.
-        if getattr(args, "task", None) is not None and args.task not in task_names():
-            raise UserError(f"unknown task {args.task!r}; known tasks: {', '.join(task_names())}")
+        if getattr(args, "task", None) is not None:
+            check_task_name(args.task)
         with stderr_silenced():
             import tensorflow  # noqa: F401  (its import-time log lines would precede our one-line errors)
 

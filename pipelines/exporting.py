@@ -395,9 +395,8 @@ def _export_tflite(task, model, info, inputs, export_dir, quantize, calibration)
     _, fixed = _input_specs(task, model, info)
     os.makedirs(export_dir, exist_ok=True)
     suffix = "" if quantize == "none" else f"-{quantize}"
-    _, stepper, endpoints = split_endpoints(task, model, info)
-    if quantize == "int8":  # full-integer conversion covers the model alone
-        stepper, endpoints = None, []
+    # Full-integer conversion covers the model alone: its endpoints are not even built.
+    _, stepper, endpoints = split_endpoints(task, model, info) if quantize != "int8" else (None, None, [])
     with tempfile.TemporaryDirectory(prefix=".tmp-tflite-", dir=export_dir) as work:
         content = _convert(model, fixed, os.path.join(work, "full"), quantize, calibration)
         step_content = None if stepper is None else _convert(model, None, os.path.join(work, "step"), quantize, None, stepper)

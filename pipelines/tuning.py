@@ -38,7 +38,7 @@ import os
 
 from keras_recurrent.pipelines import config as cfg
 from keras_recurrent.pipelines import rundir
-from keras_recurrent.pipelines.environment import quiet_tensorflow, seed_everything
+from keras_recurrent.pipelines.environment import quiet_tensorflow
 from keras_recurrent.tasks import UserError, get_task
 from keras_recurrent.tasks.pictures import counting
 

@@ -47,13 +47,18 @@ def model_families() -> list[str]:
     return names
 
 
-def get_task(name: str) -> Task:
-    """Return an instance of the task called `name`, or raise `UserError` naming the known ones."""
+def check_task_name(name: str) -> None:
+    """Raise `UserError` naming the known tasks unless `name` is one; imports no task module (cheap)."""
     if name not in _TASK_MODULES:
         raise UserError(f"unknown task {name!r}; known tasks: {', '.join(_TASK_MODULES)}")
+
+
+def get_task(name: str) -> Task:
+    """Return an instance of the task called `name`, or raise `UserError` naming the known ones."""
+    check_task_name(name)
     module_name, class_name = _TASK_MODULES[name].split(":")
     return getattr(importlib.import_module(module_name), class_name)()
 
 
 __all__ = ["Compile", "Endpoint", "ModelRegistry", "Schedule", "Task", "TaskData", "TextEndpoint", "TrainConfig", "UserError",
-           "get_task", "model_families", "task_names"]
+           "check_task_name", "get_task", "model_families", "task_names"]

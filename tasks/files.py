@@ -41,11 +41,6 @@ def file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
-def directory_mode() -> int:
-    """The mode `os.makedirs` gives a new directory: 0777 less the umask (0755 under umask 022)."""
-    return 0o777 & ~current_umask()
-
-
 @contextlib.contextmanager
 def atomic_path(path: str, suffix: str = ""):
     """Yield a temporary path beside `path`, mode as `open()` would give; rename it onto `path` if the block succeeds."""
@@ -62,13 +57,6 @@ def atomic_path(path: str, suffix: str = ""):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def make_temporary_directory(parent: str, prefix: str) -> str:
-    """`tempfile.mkdtemp` (mode 0700) given the mode `os.makedirs` would give, for a tree renamed into place."""
-    path = tempfile.mkdtemp(prefix=prefix, dir=parent)
-    os.chmod(path, directory_mode())
-    return path
 
 
 def replace_dir(tmp: str, final: str) -> None:
@@ -152,5 +140,5 @@ class OutputFile:
     write: Callable[[str], None]
 
 
-__all__ = ["OutputFile", "atomic_path", "instance_lines", "directory_mode", "file_mode", "make_temporary_directory", "replace_dir",
+__all__ = ["OutputFile", "atomic_path", "instance_lines", "file_mode", "replace_dir",
            "save_gif", "write_array", "write_json", "write_text"]

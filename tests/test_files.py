@@ -34,8 +34,8 @@ def test_every_writer_gives_the_mode_open_would(umask, tmp_path, mask, expected_
         f.write("x")
     for name in ("a.txt", "b.json", "c.npy", "d.gif", "plain.txt"):
         assert mode(tmp_path / name) == expected_file, name
-    made = files.make_temporary_directory(str(tmp_path), ".tmp-")
-    assert mode(made) == expected_dir
+    files.write_text(str(tmp_path / "made" / "e.txt"), "x")  # a folder the writer makes on the way
+    assert mode(tmp_path / "made") == expected_dir and mode(tmp_path / "made" / "e.txt") == expected_file
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
