@@ -158,7 +158,8 @@ def _train_worker(the_task, resolved, config_dict, path, quiet, callbacks, dist)
 
 
 def _evaluate_and_plot(the_task, net, data_set, path, history, config) -> dict:
-    """The task's metrics; its pictures saved under `path/plots/` (a Figure as PNG, frames as GIF)."""
+    """The task's metrics; its pictures saved under `path/plots/` (a Figure as PNG, frames as GIF), its
+    tables in `path` (a DataFrame as CSV)."""
     from keras_recurrent.pipelines.plotting import learning_curves
 
     metrics = the_task.evaluate(net, data_set, config)
@@ -168,6 +169,8 @@ def _evaluate_and_plot(the_task, net, data_set, path, history, config) -> dict:
     for name, picture in pictures.items():
         if hasattr(picture, "savefig"):
             rundir.save_figure(picture, os.path.join(path, "plots", f"{name}.png"))
+        elif hasattr(picture, "to_csv"):  # a table (pandas DataFrame): beside metrics.json, as CSV
+            rundir.files.write_text(os.path.join(path, f"{name}.csv"), picture.to_csv(index=False))
         else:  # (time, rows, columns, channels) frames: a moving picture
             rundir.save_gif(picture, os.path.join(path, "plots", f"{name}.gif"))
     return metrics

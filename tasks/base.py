@@ -267,7 +267,8 @@ class Task(ABC):
         """JSON-able test metrics of the trained `model`, baselines included; `config` is the run's RunConfig."""
 
     def plots(self, model, data: TaskData, config) -> dict:
-        """`{name: matplotlib Figure, or frames (time, rows, columns, channels) in [0, 1]}`; called after `evaluate`."""
+        """`{name: matplotlib Figure, frames (time, rows, columns, channels) in [0, 1], or a pandas DataFrame
+        (a table, saved as NAME.csv in the run)}`; called after `evaluate`."""
         return {}
 
     @abstractmethod

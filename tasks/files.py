@@ -81,6 +81,13 @@ def write_json(path: str, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def cache_directory(explicit: str = "") -> str:
+    """Where work that can be redone is kept between runs (exact TSP tours, classical forecasts): the
+    given folder, else $KERAS_RECURRENT_CACHE, else ~/.cache/keras_recurrent."""
+    return explicit or os.environ.get("KERAS_RECURRENT_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "keras_recurrent")
+
+
 def write_array(path: str, array) -> None:
     import numpy as np
 
@@ -140,5 +147,5 @@ class OutputFile:
     write: Callable[[str], None]
 
 
-__all__ = ["OutputFile", "atomic_path", "instance_lines", "file_mode", "replace_dir",
+__all__ = ["OutputFile", "atomic_path", "cache_directory", "instance_lines", "file_mode", "replace_dir",
            "save_gif", "write_array", "write_json", "write_text"]

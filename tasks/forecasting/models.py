@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import keras
 from keras import ops
 
-from keras_recurrent.tasks.base import hparam
+from keras_recurrent.tasks.base import UserError, hparam
 from keras_recurrent.tasks.encoders import stacked_encoder
 
 
@@ -48,8 +48,6 @@ class ForecastingModel:
 
 
 def parse_quantiles(text: str) -> list[float]:
-    from keras_recurrent.tasks.base import UserError
-
     try:
         levels = sorted(float(q) for q in text.split(",") if q.strip())
     except ValueError:
@@ -107,7 +105,11 @@ class PinballLoss(keras.losses.Loss):
 
 
 def loss_for(info: dict):
-    """The training loss of a model built for `info`: pinball with quantiles, else squared error."""
+    """The training loss of a model built for `info`: pinball with quantiles, else squared error; for a
+    collection, pinball or absolute error with each window's scale in the sample weights (an absolute error
+    is what sMAPE and MASE score)."""
+    if info.get("collection"):
+        return PinballLoss(info["quantiles"]) if info.get("quantiles") else keras.losses.MeanAbsoluteError()
     if info.get("quantiles"):
         return PinballLoss(info["quantiles"], _scale(info))
     return ScaledMSE(_scale(info))
@@ -166,16 +168,45 @@ def _in_original_units(body, info, config: ForecastingModel, name: str, relative
     return keras.Model(window, unscale(forecast), name=name)
 
 
+def _scaled_per_window(body, info, name: str):
+    """Wrap `body(scaled window) -> scaled forecast` into a model of a collection's global windows.
+
+    The window's channels are the (seasonally adjusted) value, whether it was observed, and the subset
+    one-hot (`global_windows`). Each window is read relative to its last value and in units of its mean
+    absolute observed value, computed here, so one model serves series of any level (DeepAR's scaling,
+    Salinas et al. 2020, made relative as `model.relative` does for one series); the forecast is mapped
+    back with the same two numbers, and an exported model needs nothing around it but the adjustment.
+    """
+    window = keras.Input((info["window"], info["channels"]), name="window")
+    value, seen, rest = window[:, :, :1], window[:, :, 1:2], window[:, :, 2:]
+    scale = ops.sum(ops.abs(value) * seen, axis=1, keepdims=True) / ops.maximum(
+        ops.sum(seen, axis=1, keepdims=True), 1.0) + 1e-8  # (batch, 1, 1)
+    last = value[:, -1:, :]  # a window always ends at an observed point; padding is on the left
+    scaled = (value - last) / scale * seen
+    forecast = body(ops.concatenate([scaled, seen, rest], axis=-1))
+    if info.get("quantiles"):
+        last, scale = ops.expand_dims(last, -1), ops.expand_dims(scale, -1)
+    return keras.Model(window, last + scale * forecast, name=name)
+
+
+def _wrap(body, info, config: ForecastingModel, name: str, relative: bool):
+    """The model around a body: per-window scaling for a collection, the training scaler for one series."""
+    if info.get("collection"):
+        return _scaled_per_window(body, info, name)
+    return _in_original_units(body, info, config, name, relative)
+
+
 def build_direct(kind: str):
     def build(config: ForecastingModel, info: dict):
         info["quantiles"] = parse_quantiles(config.quantiles)
         k, q = _outputs_per_step(info)
         if config.decoding == "autoregressive":
             if info.get("features"):
-                from keras_recurrent.tasks.base import UserError
-
                 raise UserError("model.decoding=autoregressive would need the features' future values; with "
                                 "data.features use decoding=direct or the seq2seq model")
+            if info.get("collection"):
+                raise UserError("model.decoding=autoregressive reads one series' standardised values; a "
+                                "collection's windows carry padding and subset channels: use decoding=direct")
             return _in_original_units(_rollout(kind, config, info), info, config,
                                       f"forecast_{kind}_autoregressive", relative=False)
 
@@ -183,7 +214,7 @@ def build_direct(kind: str):
             flat = keras.layers.Dense(info["horizon"] * k * q, name="horizon")(_encoder(kind, config, x))
             return _shape_head(flat, info, info["horizon"])
 
-        return _in_original_units(body, info, config, f"forecast_{kind}", relative=config.relative)
+        return _wrap(body, info, config, f"forecast_{kind}", relative=config.relative)
 
     build.__doc__ = f"{kind} encoder over the window, the horizon from a dense layer (or rolled out: decoding)."
     return build
@@ -227,7 +258,7 @@ def build_seq2seq(config: ForecastingModel, info: dict):
         flat = keras.layers.Dense(k * q, name="step_readout")(decoded)  # (batch, horizon, k * q)
         return _shape_head(flat, info, info["horizon"])
 
-    return _in_original_units(body, info, config, "forecast_seq2seq", relative=config.relative)
+    return _wrap(body, info, config, "forecast_seq2seq", relative=config.relative)
 
 
 MODELS = {kind: build_direct(kind) for kind in ("lstm", "gru", "bilstm", "mogrifier", "sru", "srupp", "ntm")}

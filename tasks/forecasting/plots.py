@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_recurrent.tasks.pictures import counting
+from keras_recurrent.tasks.pictures import title as picture_title
 
 
 def _time_axis(series):
@@ -85,5 +86,64 @@ def mase_figure(metrics: dict, title: str):
         ax.text(entries[n], y, f" {entries[n]:.3f}", va="center", fontsize=8)
     ax.axvline(1.0, color="grey", ls=":", lw=1)
     ax.set_xlabel("test MASE (lower is better; 1 = in-sample seasonal naive)")
+    fig.tight_layout()
+    return fig
+
+
+def collection_figure(ev: dict, data, title: str, count: int = 12):
+    """A grid of sample series of a collection (evenly spaced picks, so every subset shows): the end of
+    the training part, the test part, the model's forecast (its interval when it has quantiles) and
+    Theta's. `ev` is `many.evaluation`'s."""
+    import matplotlib.pyplot as plt
+
+    collection, info = data.extras["collection"], data.info
+    picks = np.unique(np.linspace(0, len(collection) - 1, min(count, len(collection))).round().astype(int))
+    columns = min(4, len(picks))
+    rows = int(np.ceil(len(picks) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.6 * rows), squeeze=False)
+    levels = info.get("quantiles") or []
+    for ax in axes.flat[len(picks):]:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, picks):
+        train, test, h = collection.train[i], collection.test[i], int(collection.horizons[i])
+        shown = train[-3 * h:]
+        before = np.arange(len(train) - len(shown), len(train))
+        after = np.arange(len(train), len(train) + h)
+        ax.plot(before, shown, color="black", lw=1)
+        ax.plot(after, test, color="black", lw=1, ls=":", label="actual")
+        if levels:
+            ax.fill_between(after, ev["low"][i], ev["high"][i], color="tab:blue", alpha=0.2,
+                            label=f"{levels[0]:g}-{levels[-1]:g}")
+        ax.plot(after, ev["forecasts"][i], color="tab:blue", lw=1.5, label="model")
+        ax.plot(after, ev["baselines"]["theta"][i], color="tab:orange", lw=1, ls="--", label="Theta")
+        ax.set_title(f"{collection.ids[i]} ({collection.subsets[i]})", fontsize=8)
+        ax.tick_params(labelsize=7)
+        counting(ax)
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=7, loc="best")
+    picture_title(fig, f"{title} on {collection.source}: sample series, forecast from the end of each training part")
+    fig.tight_layout()
+    return fig
+
+
+def smape_by_step_figure(metrics: dict, title: str):
+    """Mean sMAPE at each horizon step over the series that reach it: the model beside the baselines."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    mine = metrics["by_step"]["smape"]
+    steps = np.arange(1, len(mine) + 1)
+    for name, scores in metrics["baselines"].items():
+        emphasis = {"theta": ("tab:orange", 1.6), "ets": ("tab:green", 1.6), "naive2": ("tab:gray", 1.2)}
+        color, width = emphasis.get(name, (None, 0.8))
+        ax.plot(steps, scores["by_step"]["smape"], lw=width, ls="--", color=color, label=name,
+                alpha=1.0 if name in emphasis else 0.5)
+    ax.plot(steps, mine, marker="o", lw=2.2, color="black", label=f"{title} (sMAPE {metrics['smape']:.2f})")
+    ax.set_xlabel("horizon step")
+    counting(ax)
+    ax.set_ylabel("mean sMAPE (%)")
+    ax.set_title("sMAPE by horizon step (test parts)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig

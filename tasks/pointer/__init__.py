@@ -54,8 +54,7 @@ class PointerData:
 
 
 def _cache_dir(config) -> str:
-    return config.cache_dir or os.environ.get("KERAS_RECURRENT_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "keras_recurrent")
+    return files.cache_directory(config.cache_dir)
 
 
 def encode_points(instances: list[np.ndarray], positions: int, dims: int | None = None) -> np.ndarray:

