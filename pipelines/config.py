@@ -199,14 +199,18 @@ def resolve_config(
     """
     from_file = read_config_file(config_file) if config_file else {}
     config = default_config(task, model or from_file.get("model_name"))
+    given = set()  # the settings the user (or --quick) chose: data-dependent defaults leave them alone
     if quick:
         for key, value in task.quick.items():
             _apply(config, key, value, "--quick")
+        given.update(task.quick)
     for key, value in from_file.items():
         _apply(config, key, value, f"--config {config_file}:")
+    given.update(from_file)
     pairs = [p if isinstance(p, tuple) else parse_set([p])[0] for p in overrides]
     for key, value in pairs:
         _apply(config, key, value, "--set")
+    given.update(key for key, _ in pairs)
     shortcuts = {"epochs": "train.epochs", "seed": "train.seed", "batch_size": "train.batch_size",
                  "encoding": "data.encoding"}
     for name, value in flags.items():
@@ -214,11 +218,15 @@ def resolve_config(
             raise TypeError(f"unknown option {name!r}")
         if value is not None:
             _apply(config, shortcuts[name], value, f"--{name.replace('_', '-')}")
+            given.add(shortcuts[name])
     if model is not None:
         config.model_name = model
     if data is not None:
         config.data_spec = data
     config.data_spec = normalise_spec(config.data_spec)
+    for key, value in task.models.data_defaults(config.data_spec, config.data).items():
+        if f"train.{key}" not in given:
+            setattr(config.train, key, value)
     config.validate(task)
     return config
 

@@ -201,15 +201,24 @@ class ModelRegistry(dict):
         default: the default model's name.
         train: `TrainConfig` fields where the task's models train differently from the shared defaults.
         per_model: name -> `TrainConfig` fields of one model that trains differently from the task's others.
+        per_data: `fn(data_spec, data_config) -> TrainConfig fields` where some data trains differently
+            (thousands of series want larger batches than one series); applied after the data section is
+            resolved, to the fields the user did not set.
     """
 
-    def __init__(self, builders: dict, *, default: str, train: dict | None = None, per_model: dict | None = None):
+    def __init__(self, builders: dict, *, default: str, train: dict | None = None, per_model: dict | None = None,
+                 per_data=None):
         super().__init__(builders)
         if default not in builders or set(per_model or {}) - set(builders):
             raise ValueError(f"registry: {default!r} or a per-model key is not among {', '.join(builders)}")
         self.default = default
         self.train = dict(train or {})
         self.per_model = {k: dict(v) for k, v in (per_model or {}).items()}
+        self.per_data = per_data
+
+    def data_defaults(self, data_spec, data_config) -> dict:
+        """The `TrainConfig` fields this data trains with unless the user set them (`per_data`)."""
+        return dict(self.per_data(data_spec, data_config)) if self.per_data else {}
 
     def train_defaults(self, name: str) -> dict:
         """The `TrainConfig` fields model `name` starts from (the task's, then its own)."""

@@ -57,6 +57,9 @@ class ForecastingData:
                                                  "steps; 0 = all", min=0)
 
 
+# A collection has 10^4-10^5 windows an epoch: larger batches, fewer epochs (benchmarks/forecasting_m3.py).
+COLLECTION_TRAIN = {"epochs": 40, "patience": 5, "batch_size": 256, "learning_rate": 1e-3}
+
 _BASELINE_CACHE: dict = {}  # a process evaluating many models of one series fits the classics once
 
 
@@ -78,7 +81,8 @@ class ForecastingTask(Task):
     # GRU: the lowest mean test MASE of lstm, gru, seq2seq, conv_lstm and sru on sunspots and El Nino and
     # second on CO2 (3 seeds each; benchmarks/forecasting_quality.py).
     models = ModelRegistry(MODELS, default="gru",
-                           train={"epochs": 200, "patience": 20, "batch_size": 32, "learning_rate": 1e-3})
+                           train={"epochs": 200, "patience": 20, "batch_size": 32, "learning_rate": 1e-3},
+                           per_data=lambda spec, data: COLLECTION_TRAIN if fc.is_collection(spec, data) else {})
     headline = "mase"
     tunable = {
         "model.units": [32, 64, 128],

@@ -185,6 +185,9 @@ def _scaled_per_window(body, info, name: str):
     scaled = (value - last) / scale * seen
     forecast = body(ops.concatenate([scaled, seen, rest], axis=-1))
     if info.get("quantiles"):
+        # Sorted: quantiles that never cross (the monotone rearrangement of Chernozhukov, Fernandez-Val &
+        # Galichon, Econometrica 2010), however little the model has trained.
+        forecast = ops.sort(forecast, axis=-1)
         last, scale = ops.expand_dims(last, -1), ops.expand_dims(scale, -1)
     return keras.Model(window, last + scale * forecast, name=name)
 
