@@ -83,6 +83,27 @@ def test_forecasting_csv(data):
     _total(_read_series, data, ".csv")
 
 
+# -- forecasting: a long CSV of many series (id, time, value) ------------------------------------------------
+LONG_CSV = (b"id,month,sales\na,2020-01,10\na,2020-02,12\na,2020-03,11\na,2020-04,15\na,2020-05,14\n"
+            b"b,2020-01,3\nb,2020-02,4\nb,2020-03,,\nb,2020-04,5\nb,2020-05,7\nb,2020-06,6\n")
+
+
+def _read_long(path):
+    from keras_recurrent.tasks.forecasting import ForecastingData
+    from keras_recurrent.tasks.forecasting import collection as fc
+
+    got = fc.load(path, ForecastingData(id_column="id", horizon=2, missing="interpolate"))
+    for part in got.train + got.test:
+        _finite(part)
+    return got
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=400), _mutated(LONG_CSV)))
+def test_forecasting_long_csv(data):
+    _total(_read_long, data, ".csv")
+
+
 # -- pointer tasks: one instance a line ------------------------------------------------------------------
 POINTS = b"0 0 1 0 1 1 0 1\n0.1 0.2 0.3 0.4 0.5 0.6\n"
 

@@ -191,15 +191,28 @@ def series_table(model, data: TaskData, cache_dir: str):
     return table
 
 
+ID_NAMES = ("unique_id", "id", "series", "series_id")  # NeuralForecast's name first
+
+
 def read_histories(path: str, info: dict, config):
-    """A long CSV of recent histories, every point of each series read (none held out)."""
-    if not info.get("id_column") and not config.data.id_column:
-        raise UserError("predict on a model of a collection reads a long CSV: set data.id_column "
-                        "(--set data.id_column=NAME) to its series column")
+    """A long CSV of recent histories, every point of each series read (none held out). Its series column
+    is the one the run was trained with (data.id_column), else the first of `ID_NAMES` the file has."""
+    from dataclasses import replace
+
+    import pandas as pd
+
     data = config.data
-    if not data.id_column:
-        data.id_column = info["id_column"]
-    return fc.from_long_csv(path, data, hold_out=False)
+    name = info.get("id_column") or data.id_column
+    if not name:
+        try:
+            header = [str(c) for c in pd.read_csv(path, nrows=0, sep=data.separator or None, engine="python").columns]
+        except Exception:  # noqa: BLE001  from_long_csv below names the problem
+            header = []
+        name = next((n for n in ID_NAMES if n in header), "")
+        if not name:
+            raise UserError(f"predict input {path}: no series column; a model of a collection reads a long CSV "
+                            f"whose series column is named {' or '.join(ID_NAMES)}")
+    return fc.from_long_csv(path, replace(data, id_column=name), hold_out=False)
 
 
 def _inline(text: str, info: dict):
