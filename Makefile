@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.tuning_memory
 	$(BIN)/python -m benchmarks.forecasting_quality
 	$(BIN)/python -m benchmarks.forecasting_memory
+	$(BIN)/python -m benchmarks.forecasting_m3
 	$(BIN)/python -m benchmarks.pointer_quality
 	$(BIN)/python -m benchmarks.memory_quality
 	$(BIN)/python -m benchmarks.babi_quality

