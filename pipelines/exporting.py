@@ -63,7 +63,7 @@ def export(run: str, *, format: str = "savedmodel", quantize: str = "none", quie
     with rundir.locked(run):
         seed_everything(config.train.seed, config.train.xla)
         # Read as for evaluating the run: a task whose training split is costly (solved TSP tours) skips it.
-        data = task.load(config.data_spec, config.data, config.train.seed, run_info=info)
+        data = fitting.load_for_run(task, config.data_spec, config.data, config.train.seed, info)
         inputs = _real_inputs(data.test, PARITY_EXAMPLES)
         if format == "savedmodel":
             report = _export_savedmodel(task, model, info, inputs, os.path.join(run, "export"))

@@ -64,6 +64,19 @@ def build_compiled(task, config, info, xla: bool | None = None):
     return model
 
 
+def load_for_run(task, spec, data_config, seed: int, run_info: dict, where: str = "this run"):
+    """The data a trained run reads again (its test split, or other data): `task.load` with the run's
+    info, which then also carries what the model's builder recorded there at training time (its
+    quantile levels) when the freshly read info lacks it, so the model's outputs are read as trained."""
+    data = task.load(spec, data_config, seed, run_info=run_info)
+    problem = task.compatible_info(run_info, data.info)  # before the merge below fills in what it compares
+    if problem:
+        raise UserError(f"{where}: cannot evaluate on this data: {problem}")
+    for key, value in run_info.items():
+        data.info.setdefault(key, value)
+    return data
+
+
 def prepare(task, config, dist=None, data=None):
     """Seed, load data (unless `data` is given: a sweep's trials share it), build and compile the model:
     everything that can fail before a run directory exists. Returns (data, model)."""

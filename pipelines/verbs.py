@@ -230,7 +230,7 @@ def evaluate(run: str, *, data: str | None = None, set=(), quiet: bool = False) 
         return _evaluate_elsewhere(run, task, config, info, model, data, set, quiet)
     with rundir.locked(run):
         seed_everything(config.train.seed, config.train.xla)
-        data_set = task.load(config.data_spec, config.data, config.train.seed, run_info=info)
+        data_set = fitting.load_for_run(task, config.data_spec, config.data, config.train.seed, info)
         history = read_history(os.path.join(run, "history.csv"))
         metrics = _evaluate_and_plot(task, model, data_set, run, history, config)
         previous = rundir.read_json(os.path.join(run, "metrics.json"))
@@ -255,10 +255,7 @@ def _evaluate_elsewhere(run, task, config, info, model, data, overrides, quiet) 
     if data:
         other.data_spec = cfg.normalise_spec(data)
     seed_everything(other.train.seed, other.train.xla)
-    data_set = task.load(other.data_spec, other.data, other.train.seed, run_info=info)
-    problem = task.compatible_info(info, data_set.info)
-    if problem:
-        raise UserError(f"evaluate {run}: cannot evaluate on this data: {problem}")
+    data_set = fitting.load_for_run(task, other.data_spec, other.data, other.train.seed, info, where=f"evaluate {run}")
     parts = ([os.path.basename(str(data).rstrip("/"))] if data else []) + [f"{k}={v}" for k, v in pairs]
     name = re.sub(r"[^\w.=,-]+", "_", ",".join(parts))[:120]
     target = os.path.join(run, "evaluations", name)

@@ -270,6 +270,8 @@ def test_quantile_run_reports_coverage_predicts_a_csv_and_refuses_short_history(
     assert set(metrics["mase_by_target"]) == {"sales", "price"}
     for picture in ("forecast", "error_by_step", "mase", "learning_curves"):
         assert (tmp_path / "run" / "plots" / f"{picture}.png").stat().st_size > 0
+    # Evaluated again from disk, the outputs are still read as quantiles (the builder's record is the run's).
+    assert verbs.evaluate(run_dir, quiet=True)["mase"] == pytest.approx(metrics["mase"], rel=1e-6)
 
     history = _monthly_csv(tmp_path / "recent.csv", months=30)
     capsys.readouterr()

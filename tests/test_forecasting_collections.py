@@ -185,6 +185,12 @@ def test_a_long_csv_trains_one_model_scores_it_and_predicts_every_series(tmp_pat
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     assert metrics["series"] == 5 and len(metrics["by_step"]["smape"]) == 6
     assert set(metrics["baselines"]) == set(cb.DEFAULT)  # ARIMA only when data.baselines names it
+    assert metrics["combined_with"] == ["ets", "theta"] and metrics["network"]["smape"] != metrics["smape"]
+    # The network alone, evaluated again with no combination, scores what the run reported for it.
+    from keras_recurrent.pipelines import verbs
+
+    alone = verbs.evaluate(run, set=["model.combine="], quiet=True)
+    assert alone["smape"] == pytest.approx(metrics["network"]["smape"], abs=1e-4) and "network" not in alone
     assert metrics["baselines"]["naive2"]["owa"] == pytest.approx(1.0)
     assert 0.0 <= metrics["interval"]["coverage"] <= 1.0
     with open(os.path.join(run, "series_scores.csv")) as f:

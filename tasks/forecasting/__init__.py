@@ -189,7 +189,7 @@ class ForecastingTask(Task):
     def evaluate(self, model, data: TaskData, config=None) -> dict:
         info = data.info
         if info.get("collection"):
-            return many.evaluate(model, data, files.cache_directory())
+            return many.evaluate(model, data, files.cache_directory(), config.model.combine if config else "")
         ev = self._evaluation(model, data)
         scale, names = np.asarray(info["mase_scale"]), info["targets"]
         levels = info.get("quantiles") or []
@@ -214,8 +214,8 @@ class ForecastingTask(Task):
 
         if data.info.get("collection"):
             metrics = self.evaluate(model, data, config)
-            ev = many.evaluation(model, data, files.cache_directory())
-            return {"series_scores": many.series_table(model, data, files.cache_directory()),
+            ev = many.evaluation(model, data, files.cache_directory(), config.model.combine)
+            return {"series_scores": many.series_table(model, data, files.cache_directory(), config.model.combine),
                     "forecasts": plots.collection_figure(ev, data, config.model_name),
                     "smape_by_step": plots.smape_by_step_figure(metrics, config.model_name)}
         ev = self._evaluation(model, data)

@@ -36,14 +36,18 @@ ALWAYS = ("naive2",)  # OWA is relative to it
 CACHE_VERSION = 1  # bump when a method's definition changes: older cache files are then ignored
 
 
-def parse_methods(text: str) -> tuple:
-    """`data.baselines` as a tuple of methods (Naive2 always among them); a one-line error for an unknown one."""
+def parse_methods(text: str, setting: str = "data.baselines") -> tuple:
+    """A comma-separated list of methods as a tuple in `METHODS` order; a one-line error for an unknown one.
+    `data.baselines` (empty = `DEFAULT`) always gains Naive2; `model.combine` (empty = none) is as given."""
     from keras_recurrent.tasks.base import UserError
 
-    names = [n.strip() for n in text.split(",") if n.strip()] or list(DEFAULT)
+    names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in METHODS]
     if unknown:
-        raise UserError(f"data.baselines: unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+        raise UserError(f"{setting}: unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    if setting != "data.baselines":
+        return tuple(m for m in METHODS if m in names)
+    names = names or list(DEFAULT)
     return tuple(m for m in METHODS if m in names or m in ALWAYS)
 
 

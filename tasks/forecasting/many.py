@@ -102,23 +102,35 @@ def forecasts_of(model, collection, layout, info: dict) -> tuple[list, np.ndarra
     return gw.readjusted(point(raw, info), collection, layout), raw
 
 
-def evaluation(model, data: TaskData, cache_dir: str) -> dict:
-    """The model's forecasts of every series (and interval ends, with quantiles) and the baselines',
-    in original units; computed once a model."""
+def combination(network: list, baselines: dict, methods: tuple) -> list:
+    """Each series' equal-weight mean of the network's forecast and the `methods`' forecasts."""
+    return [(f + sum(baselines[m][i] for m in methods)) / (1 + len(methods)) for i, f in enumerate(network)]
+
+
+def evaluation(model, data: TaskData, cache_dir: str, combine: str = "") -> dict:
+    """The forecasts of every series in original units, computed once a model: the network's own
+    (`network`), what the run forecasts (`forecasts`: the network combined with the `combine` methods),
+    interval ends when there are quantiles (the network's, moved with the combination), the baselines'."""
+    methods = cb.parse_methods(combine, "model.combine")
     cached = data.extras.get("evaluation")
-    if cached is not None and cached["model"] is model:
+    if cached is not None and cached["model"] is model and cached["combine"] == methods:
         return cached
     collection, layout = data.extras["collection"], data.extras["layout"]
-    forecasts, raw = forecasts_of(model, collection, layout, data.info)
+    network, raw = forecasts_of(model, collection, layout, data.info)
+    wanted = tuple(dict.fromkeys(tuple(data.info["baselines"]) + methods))
     base = data.extras.get("baselines")
-    if base is None:
+    if base is None or set(wanted) - set(base):
         base = data.extras["baselines"] = cb.fit_all(collection, cache_dir, report=lambda line: print(line, flush=True),
-                                                     methods=tuple(data.info["baselines"]))
+                                                     methods=wanted)
+    forecasts = combination(network, base, methods)
     low = high = None
     if data.info.get("quantiles"):
-        low = gw.readjusted(raw[..., 0, 0], collection, layout)
-        high = gw.readjusted(raw[..., 0, -1], collection, layout)
-    cached = {"model": model, "forecasts": forecasts, "low": low, "high": high, "baselines": base}
+        shift = [f - n for f, n in zip(forecasts, network)]
+        low = [lo + d for lo, d in zip(gw.readjusted(raw[..., 0, 0], collection, layout), shift)]
+        high = [hi + d for hi, d in zip(gw.readjusted(raw[..., 0, -1], collection, layout), shift)]
+    shown = {m: f for m, f in base.items() if m in data.info["baselines"]}
+    cached = {"model": model, "combine": methods, "network": network, "forecasts": forecasts, "low": low,
+              "high": high, "baselines": shown}
     data.extras["evaluation"] = cached
     return cached
 
@@ -161,12 +173,15 @@ def scored(errors: dict, naive2: dict, collection) -> dict:
     return result
 
 
-def evaluate(model, data: TaskData, cache_dir: str) -> dict:
+def evaluate(model, data: TaskData, cache_dir: str, combine: str = "") -> dict:
     collection = data.extras["collection"]
-    ev = evaluation(model, data, cache_dir)
+    ev = evaluation(model, data, cache_dir, combine)
     errors = {name: per_series(collection, f) for name, f in ev["baselines"].items()}
     mine = per_series(collection, ev["forecasts"])
     result = scored(mine, errors["naive2"], collection)
+    if ev["combine"]:
+        result["combined_with"] = list(ev["combine"])
+        result["network"] = scored(per_series(collection, ev["network"]), errors["naive2"], collection)
     result["series"] = len(collection)
     if collection.skipped:
         result["skipped"] = dict(collection.skipped)
@@ -180,15 +195,18 @@ def evaluate(model, data: TaskData, cache_dir: str) -> dict:
     return result
 
 
-def series_table(model, data: TaskData, cache_dir: str):
-    """One row a series: its id, subset, horizon, the model's sMAPE and MASE, each baseline's sMAPE."""
+def series_table(model, data: TaskData, cache_dir: str, combine: str = ""):
+    """One row a series: its id, subset, horizon, the forecast's sMAPE and MASE, the network's alone when
+    it is combined, each baseline's sMAPE."""
     import pandas as pd
 
     collection = data.extras["collection"]
-    ev = evaluation(model, data, cache_dir)
+    ev = evaluation(model, data, cache_dir, combine)
     mine = per_series(collection, ev["forecasts"])
     table = pd.DataFrame({"id": collection.ids, "subset": collection.subsets, "horizon": collection.horizons,
                           "smape": mine["smape"].round(4), "mase": mine["mase"].round(4)})
+    if ev["combine"]:
+        table["smape_network"] = per_series(collection, ev["network"])["smape"].round(4)
     for name, f in ev["baselines"].items():
         table[f"smape_{name}"] = per_series(collection, f)["smape"].round(4)
     return table
@@ -233,14 +251,17 @@ def _inline(text: str, info: dict):
 
 def predict(model, inputs: list, info: dict, config) -> list:
     """Rows of (id, time, forecast[, quantiles]) for every series of each long CSV in `inputs` (or one
-    series given inline, 'v1;v2;...')."""
+    series given inline, 'v1;v2;...'); combined with the classical methods of `model.combine`, fitted on
+    each history, as the run's evaluation combined them."""
     import os
 
+    from keras_recurrent.tasks import files
     from keras_recurrent.tasks.forecasting import series as fs
 
     rows = []
     levels = info.get("quantiles") or []
     g = len(info["subsets"])
+    methods = cb.parse_methods(config.model.combine if config is not None else "", "model.combine")
     for n_input, text in enumerate(inputs):
         if os.path.isfile(text):
             collection = read_histories(text, info, config)
@@ -248,25 +269,29 @@ def predict(model, inputs: list, info: dict, config) -> list:
             collection = _inline(text, info)
             collection.ids = [f"input{n_input + 1}"]
         subsets = [subset_for(name, int(p), info) for name, p in zip(collection.subsets, collection.periods)]
+        collection.horizons = np.array([info["subset_horizons"][info["subsets"].index(name)] for name in subsets])
         layout = gw.lay_out(collection, int(info["window"]), list(info["subsets"]))
         x = np.stack([gw.input_window(layout.values[s: s + len(t)], layout.window, info["subsets"].index(name), g)
                       for s, t, name in zip(layout.starts, collection.train, subsets)])
         raw = model.predict(x, batch_size=1024, verbose=0).astype("float64")
-        for i, (key, train, ix, name) in enumerate(zip(collection.ids, collection.train, layout.indices, subsets)):
-            h = info["subset_horizons"][info["subsets"].index(name)]
-            n = len(train)
-            adjust = gw.index_at(ix, np.arange(n, n + h))
-            last = collection.last_times[i]
+        outputs = [raw[..., 0, q] for q in range(len(levels))] if levels else [raw[..., 0]]
+        paths = [gw.readjusted(o, collection, layout) for o in outputs]  # each output, each series' horizon
+        median = paths[levels.index(0.5)] if levels else paths[0]
+        if methods:
+            fitted = cb.fit_all(collection, files.cache_directory(), methods=methods)
+            shift = [c - m for c, m in zip(combination(median, fitted, methods), median)]
+            paths = [[p + d for p, d in zip(path, shift)] for path in paths]
+        for i, key in enumerate(collection.ids):
+            h, last = int(collection.horizons[i]), collection.last_times[i]
             stamps = (fs.next_times(collection.frequency, last, h) if collection.frequency and last is not None
                       else [f"+{j + 1}" for j in range(h)])
             for j in range(h):
                 row = {"id": key, "time": stamps[j]}
                 if levels:
                     for q, level in enumerate(levels):
-                        value = round(float(raw[i, j, 0, q] * adjust[j]), 6)
-                        row["value" if level == 0.5 else f"value_q{level:g}"] = value
+                        row["value" if level == 0.5 else f"value_q{level:g}"] = round(float(paths[q][i][j]), 6)
                 else:
-                    row["value"] = round(float(raw[i, j, 0] * adjust[j]), 6)
+                    row["value"] = round(float(paths[0][i][j]), 6)
                 rows.append(row)
     return rows
 

@@ -43,6 +43,9 @@ class ForecastingModel:
     relative: bool = hparam(True, help="read each window relative to its last value and add it back (for trends)")
     quantiles: str = hparam("", help="comma-separated quantiles for prediction intervals, e.g. 0.1,0.5,0.9 "
                                      "(pinball loss); empty = point forecasts (squared error)")
+    combine: str = hparam("ets,theta", help="many series: classical methods whose forecasts are averaged with the "
+                          "network's, equal weights (M4's lesson: combinations beat their members); empty = the "
+                          "network alone. One series: not used", at_use=True)
     filters: int = hparam(32, help="conv_lstm: Conv1D filters before the LSTM", min=1)
     kernel_size: int = hparam(3, help="conv_lstm: Conv1D kernel width (causal)", min=1)
 
@@ -195,6 +198,9 @@ def _scaled_per_window(body, info, name: str):
 def _wrap(body, info, config: ForecastingModel, name: str, relative: bool):
     """The model around a body: per-window scaling for a collection, the training scaler for one series."""
     if info.get("collection"):
+        from keras_recurrent.tasks.forecasting.collection_baselines import parse_methods
+
+        parse_methods(config.combine, "model.combine")  # a misspelt method fails before training, not after
         return _scaled_per_window(body, info, name)
     return _in_original_units(body, info, config, name, relative)
 
