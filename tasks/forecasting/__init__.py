@@ -61,7 +61,7 @@ class ForecastingData:
 
 
 # A collection has 10^4-10^5 windows an epoch: larger batches, fewer epochs (benchmarks/forecasting_m3.py).
-COLLECTION_TRAIN = {"epochs": 40, "patience": 5, "batch_size": 256, "learning_rate": 1e-3}
+COLLECTION_TRAIN = {"epochs": 20, "patience": 4, "batch_size": 256, "learning_rate": 1e-3}
 
 _BASELINE_CACHE: dict = {}  # a process evaluating many models of one series fits the classics once
 
