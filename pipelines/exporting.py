@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from keras_recurrent.pipelines import compat, rundir
+from keras_recurrent.pipelines import compat, fitting, rundir
 from keras_recurrent.pipelines.environment import seed_everything, stderr_silenced
 from keras_recurrent.tasks import UserError
 
