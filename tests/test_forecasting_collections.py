@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from keras_recurrent.pipelines import verbs
 from keras_recurrent.pipelines.cli import main
 from keras_recurrent.tasks import UserError
 from keras_recurrent.tasks.forecasting import ForecastingData
@@ -188,8 +189,6 @@ def test_a_long_csv_trains_one_model_scores_it_and_predicts_every_series(tmp_pat
     assert set(metrics["baselines"]) == set(cb.DEFAULT)  # ARIMA only when data.baselines names it
     assert metrics["combined_with"] == ["ets", "theta"] and metrics["network"]["smape"] != metrics["smape"]
     # The network alone, evaluated again with no combination, scores what the run reported for it.
-    from keras_recurrent.pipelines import verbs
-
     alone = verbs.evaluate(run, set=["model.combine="], quiet=True)
     assert alone["smape"] == pytest.approx(metrics["network"]["smape"], abs=1e-4) and "network" not in alone
     assert metrics["baselines"]["naive2"]["owa"] == pytest.approx(1.0)
@@ -198,6 +197,12 @@ def test_a_long_csv_trains_one_model_scores_it_and_predicts_every_series(tmp_pat
         rows = list(csv.DictReader(f))
     assert [r["id"] for r in rows] == [f"s{i}" for i in range(5)] and "smape_theta" in rows[0]
     assert os.path.isfile(os.path.join(run, "plots", "forecasts.png"))
+    # Other series, read by the trained model (its window and subsets): scored apart from the run's own.
+    other = _long_csv(tmp_path / "other.csv", {f"o{i}": _seasonal(40, 50.0 * (i + 1), 10 + i) for i in range(3)})
+    elsewhere = verbs.evaluate(run, data=other, quiet=True)
+    assert elsewhere["series"] == 3 and os.path.isdir(os.path.join(run, "evaluations"))
+    with pytest.raises(UserError, match="trained on many series"):
+        verbs.evaluate(run, data="statsmodels:co2", set=["data.id_column="], quiet=True)
     # Predict every series of a history file: the id, dates continued, the median and the interval.
     out = str(tmp_path / "forecast.csv")
     assert main(["predict", run, path, "--output", out]) == 0
