@@ -12,7 +12,6 @@ data.min_length=40 --set data.max_length=40`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import keras
