@@ -270,8 +270,12 @@ def test_quantile_run_reports_coverage_predicts_a_csv_and_refuses_short_history(
     assert set(metrics["mase_by_target"]) == {"sales", "price"}
     for picture in ("forecast", "error_by_step", "mase", "learning_curves"):
         assert (tmp_path / "run" / "plots" / f"{picture}.png").stat().st_size > 0
-    # Evaluated again from disk, the outputs are still read as quantiles (the builder's record is the run's).
-    assert verbs.evaluate(run_dir, quiet=True)["mase"] == pytest.approx(metrics["mase"], rel=1e-6)
+    # Read again from disk, the outputs are still read as quantiles (the builder's record is the run's).
+    from keras_recurrent.pipelines import fitting
+
+    task, config, info, model = verbs.load_run(run_dir)
+    again = fitting.load_for_run(task, config.data_spec, config.data, config.train.seed, info)
+    assert task.evaluate(model, again, config)["mase"] == pytest.approx(metrics["mase"], rel=1e-6)
 
     history = _monthly_csv(tmp_path / "recent.csv", months=30)
     capsys.readouterr()
