@@ -114,16 +114,21 @@ def collection_figure(ev: dict, data, title: str, count: int = 12):
         if levels:
             ax.fill_between(after, ev["low"][i], ev["high"][i], color="tab:blue", alpha=0.2,
                             label=f"{levels[0]:g}-{levels[-1]:g}")
-        ax.plot(after, ev["forecasts"][i], color="tab:blue", lw=1.5, label="model")
+        combined = bool(ev.get("combine"))
+        ax.plot(after, ev["forecasts"][i], color="tab:blue", lw=1.5,
+                label="forecast (network + " + " + ".join(ev["combine"]) + ")" if combined else "model")
+        if combined:
+            ax.plot(after, ev["network"][i], color="tab:blue", lw=0.8, ls=":", label="network alone")
         if "theta" in ev["baselines"]:
             ax.plot(after, ev["baselines"]["theta"][i], color="tab:orange", lw=1, ls="--", label="Theta")
         ax.set_title(f"{collection.ids[i]} ({collection.subsets[i]})", fontsize=8)
         ax.tick_params(labelsize=7)
         counting(ax)
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=7, loc="best")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     picture_title(fig, f"{title} on {collection.source}: sample series, forecast from the end of each training part")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))  # the shared legend below the panels, not over a series
     return fig
 
 
