@@ -140,7 +140,7 @@ def test_seasonal_adjustment_round_trips_and_the_global_model_is_scale_equivaria
     layout = gw.lay_out(collection, 24, ["monthly"])
     assert not np.allclose(layout.indices[0], 1.0)  # the season is found and taken out
     n = 48
-    adjusted_test = values[48:] / gw.index_at(layout.indices[0], np.arange(n, n + 12))
+    adjusted_test = values[48:] / competition.indices_at(layout.indices[0], np.arange(n, n + 12))
     np.testing.assert_allclose(gw.readjusted(adjusted_test[None], collection, layout)[0], values[48:], rtol=1e-12)
     info = {"collection": True, "window": 24, "horizon": 12, "channels": 3, "targets": ["value"], "features": []}
     keras.utils.set_random_seed(0)

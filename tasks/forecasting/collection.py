@@ -112,21 +112,11 @@ def from_long_csv(path: str, config, hold_out: bool = True) -> Collection:
     other column) and one target column (data.targets, else the one column left). With `hold_out`, the
     last `data.horizon` points of each series are its test part; without, every point is history (the
     series `predict` forecasts) and `test` holds empty arrays."""
-    import os
-
     import pandas as pd
 
     from keras_recurrent.tasks.forecasting import series as fs
 
-    if not os.path.isfile(path):
-        raise UserError(f"--data {path}: no such file")
-    try:
-        frame = pd.read_csv(path, sep=config.separator or None, engine="python", encoding=config.encoding,
-                            dtype={config.id_column: str})
-    except Exception as e:  # noqa: BLE001  damaged bytes raise more kinds than the parser documents
-        reason = (str(e).splitlines() or [type(e).__name__])[0][:160]
-        raise UserError(f"--data {path}: not a readable CSV ({reason})") from None
-    frame.columns = [str(c) for c in frame.columns]
+    frame = fs.read_frame(path, config.separator, config.encoding, dtype={config.id_column: str})
     columns = list(frame.columns)
     id_name = config.id_column
     if id_name not in columns:
@@ -150,25 +140,8 @@ def from_long_csv(path: str, config, hold_out: bool = True) -> Collection:
     if ids.isna().any():
         row = int(np.argmax(ids.isna().to_numpy()))
         raise UserError(f"{path}, row {row + 2}: empty series id in column {id_name!r}")
-    numbers = pd.to_numeric(frame[target], errors="coerce")
-    bad = numbers.isna() & frame[target].notna() & (frame[target].astype(str).str.strip() != "")
-    if bad.any():
-        row = int(np.argmax(bad.to_numpy()))
-        raise UserError(f"{path}, row {row + 2}: column {target!r} is not numeric ({frame[target].iloc[row]!r})")
-    if np.isinf(numbers.to_numpy(dtype="float64")).any():
-        row = int(np.argmax(np.isinf(numbers.to_numpy(dtype="float64"))))
-        raise UserError(f"{path}, row {row + 2}: column {target!r} is infinite")
-    time = frame[time_name]
-    numeric_time = pd.to_numeric(time, errors="coerce")
-    is_dates = not (numeric_time.notna().all() and not config.date_format)
-    if is_dates:
-        try:
-            stamps = pd.to_datetime(time, format=config.date_format or None)
-        except (ValueError, TypeError) as e:
-            raise UserError(f"{path}: time column {time_name!r} does not parse as dates "
-                            f"({str(e).splitlines()[0][:120]}); set data.date_format") from None
-    else:
-        stamps = numeric_time.astype("float64")
+    numbers = fs.numeric_column(frame[target], target, path)
+    stamps, is_dates = fs.parse_times(frame[time_name], time_name, config.date_format, path)
     table = pd.DataFrame({"id": ids.astype(str), "time": stamps, "value": numbers, "row": np.arange(len(frame)) + 2})
     duplicated = table.duplicated(["id", "time"], keep="first")
     if duplicated.any():

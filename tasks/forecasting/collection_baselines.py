@@ -94,10 +94,10 @@ def _fit_group(train: list, h: int, period: int, jobs: int, methods: tuple) -> d
 
     out = {"naive": np.stack([naive(t, h, period) for t in train]),
            "seasonal_naive": np.stack([seasonal_naive(t, h, period) for t in train])}
-    indices = [competition.seasonal_indices(t, period) if period > 1 else np.ones(1) for t in train]
-    adjusted = [t / ix[np.arange(len(t)) % len(ix)] for t, ix in zip(train, indices)]
-    ahead = np.stack([ix[(len(t) + np.arange(h)) % len(ix)] for t, ix in zip(train, indices)])
-    out["naive2"] = np.stack([np.repeat(a[-1], h) for a in adjusted]) * ahead
+    indices = [competition.seasonal_indices(t, period) for t in train]  # ones where no season (or period 1)
+    adjusted = [t / competition.indices_at(ix, np.arange(len(t))) for t, ix in zip(train, indices)]
+    ahead = np.stack([competition.indices_at(ix, np.arange(len(t), len(t) + h)) for t, ix in zip(train, indices)])
+    out["naive2"] = np.stack([competition.naive2(t, h, period, ix) for t, ix in zip(train, indices)])
     smoothing = {"ses": SimpleExponentialSmoothingOptimized(alias="ses"),
                  "holt": AutoETS(model="AAN", damped=False, alias="holt"),
                  "damped": AutoETS(model="AAN", damped=True, alias="damped")}
@@ -162,11 +162,11 @@ def _split(packed: dict, collection: Collection) -> dict:
 
 
 def _save(path: str, packed: dict) -> None:
+    from keras_recurrent.tasks import files
+
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}.npz"
-        np.savez(tmp, **packed)
-        os.replace(tmp, path)  # whole or not at all: a concurrent reader never sees half a file
+        with files.atomic_path(path, ".npz") as tmp:  # whole or not at all, with the user's umask
+            np.savez(tmp, **packed)
     except OSError:
         pass  # an unwritable cache only costs the time of fitting again
 

@@ -41,13 +41,17 @@ def seasonal_indices(series: np.ndarray, period: int) -> np.ndarray:
     return np.asarray(seasonal_decompose(series, model="multiplicative", period=period).seasonal[:period])
 
 
-def naive2(series: np.ndarray, horizon: int, period: int) -> np.ndarray:
-    """The Naive2 forecast of `series` for `horizon` steps."""
+def indices_at(indices: np.ndarray, positions) -> np.ndarray:
+    """The seasonal index of each position of a series (position 0 = its first point)."""
+    return indices[np.asarray(positions) % len(indices)]
+
+
+def naive2(series: np.ndarray, horizon: int, period: int, indices: np.ndarray | None = None) -> np.ndarray:
+    """The Naive2 forecast of `series` for `horizon` steps (`indices`: its seasonal indices, when known)."""
     series = np.asarray(series, dtype="float64")
-    indices = seasonal_indices(series, period)
-    cycle = len(indices)
-    adjusted_last = series[-1] / indices[(len(series) - 1) % cycle]
-    return adjusted_last * indices[(len(series) + np.arange(horizon)) % cycle]
+    indices = seasonal_indices(series, period) if indices is None else indices
+    n = len(series)
+    return series[-1] / indices_at(indices, n - 1) * indices_at(indices, np.arange(n, n + horizon))
 
 
 def owa(smape: float, mase: float, smape_naive2: float, mase_naive2: float) -> float:
@@ -60,4 +64,4 @@ def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
     return float(_smape(np.asarray(actual, dtype="float64"), np.asarray(forecast, dtype="float64")).mean())
 
 
-__all__ = ["is_seasonal", "naive2", "owa", "seasonal_indices", "smape"]
+__all__ = ["indices_at", "is_seasonal", "naive2", "owa", "seasonal_indices", "smape"]

@@ -39,18 +39,15 @@ from keras_recurrent.tasks.forecasting.collection import MIN_TRAIN, Collection
 MIN_CONTEXT = 2  # observed points a training window needs before its first target
 
 
-def adjustment(train: np.ndarray, period: int) -> np.ndarray:
-    """The seasonal indices of a series' training part, one a position in the cycle (position 0 = its
-    first point); ones when it shows no season."""
-    return competition.seasonal_indices(train, int(period)) if period > 1 else np.ones(1)
-
-
-def index_at(indices: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    return indices[np.asarray(positions) % len(indices)]
-
-
 def channels(subsets: list) -> int:
     return 2 + len(subsets)
+
+
+def window_levels(inputs: np.ndarray) -> np.ndarray:
+    """(windows,) the level each input window is scaled by: its mean absolute observed value (+1e-8), as
+    `element_fn` computes it for the training weights and the model for its scaling."""
+    seen = inputs[..., 1]
+    return np.abs(inputs[..., 0] * seen).sum(axis=-1) / np.maximum(seen.sum(axis=-1), 1.0) + 1e-8
 
 
 def input_window(adjusted: np.ndarray, window: int, subset: int, subsets: int) -> np.ndarray:
@@ -119,9 +116,9 @@ def lay_out(collection: Collection, window: int, subsets: list) -> GlobalWindows
     at = 0
     for train, period, h, name in zip(collection.train, collection.periods, collection.horizons, collection.subsets):
         n, start = len(train), at + window
-        ix = adjustment(train, int(period))
+        ix = competition.seasonal_indices(train, int(period))  # ones when it shows no season
         indices.append(ix)
-        values[start: start + n] = train / index_at(ix, np.arange(n))
+        values[start: start + n] = train / competition.indices_at(ix, np.arange(n))
         observed[start: start + n] = 1.0
         subset[at: start + n + horizon] = subsets.index(name) if name in subsets else 0
         cut = n - int(h) if n - int(h) >= MIN_TRAIN else n  # short series keep every point for training
@@ -149,9 +146,8 @@ def readjusted(forecasts: np.ndarray, collection: Collection, layout: GlobalWind
     out = []
     for f, train, h, ix in zip(forecasts, collection.train, collection.horizons, layout.indices):
         n = len(train)
-        out.append(np.asarray(f[: int(h)], "float64") * index_at(ix, np.arange(n, n + int(h))))
+        out.append(np.asarray(f[: int(h)], "float64") * competition.indices_at(ix, np.arange(n, n + int(h))))
     return out
 
 
-__all__ = ["GlobalWindows", "adjustment", "channels", "index_at", "input_window", "lay_out", "readjusted",
-           "test_inputs"]
+__all__ = ["GlobalWindows", "channels", "input_window", "lay_out", "readjusted", "test_inputs", "window_levels"]

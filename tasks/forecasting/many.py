@@ -14,6 +14,7 @@ import numpy as np
 from keras_recurrent.tasks.base import TaskData, UserError, warn
 from keras_recurrent.tasks.forecasting import collection as fc
 from keras_recurrent.tasks.forecasting import collection_baselines as cb
+from keras_recurrent.tasks.forecasting import competition
 from keras_recurrent.tasks.forecasting import global_windows as gw
 from keras_recurrent.tasks.forecasting.metrics import _smape, seasonal_naive_error
 
@@ -72,11 +73,11 @@ def _test_dataset(collection, layout):
     inputs = gw.test_inputs(collection, layout)
     targets = np.zeros((len(collection), layout.horizon, 1), "float32")
     weights = np.zeros((len(collection), layout.horizon), "float32")
+    levels = gw.window_levels(inputs)
     for i, (test, ix, train) in enumerate(zip(collection.test, layout.indices, collection.train)):
         n, h = len(train), len(test)
-        targets[i, :h, 0] = test / gw.index_at(ix, np.arange(n, n + h))
-        level = np.abs(inputs[i, :, 0] * inputs[i, :, 1]).sum() / max(inputs[i, :, 1].sum(), 1.0) + 1e-8
-        weights[i, :h] = 1.0 / level
+        targets[i, :h, 0] = test / competition.indices_at(ix, np.arange(n, n + h))
+        weights[i, :h] = 1.0 / levels[i]
     return tf.data.Dataset.from_tensor_slices((inputs, targets, weights))
 
 
@@ -260,7 +261,6 @@ def predict(model, inputs: list, info: dict, config) -> list:
 
     rows = []
     levels = info.get("quantiles") or []
-    g = len(info["subsets"])
     methods = cb.parse_methods(config.model.combine if config is not None else "", "model.combine")
     for n_input, text in enumerate(inputs):
         if os.path.isfile(text):
@@ -268,12 +268,10 @@ def predict(model, inputs: list, info: dict, config) -> list:
         else:
             collection = _inline(text, info)
             collection.ids = [f"input{n_input + 1}"]
-        subsets = [subset_for(name, int(p), info) for name, p in zip(collection.subsets, collection.periods)]
-        collection.horizons = np.array([info["subset_horizons"][info["subsets"].index(name)] for name in subsets])
+        collection.subsets = [subset_for(name, int(p), info) for name, p in zip(collection.subsets, collection.periods)]
+        collection.horizons = np.array([info["subset_horizons"][info["subsets"].index(name)] for name in collection.subsets])
         layout = gw.lay_out(collection, int(info["window"]), list(info["subsets"]))
-        x = np.stack([gw.input_window(layout.values[s: s + len(t)], layout.window, info["subsets"].index(name), g)
-                      for s, t, name in zip(layout.starts, collection.train, subsets)])
-        raw = model.predict(x, batch_size=1024, verbose=0).astype("float64")
+        raw = model.predict(gw.test_inputs(collection, layout), batch_size=1024, verbose=0).astype("float64")
         outputs = [raw[..., 0, q] for q in range(len(levels))] if levels else [raw[..., 0]]
         paths = [gw.readjusted(o, collection, layout) for o in outputs]  # each output, each series' horizon
         median = paths[levels.index(0.5)] if levels else paths[0]

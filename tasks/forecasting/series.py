@@ -142,10 +142,8 @@ def _choose_columns(available: list, targets: str, features: str, where: str, ti
     return wanted, extra
 
 
-def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_format: str, encoding: str,
-             features: str = ""):
-    """(a DataFrame of the target columns, then the feature columns, indexed by time, whether the time
-    column holds dates)."""
+def read_frame(path: str, separator: str, encoding: str, **options):
+    """The CSV file as a DataFrame with text column names, or a one-line error (no file, unreadable)."""
     import os
 
     import pandas as pd
@@ -153,13 +151,55 @@ def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_
     if not os.path.isfile(path):
         raise UserError(f"--data {path}: no such file")
     try:
-        frame = pd.read_csv(path, sep=separator or None, engine="python", encoding=encoding)
+        frame = pd.read_csv(path, sep=separator or None, engine="python", encoding=encoding, **options)
     except Exception as e:  # noqa: BLE001  the parser on damaged bytes raises more kinds than it documents
         # (ParserError, UnicodeDecodeError, csv.Error from the separator sniffer, even IndexError: the fuzz tests)
         reason = (str(e).splitlines() or [type(e).__name__])[0][:160]
         raise UserError(f"--data {path}: not a readable CSV ({reason})") from None
-    columns = [str(c) for c in frame.columns]
-    frame.columns = columns
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def numeric_column(column, name: str, path: str):
+    """A CSV column as floats (blanks become NaN); a one-line error naming the first row that is text or
+    infinite."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = numbers.isna() & column.notna() & (column.astype(str).str.strip() != "")
+    if bad.any():
+        row = int(np.argmax(bad.to_numpy()))
+        raise UserError(f"{path}, row {row + 2}: column {name!r} is not numeric ({column.iloc[row]!r})")
+    infinite = np.isinf(numbers.to_numpy(dtype="float64"))
+    if infinite.any():
+        row = int(np.argmax(infinite))
+        raise UserError(f"{path}, row {row + 2}: column {name!r} is infinite ({str(column.iloc[row])!r})")
+    return numbers
+
+
+def parse_times(column, name: str, date_format: str, path: str):
+    """(the time column as datetimes or floats, whether they are dates): numbers unless a date format is
+    given or some value is not a number."""
+    import pandas as pd
+
+    numeric_time = pd.to_numeric(column, errors="coerce")
+    if numeric_time.notna().all() and not date_format:
+        return numeric_time.astype("float64"), False
+    try:
+        return pd.to_datetime(column, format=date_format or None), True
+    except (ValueError, TypeError) as e:
+        raise UserError(f"{path}: time column {name!r} does not parse as dates "
+                        f"({str(e).splitlines()[0][:120]}); set data.date_format") from None
+
+
+def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_format: str, encoding: str,
+             features: str = ""):
+    """(a DataFrame of the target columns, then the feature columns, indexed by time, whether the time
+    column holds dates)."""
+    import pandas as pd
+
+    frame = read_frame(path, separator, encoding)
+    columns = list(frame.columns)
     if not columns:
         raise UserError(f"{path}: no columns (a header row of a time column and targets is expected)")
     if len(frame) == 0:
@@ -173,28 +213,10 @@ def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_
     wanted = wanted + extra
     values = frame[wanted]
     for name in wanted:
-        numbers = pd.to_numeric(values[name], errors="coerce")
-        bad = numbers.isna() & values[name].notna() & (values[name].astype(str).str.strip() != "")
-        if bad.any():
-            row = int(np.argmax(bad.to_numpy()))
-            raise UserError(f"{path}, row {row + 2}: column {name!r} is not numeric ({values[name].iloc[row]!r})")
-        infinite = np.isinf(numbers.to_numpy(dtype="float64"))
-        if infinite.any():
-            row = int(np.argmax(infinite))
-            raise UserError(f"{path}, row {row + 2}: column {name!r} is infinite ({str(values[name].iloc[row])!r})")
-        values = values.assign(**{name: numbers})
-    time = frame[time_name]
-    numeric_time = pd.to_numeric(time, errors="coerce")
-    if numeric_time.notna().all() and not date_format:
-        index = pd.Index(numeric_time.to_numpy(dtype="float64"), name=time_name)
-        is_dates = False
-    else:
-        try:
-            index = pd.DatetimeIndex(pd.to_datetime(time, format=date_format or None), name=time_name)
-        except (ValueError, TypeError) as e:
-            raise UserError(f"{path}: time column {time_name!r} does not parse as dates "
-                            f"({str(e).splitlines()[0][:120]}); set data.date_format") from None
-        is_dates = True
+        values = values.assign(**{name: numeric_column(values[name], name, path)})
+    times, is_dates = parse_times(frame[time_name], time_name, date_format, path)
+    index = (pd.DatetimeIndex(times, name=time_name) if is_dates
+             else pd.Index(times.to_numpy(dtype="float64"), name=time_name))
     _check_order(index, path, time_name)
     return values.set_axis(index), is_dates
 
@@ -315,4 +337,5 @@ def load_series(spec: str | None, config, seed: int) -> Series:
                   features=columns[:, k:] if extra else None, feature_names=extra or None)
 
 
-__all__ = ["MISSING_POLICIES", "PACKAGED", "Series", "generated", "load_series", "next_times", "season_of"]
+__all__ = ["MISSING_POLICIES", "PACKAGED", "Series", "generated", "load_series", "next_times", "numeric_column",
+           "parse_times", "read_frame", "season_of"]

@@ -416,10 +416,7 @@ def solve_tsp_cached(points: np.ndarray, cache_dir: str) -> np.ndarray:
                      f"{min(start + chunk, len(points)):,}" + (f" (cached in {cache_dir})" if done else ""), done)
     tours = np.concatenate(tours) if tours else np.zeros(points.shape[:2], int)
     try:
-        os.makedirs(cache_dir, exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}.npy"
-        np.save(tmp, tours)
-        os.replace(tmp, path)  # whole or not at all: a concurrent reader never sees half a file
+        files.write_array(path, tours)  # whole or not at all: a concurrent reader never sees half a file
     except OSError:
         pass  # an unwritable cache only costs the time of solving again
     return tours
