@@ -301,3 +301,116 @@ def test_bad_predict_lines_get_one_line_naming_the_line(runs, tmp_path, capsys, 
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and "line 2" in err, err
     assert out.read_text() == "kept\n"  # nothing written over
+
+
+# -- decoding inside the export -------------------------------------------------------------------------
+def _perturbed_copy(run_path, target):
+    """A copy of a run whose weights are jittered, so that its answers differ from instance to instance
+    (a quick run's are nearly constant) and a loop that disagrees with Python's shows."""
+    import shutil
+
+    copied = shutil.copytree(run_path, target)
+    task, _, info, model = verbs.load_run(str(copied))
+    rng = np.random.default_rng(0)
+    model.set_weights([w + rng.normal(scale=0.3, size=w.shape).astype(w.dtype) for w in model.get_weights()])
+    model.save(copied / "model.keras")
+    return str(copied), task, info, model
+
+
+@pytest.mark.parametrize("name", POINTER_TASKS)
+def test_the_exported_decode_loop_answers_as_python_does(runs, name, tmp_path):
+    """`decode` in the SavedModel and in TFLite: on the test instances, the answers of Python's greedy decoding,
+    answer for answer; on sets of mixed sizes padded with junk, valid answers of each set's own points."""
+    import tensorflow as tf
+
+    from keras_recurrent.pipelines.exporting import interpreter
+
+    path, task, info, model = _perturbed_copy(runs[name].path, tmp_path / "run")
+    assert main(["export", path, "--format", "savedmodel", "--quiet"]) == 0
+    assert main(["export", path, "--format", "tflite", "--quiet"]) == 0
+    saved = json.loads(open(os.path.join(path, "export", "savedmodel.json")).read())["decode"]
+    lite = json.loads(open(os.path.join(path, "export", "model.tflite.json")).read())["decode"]
+    assert saved["examples"] == lite["examples"] == 32 and saved["agreement"] == lite["agreement"] == 1.0
+    assert "WHILE" in lite["ops"]
+
+    rng = np.random.default_rng(1)
+    counts = np.array([4, 5, 4, 5, 5, 4], np.int32)
+    points = rng.random((len(counts), info["max_points"], info["dims"])).astype(np.float32)  # junk past each count
+    instances = [p[:n] for p, n in zip(points, counts)]
+    expected, _ = greedy(model, encode_points(instances, info["max_points"] + 1), info["max_points"] + 1)
+    reloaded = tf.saved_model.load(os.path.join(path, "export", "savedmodel"))
+    out = reloaded.decode(points=tf.constant(points), count=tf.constant(counts))
+    decode = interpreter(open(lite["path"], "rb").read()).get_signature_runner("decode")
+    answers = []
+    for i, (want, n) in enumerate(zip(expected, counts)):
+        one = decode(points=points[i: i + 1], count=counts[i: i + 1])
+        for got in (out, one):
+            k = 0 if got is one else i
+            size = int(got["size"][k])
+            assert list(np.asarray(got["order"][k])[:size]) == list(want) and (np.asarray(got["order"][k])[size:] == -1).all()
+            if name == "tsp":
+                assert float(got["tour_length"][k]) == pytest.approx(problems.tour_length(instances[i], want), abs=1e-5)
+        if name != "convex_hull":
+            assert sorted(want) == list(range(n))
+        answers.append(tuple(want))
+    assert len({a for a, n in zip(answers, counts) if n == 5}) > 1  # answers that depend on the points
+
+
+def test_the_exported_loop_refuses_chosen_and_padding_positions_itself():
+    """With the network's own exclusion switched off, the loop alone keeps every tour a permutation of the set's
+    points; without its guard (broken on purpose here) the same network repeats points."""
+    import keras
+    import tensorflow as tf
+
+    from keras_recurrent.pipelines.config import resolve_config
+    from keras_recurrent.tasks.pointer.exported import decode_endpoint
+
+    task = get_task("tsp")
+    info = _info("tsp", n=6)
+    keras.utils.set_random_seed(0)
+    model = task.models.build("pointer", resolve_config(task, quick=True).model, info)
+    model.get_layer("pointer").exclude_chosen = False
+    rng = np.random.default_rng(0)
+    counts = rng.integers(3, 7, size=16).astype(np.int32)
+    points = rng.random((16, 6, 2)).astype(np.float32)
+
+    def orders(guard):
+        out = decode_endpoint(task, model, info, guard=guard).fn(tf.constant(points), tf.constant(counts))
+        return [np.asarray(o)[: int(s)] for o, s in zip(out["order"], out["size"])]
+
+    assert all(sorted(o) == list(range(n)) for o, n in zip(orders(True), counts))
+    assert not all(sorted(o) == list(range(n)) for o, n in zip(orders(False), counts))
+
+
+def _docs_serving_script() -> str:
+    text = open(os.path.join(os.path.dirname(__file__), "..", "docs", "tasks", "pointer.md")).read()
+    return text.split("```python\n# serve_tours.py", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_serving_script_needs_no_project_code(runs, tmp_path, capsys):
+    """docs/tasks/pointer.md's script, run as written in a child where `keras_recurrent` cannot be imported, prints
+    the tours (and lengths) that `recurrent predict` prints for the same file."""
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "run")
+    import shutil
+
+    shutil.copytree(runs["tsp"].path, path)
+    assert main(["export", path, "--format", "savedmodel", "--quiet"]) == 0
+    script = tmp_path / "serve_tours.py"
+    script.write_text("# serve_tours.py" + _docs_serving_script())
+    cities = tmp_path / "cities.txt"
+    cities.write_text("0 0 1 0 1 1 0 1\n0.1 0.1 0.9 0.2 0.5 0.8 0.3 0.4 0.7 0.7\n0.2 0.9 0.4 0.1 0.8 0.6\n")
+    blocked = ("import runpy, sys; sys.modules['keras_recurrent'] = None; sys.argv = sys.argv[1:]; "
+               "runpy.run_path(sys.argv[0], run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", blocked, str(script), path, str(cities)], capture_output=True, text=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    capsys.readouterr()
+    assert main(["predict", path, str(cities)]) == 0
+    predicted = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()[-3:]]
+    served = [line.split(" length=") for line in done.stdout.strip().splitlines()]
+    assert [order for order, _ in served] == [order for order, _ in predicted]
+    for (_, got), (_, want) in zip(served, predicted):
+        assert float(got) == pytest.approx(float(want.split("=")[1]), abs=1e-5)

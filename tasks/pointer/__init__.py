@@ -280,6 +280,13 @@ class PointerTask(Task):
         return [tf.TensorSpec((info["positions"], info["features"]), tf.float32, name="points"),
                 tf.TensorSpec((info["steps"],), tf.int32, name="previous")]
 
+    def endpoints(self, model, info):
+        """`decode`: point sets and their counts in, the greedy answers out (and a TSP tour's length), the
+        decoding loop inside the exported graph (`exported.py`); in the SavedModel and as a TFLite model."""
+        from keras_recurrent.tasks.pointer.exported import decode_endpoint
+
+        return [decode_endpoint(self, model, info)]
+
 
 class SortTask(PointerTask):
     name = "sort"
