@@ -1,6 +1,7 @@
 """Batch-1 inference latency of every model of every task: Keras, SavedModel, TFLite float and
 TFLite dynamic-range quantized, measured side by side in one process (and, for models that stream,
-one step of the exported step model).
+one step of the exported step model; for tasks that decode inside their export, one example through that
+signature beside the task's Python decoding of the Keras model).
 
 Each model is built at its task's default sizes on the task's embedded data (latency does not depend
 on the weights' values), exported with the pipeline's own code (`pipelines.exporting`), and fed the
@@ -22,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import write_result  # noqa: E402
+from benchmarks.common import previous_result, write_result  # noqa: E402
 
 
 def median_ms(fn, repeats: int, warmup: int = 5) -> float:
@@ -56,21 +57,43 @@ def measure(task, model_name: str, config, data, repeats: int) -> dict:
         tensors = [tf.constant(r) for r in rows]
         result["keras_ms"] = median_ms(lambda: model.predict_on_batch(one), repeats)
         result["savedmodel_ms"] = median_ms(lambda: reloaded.serve(*tensors), repeats)
+        reports = {}
         for quantize in ("none", "dynamic"):
-            report = ex._export_tflite(task, model, data.info, one, tmp, quantize, None)
+            report = reports[quantize] = ex._export_tflite(task, model, data.info, one, tmp, quantize, None)
             runner = ex.interpreter(open(report["path"], "rb").read())
             label = "tflite_float" if quantize == "none" else "tflite_dynamic"
             result[f"{label}_ms"] = median_ms(lambda: ex.run_tflite(runner, one), repeats)
             result[f"{label}_bytes"] = report["bytes"]
             result[f"{label}_max_abs_diff"] = report["max_abs_diff"]
             if "step" in report:
-                stepper = ex.split_endpoints(task, model, data.info)[1]
+                stepper = next(e.stepper for e in ex.signatures(task, model, data.info) if e.name == "step")
                 step = ex.tflite_step(ex.interpreter(open(report["step"]["path"], "rb").read()), stepper)
                 states = stepper.initial_states(1)
                 x = rows[0][:, 0]
                 result[f"{label}_step_ms"] = median_ms(lambda: step(x, *states), repeats)
+        for endpoint in ex.signatures(task, model, data.info)[1:]:
+            if endpoint.tflite_outputs and endpoint.name != "step":  # a decoding loop in the graph, beside the task's own Python decoding
+                result.update(endpoint_latency(endpoint, one, reloaded, reports["none"][endpoint.name]["path"], repeats))
     keras.backend.clear_session()
     return result
+
+
+def endpoint_latency(endpoint, inputs, reloaded, tflite_path: str, repeats: int) -> dict:
+    """One example through a task's further signature (captioning's `caption`, the pointer tasks' `decode`):
+    the task's Python path over the Keras model (`Endpoint.reference`), the SavedModel's signature, and its
+    TFLite model."""
+    import tensorflow as tf
+
+    from keras_recurrent.pipelines import exporting as ex
+
+    args = endpoint.examples(inputs)
+    tensors = [tf.constant(a) for a in args]
+    runner = ex.interpreter(open(tflite_path, "rb").read()).get_signature_runner(endpoint.name)
+    named = {spec.name: a for spec, a in zip(endpoint.input_signature, args)}
+    signature = getattr(reloaded, endpoint.name)
+    return {f"{endpoint.name}_python_ms": median_ms(lambda: endpoint.reference(*args), repeats),
+            f"{endpoint.name}_savedmodel_ms": median_ms(lambda: signature(*tensors), repeats),
+            f"{endpoint.name}_tflite_ms": median_ms(lambda: runner(**named), repeats)}
 
 
 def main(argv=None) -> None:
@@ -95,8 +118,13 @@ def main(argv=None) -> None:
                      "tflite_float_vs_keras": round(r["keras_ms"] / r["tflite_float_ms"], 2),
                      "tflite_dynamic_vs_keras": round(r["keras_ms"] / r["tflite_dynamic_ms"], 2)}
               for name, r in results.items()}
-    write_result("export_latency", {"settings": {"repeats": args.repeats, "batch": 1, "seed": 0},
-                                    "latency": results, "speedup_over_keras": ratios})
+    for name, r in results.items():  # decoding in the exported graph against decoding in Python
+        for key in [k for k in r if k.endswith("_python_ms")]:
+            ratios[name][key.replace("_python_ms", "_tflite_vs_python")] = round(r[key] / r[key.replace("python", "tflite")], 2)
+    with previous_result("export_latency") as previous:  # a run of some tasks keeps the others' rows
+        write_result("export_latency", {"settings": {"repeats": args.repeats, "batch": 1, "seed": 0},
+                                        "latency": {**previous.get("latency", {}), **results},
+                                        "speedup_over_keras": {**previous.get("speedup_over_keras", {}), **ratios}})
 
 
 if __name__ == "__main__":

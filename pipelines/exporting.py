@@ -1,31 +1,39 @@
-"""Export a finished run for serving: a TensorFlow SavedModel, or a TFLite model of built-in ops only.
+"""Export a finished run for serving: a TensorFlow SavedModel, or TFLite models of built-in ops only.
 
     recurrent export RUN --format savedmodel
     recurrent export RUN --format tflite [--quantize none|dynamic|float16|int8]
 
 Everything lands under `RUN/export/`, each file written to a temporary name and renamed, and each next
-to a JSON report of how it was checked:
+to a JSON report of how it was checked.
 
-- `savedmodel/`: signature `serve` (the model's own inputs, any batch size) and, for tasks that read
-  text, `serve_text` taking raw strings (the vocabulary lives inside the graph); a task's further
-  signatures (`Task.endpoints`: captioning's `caption`, image bytes' pixels to a sentence by greedy
-  decoding in the graph). Reloaded with `tf.saved_model.load` and compared with the Keras model (and each
-  further signature with the task's Python path) on real test inputs (`savedmodel.json`).
-- `model[-QUANT].tflite`: batch 1 and the task's fixed input shape, converted with TFLite's built-in op
-  set only (no Flex / Select-TF ops, which the pip interpreters cannot run): Keras's recurrent layers
-  and this project's custom loops lower to the builtin WHILE op once every shape but nothing else is
-  static. Run in the LiteRT interpreter against the Keras model on real test inputs; the report
-  (`model[-QUANT].tflite.json`) holds the op list, file size, latency and the largest difference.
-  A task's further signatures with numeric outputs (`Endpoint.tflite_outputs`) become
-  `model_NAME[-QUANT].tflite` beside it, checked example by example like the SavedModel's.
+Every signature is an `Endpoint` with what checks it (`signatures`): `serve` (the model on its own
+inputs, any batch size), then what the task adds (`Task.endpoints`): `serve_text` for tasks that read
+text (raw strings in; the vocabulary lives inside the graph), `step` for a streaming model (one element
+and the state in, the output and the new state out), and signatures that decode in the graph
+(captioning's `caption`, the pointer tasks' `decode`). One path exports and checks them all:
+
+- `savedmodel/`: every signature in one SavedModel, reloaded with `tf.saved_model.load`; each signature
+  compared with its Python reference (the Keras model, or the task's own decoding) on real test inputs
+  (`savedmodel.json`: examples, the share that agrees, the largest difference, a signature each).
+- `model[-QUANT].tflite` (`serve`) and `model_NAME[-QUANT].tflite` (every other signature with numeric
+  outputs: TFLite's built-in ops hold no strings): batch 1 and static shapes, converted with TFLite's
+  built-in op set only (no Flex / Select-TF ops, which the pip interpreters cannot run): Keras's
+  recurrent layers, this project's custom loops and the decoding loops lower to the builtin WHILE op once
+  every shape but nothing else is static. Run in the LiteRT interpreter example by example and compared
+  the same way (`model[-QUANT].tflite.json`: op lists, sizes, latency).
+
+A step signature is checked by feeding whole sequences one element at a time from zero states and
+comparing with the full model at every position.
 
 Quantization (TFLite only): `dynamic` (int8 weights, float activations), `float16` (half-precision
-weights), `int8` (integer weights and activations, calibrated on training inputs; refused with the
-converter's reason where a model's ops have no integer kernels).
+weights), `int8` (integer weights and activations, calibrated on training inputs; `serve` only; refused
+with the converter's reason where a model's ops have no integer kernels). Quantized models report their
+difference instead of having to agree.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -36,13 +44,14 @@ import numpy as np
 
 from keras_recurrent.pipelines import compat, fitting, rundir
 from keras_recurrent.pipelines.environment import seed_everything, stderr_silenced
-from keras_recurrent.tasks import UserError
+from keras_recurrent.tasks import Endpoint, UserError
 
 FORMATS = ("savedmodel", "tflite")
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 SAVEDMODEL_TOLERANCE = 1e-5
 TFLITE_TOLERANCE = 1e-4  # float TFLite; quantized variants report their error instead
 PARITY_EXAMPLES = 32
+STEP_EXAMPLES = 4  # sequences a step signature is checked on, one element at a time
 
 
 def export(run: str, *, format: str = "savedmodel", quantize: str = "none", quiet: bool = False) -> dict:
@@ -85,58 +94,124 @@ def _real_inputs(dataset, count: int):
     return tf.nest.map_structure(np.asarray, features)
 
 
-def _input_specs(task, model, info):
-    """(TensorSpec per model input, with batch None) for the SavedModel; static shapes for TFLite."""
-    import tensorflow as tf
-
-    static = task.export_inputs(model, info)
-    dynamic = [tf.TensorSpec((None, *t.shape), t.dtype, name=t.name) for t in static]
-    fixed = [tf.TensorSpec((1, *t.shape), t.dtype, name=t.name) for t in static]
-    return dynamic, fixed
-
-
-def split_endpoints(task, model, info):
-    """(the TextEndpoint or None, the StepModel or None, [Endpoint]) of `task.endpoints`."""
+# -- the signatures ---------------------------------------------------------------------------------
+def signatures(task, model, info) -> list[Endpoint]:
+    """Every signature of the export, each an `Endpoint` with what checks it: `serve`, then the task's
+    `endpoints()` (a `layers.streaming.StepModel` among them becomes `step`)."""
     from keras_recurrent.layers.streaming import StepModel
-    from keras_recurrent.tasks import Endpoint, TextEndpoint
 
-    entries = task.endpoints(model, info)
-    texts = [e for e in entries if isinstance(e, TextEndpoint)]
-    steps = [e for e in entries if isinstance(e, StepModel)]
-    others = [e for e in entries if isinstance(e, Endpoint)]
-    if len(texts) > 1 or len(steps) > 1 or len(texts) + len(steps) + len(others) != len(entries):
-        raise TypeError(f"{task.name}.endpoints: at most one TextEndpoint and one StepModel, and Endpoints")
-    return (texts[0] if texts else None), (steps[0] if steps else None), others
+    found = [_serve(task, model, info)]
+    for entry in task.endpoints(model, info):
+        if isinstance(entry, StepModel):
+            found.append(_Step.of(model, entry))
+        elif isinstance(entry, Endpoint):
+            found.append(entry)
+        else:
+            raise TypeError(f"{task.name}.endpoints: Endpoints and StepModels, not {type(entry).__name__}")
+    names = [e.name for e in found]
+    if len(set(names)) < len(names):
+        raise TypeError(f"{task.name}.endpoints: two signatures of one name among {names}")
+    return found
 
 
-def _archive(model, specs, text_endpoint=None, stepper=None, step_specs=None, endpoints=()):
-    import keras
+def _serve(task, model, info) -> Endpoint:
+    """The model on its own inputs (any batch size), against the Keras model."""
     import tensorflow as tf
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
+    specs = [tf.TensorSpec((None, *t.shape), t.dtype, name=t.name) for t in task.export_inputs(model, info)]
     single = len(specs) == 1
-    if specs:
-        archive.add_endpoint("serve", (lambda x: model(x, training=False)) if single else
-                             (lambda *xs: model(list(xs), training=False)), input_signature=specs)
-    if stepper is not None:
-        archive.add_endpoint("step", lambda *xs: stepper(list(xs)), input_signature=step_specs)
-    if text_endpoint is not None:
-        archive.track(text_endpoint.trackables)
-        archive.add_endpoint("serve_text", text_endpoint.fn, input_signature=[tf.TensorSpec((None,), tf.string, name="text")])
-    for endpoint in endpoints:
-        archive.add_endpoint(endpoint.name, endpoint.fn, input_signature=endpoint.input_signature)
-    return archive
+
+    def serve(*xs):
+        return model(xs[0] if single else list(xs), training=False)
+
+    def examples(inputs):
+        return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+
+    def reference(*arrays):
+        return {"output": np.asarray(serve(*arrays))}
+
+    return Endpoint("serve", serve, specs, examples, reference, tflite_outputs=("output",))
 
 
-def _endpoint_parity(endpoint, call, inputs, tolerance: float = SAVEDMODEL_TOLERANCE, keys=None) -> dict:
-    """An exported signature (`call`, on the whole batch of examples) against the task's Python path on real
-    inputs: the share of examples whose outputs agree (exactly, or within `tolerance`) and the largest
-    difference, over the outputs named in `keys` (all the reference's by default)."""
+@dataclasses.dataclass
+class _Step(Endpoint):
+    """A streaming model's one step, `step(x_t, *states) -> [y_t, *states]`, checked by stepping through
+    whole sequences from zero states against the full model at every position."""
+
+    stepper: object = None
+
+    @classmethod
+    def of(cls, model, stepper):
+        def examples(inputs):
+            return [(inputs[0] if isinstance(inputs, (list, tuple)) else inputs)[:STEP_EXAMPLES]]
+
+        def reference(sequences):
+            return {"output": np.asarray(model(sequences, training=False))}
+
+        outputs = tuple(f"output_{i}" for i in range(1 + len(stepper.state_shapes)))
+        return cls("step", lambda *xs: stepper(list(xs)), stepper.input_specs(None), examples, reference,
+                   tflite_outputs=outputs, stepper=stepper)
+
+    def stepping(self, step):
+        """`step` (one call on a batch of one) as a call on whole sequences: {"output": every step's output}."""
+        def through(sequences):
+            rows = []
+            for row in np.asarray(sequences):
+                states, outputs = self.stepper.initial_states(1), []
+                for t in range(len(row)):
+                    y, *states = _ordered(step(row[t: t + 1], *states))
+                    outputs.append(np.asarray(y)[0])
+                    states = [np.asarray(s) for s in states]
+                rows.append(np.stack(outputs))
+            return {"output": np.stack(rows)}
+
+        return through
+
+
+def _named(outputs) -> dict:
+    """A signature's outputs by name: a dict as it is, a list as output_0, output_1, ..., one tensor as output."""
+    if isinstance(outputs, dict):
+        return outputs
+    if isinstance(outputs, (list, tuple)):
+        return {f"output_{i}": o for i, o in enumerate(outputs)}
+    return {"output": outputs}
+
+
+def _ordered(outputs) -> list:
+    named = _named(outputs)
+    return [named[f"output_{i}"] for i in range(len(named))]
+
+
+def _caller(endpoint, function, batch_one: bool = False, seconds: list | None = None):
+    """How a check calls an exported signature on the examples: a step through whole sequences, an export of
+    batch 1 example by example (its outputs stacked), any other once; each call of `function` timed."""
     import tensorflow as tf
 
+    def timed(*xs):
+        started = time.perf_counter()
+        out = function(*[tf.constant(x) if not batch_one else np.asarray(x) for x in xs])
+        if seconds is not None:
+            seconds.append(time.perf_counter() - started)
+        return out
+
+    if isinstance(endpoint, _Step):
+        return endpoint.stepping(timed)
+    if not batch_one:
+        return timed
+
+    def one_at_a_time(*arrays):
+        rows = [_named(timed(*[np.asarray(a)[i: i + 1] for a in arrays])) for i in range(len(arrays[0]))]
+        return {key: np.concatenate([np.asarray(row[key]) for row in rows]) for key in rows[0]}
+
+    return one_at_a_time
+
+
+def _endpoint_parity(endpoint, call, inputs, tolerance: float, keys=None) -> dict:
+    """A signature (`call`, on all the examples) against its Python reference on real inputs: the share of
+    examples whose outputs agree (exactly, or within `tolerance`) and the largest difference, over the
+    outputs named in `keys` (all the reference's by default)."""
     args = endpoint.examples(inputs)
-    got = call(*[tf.constant(a) for a in args])
+    got = _named(call(*args))
     expected = endpoint.reference(*args)
     agree, largest = None, 0.0
     for key in keys or expected:
@@ -153,47 +228,43 @@ def _endpoint_parity(endpoint, call, inputs, tolerance: float = SAVEDMODEL_TOLER
     return {"examples": int(len(args[0])), "agreement": share, "max_abs_diff": largest}
 
 
-def _max_diff(a, b) -> float:
-    return float(np.max(np.abs(np.asarray(a, dtype="float64") - np.asarray(b, dtype="float64"))))
+def _checked(endpoint, parity: dict, what: str, strict: bool = True) -> dict:
+    if strict and parity["agreement"] < endpoint.agreement_needed:
+        raise RuntimeError(f"{what} {endpoint.name} signature agrees with its reference on {parity['agreement']:.0%} of "
+                           f"the examples (largest difference {parity['max_abs_diff']:.3g})")
+    return parity
 
 
+def _archive(model, endpoints):
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for endpoint in endpoints:
+        if endpoint.trackables is not None:
+            archive.track(endpoint.trackables)
+        archive.add_endpoint(endpoint.name, endpoint.fn, input_signature=endpoint.input_signature)
+    return archive
+
+
+# -- SavedModel -------------------------------------------------------------------------------------
 def _export_savedmodel(task, model, info, inputs, export_dir) -> dict:
     import tensorflow as tf
 
-    dynamic, _ = _input_specs(task, model, info)
-    text_endpoint, stepper, endpoints = split_endpoints(task, model, info)
+    found = signatures(task, model, info)
     os.makedirs(export_dir, exist_ok=True)
     final = os.path.join(export_dir, "savedmodel")
     tmp = tempfile.mkdtemp(prefix=".tmp-savedmodel-", dir=export_dir)
     try:
-        step_specs = stepper.input_specs(None) if stepper is not None else None
-        _archive(model, dynamic, text_endpoint, stepper, step_specs, endpoints).write_out(os.path.join(tmp, "m"), verbose=False)
+        _archive(model, found).write_out(os.path.join(tmp, "m"), verbose=False)
         reloaded = tf.saved_model.load(os.path.join(tmp, "m"))
-        args = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-        expected = np.asarray(model(inputs, training=False))
-        got = np.asarray(reloaded.serve(*[tf.constant(a) for a in args]))
-        report = {"format": "savedmodel", "path": final, "signatures": sorted(reloaded.signatures),
-                  "examples_compared": int(len(expected)), "max_abs_diff_serve": _max_diff(got, expected)}
-        if report["max_abs_diff_serve"] > SAVEDMODEL_TOLERANCE:
-            raise RuntimeError(f"SavedModel differs from the Keras model by {report['max_abs_diff_serve']:.3g}")
-        if text_endpoint is not None:
-            texts = text_endpoint.examples
-            via_text = np.asarray(reloaded.serve_text(tf.constant(texts)))
-            report["max_abs_diff_serve_text"] = _max_diff(via_text, text_endpoint.reference(texts))
-            if report["max_abs_diff_serve_text"] > SAVEDMODEL_TOLERANCE:
-                raise RuntimeError(f"serve_text differs from the Keras model by {report['max_abs_diff_serve_text']:.3g}")
-        if stepper is not None:
-            step, _ = _step_parity(lambda *xs: reloaded.step(*[tf.constant(x) for x in xs]), stepper, inputs, expected)
-            report["max_abs_diff_step"] = step
-            report["step_states"] = [list(shape) for shape in stepper.state_shapes]
-            if step > SAVEDMODEL_TOLERANCE:
-                raise RuntimeError(f"the step signature differs from the full model by {step:.3g}")
-        for endpoint in endpoints:
-            parity = _endpoint_parity(endpoint, getattr(reloaded, endpoint.name), inputs)
-            report[endpoint.name] = parity
-            if parity["agreement"] < endpoint.agreement_needed:
-                raise RuntimeError(f"the {endpoint.name} signature agrees with the task's own on {parity['agreement']:.0%} "
-                                   f"of the examples")
+        report = {"format": "savedmodel", "path": final, "signatures": sorted(reloaded.signatures)}
+        for endpoint in found:
+            call = _caller(endpoint, getattr(reloaded, endpoint.name))
+            report[endpoint.name] = _checked(endpoint, _endpoint_parity(endpoint, call, inputs, SAVEDMODEL_TOLERANCE),
+                                             "the SavedModel's")
+            if isinstance(endpoint, _Step):
+                report[endpoint.name]["state_shapes"] = [list(shape) for shape in endpoint.stepper.state_shapes]
         rundir.replace_dir(os.path.join(tmp, "m"), final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -201,37 +272,7 @@ def _export_savedmodel(task, model, info, inputs, export_dir) -> dict:
     return report
 
 
-def _step_parity(step, stepper, inputs, expected, examples: int = 4) -> tuple[float, float]:
-    """(largest difference, milliseconds per step): `step` fed the first `examples` sequences of
-    `inputs` one element at a time from zero states (`step(*[x_t, *states]) -> [y_t, *states]`, batch
-    of one), against `expected`, the full model's outputs on `inputs`. Only the step calls are timed."""
-    sequences = (inputs[0] if isinstance(inputs, (list, tuple)) else inputs)[:examples]
-    worst, seconds, steps = 0.0, 0.0, 0
-    for row, want in zip(sequences, expected):
-        states = stepper.initial_states(1)
-        for t in range(len(row)):
-            started = time.perf_counter()
-            y, *states = step(row[t: t + 1], *states)
-            seconds += time.perf_counter() - started
-            steps += 1
-            states = [np.asarray(s) for s in states]
-            worst = max(worst, _max_diff(np.asarray(y)[0], want[t]))
-    return worst, seconds * 1000 / max(steps, 1)
-
-
-def _converter(model, fixed_specs, workdir, stepper=None):
-    import tensorflow as tf
-
-    path = os.path.join(workdir, "batch1")
-    if stepper is None:
-        _archive(model, fixed_specs).write_out(path, verbose=False)
-    else:
-        _archive(model, [], stepper=stepper, step_specs=stepper.input_specs(1)).write_out(path, verbose=False)
-    converter = tf.lite.TFLiteConverter.from_saved_model(path)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter
-
-
+# -- TFLite -----------------------------------------------------------------------------------------
 def _quantize(converter, quantize: str):
     import tensorflow as tf
 
@@ -244,9 +285,9 @@ def _quantize(converter, quantize: str):
 
 _INT8_CONVERSION = """
 import sys, numpy as np, tensorflow as tf
-work = sys.argv[1]
+work, key = sys.argv[1], sys.argv[2]
 rows = list(np.load(work + "/calibration.npz").values())
-converter = tf.lite.TFLiteConverter.from_saved_model(work + "/batch1")
+converter = tf.lite.TFLiteConverter.from_saved_model(work + "/archive", signature_keys=[key])
 converter.optimizations = [tf.lite.Optimize.DEFAULT]
 converter.representative_dataset = lambda: ([r[i:i + 1] for r in rows] for i in range(len(rows[0])))
 converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -254,7 +295,7 @@ open(work + "/int8.tflite", "wb").write(converter.convert())
 """
 
 
-def _convert_int8_isolated(work: str, calibration, model_name: str) -> bytes:
+def _convert_int8_isolated(work: str, key: str, calibration, model_name: str) -> bytes:
     """Full-integer conversion in a child process: TFLite's calibrator can crash the process outright
     (a segmentation fault, seen on every recurrent model here) rather than raise."""
     import subprocess
@@ -262,7 +303,7 @@ def _convert_int8_isolated(work: str, calibration, model_name: str) -> bytes:
 
     rows = calibration if isinstance(calibration, (list, tuple)) else [calibration]
     np.savez(os.path.join(work, "calibration.npz"), *rows)
-    done = subprocess.run([sys.executable, "-c", _INT8_CONVERSION, work], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", _INT8_CONVERSION, work, key], capture_output=True, text=True,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
@@ -288,39 +329,32 @@ def interpreter(model_content: bytes):
     return runner
 
 
+def signature_function(runner, endpoint):
+    """A TFLite model's signature as a function of positional batch-1 arrays, in the endpoint's input order."""
+    signature = runner.get_signature_runner(endpoint.name)
+    specs = endpoint.input_signature
+
+    def call(*xs):
+        return signature(**{spec.name: np.asarray(x).astype(spec.dtype.as_numpy_dtype) for x, spec in zip(xs, specs)})
+
+    return call
+
+
 def run_tflite(runner, inputs) -> np.ndarray:
-    """Outputs of a batch-1 TFLite model for every example of `inputs` (one invocation each)."""
+    """Outputs of a TFLite model's `serve` signature for every example of `inputs` (one invocation each)."""
     rows = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    details = runner.get_input_details()
-    output = runner.get_output_details()[0]["index"]
-    # The converter does not keep the model's input order: pair each interpreter input with the model
-    # input of its shape (inputs of equal shapes keep their order).
-    remaining, order = list(range(len(rows))), []
-    for detail in details:
-        shape = tuple(detail["shape"][1:])
-        pick = next((r for r in remaining if tuple(np.shape(rows[r])[1:]) == shape), remaining[0])
-        remaining.remove(pick)
-        order.append(pick)
+    serve = runner.get_signature_runner("serve")
+    names = list(serve.get_input_details())  # the signature's inputs by name, in the model's order
     results = []
     for i in range(len(rows[0])):
-        for detail, r in zip(details, order):
-            runner.set_tensor(detail["index"], rows[r][i: i + 1].astype(detail["dtype"]))
-        runner.invoke()
-        results.append(runner.get_tensor(output)[0])
+        results.append(serve(**{name: np.asarray(r[i: i + 1]) for name, r in zip(names, rows)})["output"][0])
     return np.stack(results)
 
 
-def _convert(model, fixed, work, quantize, calibration, stepper=None) -> bytes:
-    converter = _converter(model, fixed, work, stepper)
-    if quantize == "int8":
-        return _convert_int8_isolated(work, calibration, model.name)
-    _quantize(converter, quantize)
-    try:
-        return converter.convert()
-    except Exception as e:  # the converter's reason, in one line
-        reason = " ".join(str(e).split())[:300]
-        what = f"{model.name}'s step model" if stepper is not None else model.name
-        raise UserError(f"{what} cannot be converted with --quantize {quantize}: {reason}") from None
+def tflite_step(runner, stepper):
+    """The `step` signature of a TFLite step model as `step(x_t, *states) -> [y_t, *states]`."""
+    call = signature_function(runner, _Step.of(stepper.full_model, stepper))
+    return lambda *xs: _ordered(call(*xs))
 
 
 def _builtin_ops(runner, what: str) -> list[str]:
@@ -331,108 +365,64 @@ def _builtin_ops(runner, what: str) -> list[str]:
     return ops
 
 
-def tflite_step(runner, stepper):
-    """The `step` signature of a TFLite step model as `step(x_t, *states) -> [y_t, *states]`."""
-    signature = runner.get_signature_runner("step")
-    specs = stepper.input_specs(1)
-
-    def step(*xs):
-        outputs = signature(**{spec.name: np.asarray(x).astype(spec.dtype.as_numpy_dtype) for x, spec in zip(xs, specs)})
-        return [outputs[f"output_{i}"] for i in range(len(outputs))]
-
-    return step
-
-
-def _tflite_endpoint(model, endpoint, inputs, export_dir, suffix, quantize) -> tuple[bytes, dict]:
-    """A task's further signature (`Task.endpoints`) as a TFLite model of its numeric outputs, batch 1,
-    checked example by example against the task's Python path like the SavedModel's signature."""
-    import dataclasses
-
+def _tflite_signature(model, endpoint, inputs, export_dir, suffix, quantize, calibration) -> tuple[bytes, dict]:
+    """One signature as a TFLite model of its numeric outputs (batch 1, static shapes), run in the interpreter
+    and checked against its reference like the SavedModel's."""
     import tensorflow as tf
 
     fixed = [tf.TensorSpec((1, *spec.shape[1:]), spec.dtype, name=spec.name) for spec in endpoint.input_signature]
 
     def kept(*xs):
-        outputs = endpoint.fn(*xs)
+        outputs = _named(endpoint.fn(*xs))
         return {key: outputs[key] for key in endpoint.tflite_outputs}
 
+    what = model.name if endpoint.name == "serve" else f"the {endpoint.name} signature"
     with tempfile.TemporaryDirectory(prefix=".tmp-tflite-", dir=export_dir) as work:
         # Through a SavedModel signature, so that the TFLite model keeps one and its outputs are found by name.
-        _archive(model, [], endpoints=[dataclasses.replace(endpoint, fn=kept, input_signature=fixed)]).write_out(
-            work, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(work, signature_keys=[endpoint.name])
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        _quantize(converter, quantize)
-        try:
-            content = converter.convert()
-        except Exception as e:
-            raise UserError(f"the {endpoint.name} signature cannot be converted to TFLite: "
-                            f"{' '.join(str(e).split())[:300]}") from None
+        archive = os.path.join(work, "archive")
+        _archive(model, [dataclasses.replace(endpoint, fn=kept, input_signature=fixed)]).write_out(archive, verbose=False)
+        if quantize == "int8":
+            content = _convert_int8_isolated(work, endpoint.name, calibration, model.name)
+        else:
+            converter = tf.lite.TFLiteConverter.from_saved_model(archive, signature_keys=[endpoint.name])
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+            _quantize(converter, quantize)
+            try:
+                content = converter.convert()
+            except Exception as e:  # the converter's reason, in one line
+                raise UserError(f"{what} cannot be converted with --quantize {quantize}: "
+                                f"{' '.join(str(e).split())[:300]}") from None
     runner = interpreter(content)
-    ops = _builtin_ops(runner, f"the {endpoint.name} signature")
-    signature = runner.get_signature_runner(endpoint.name)
+    ops = _builtin_ops(runner, what)
     seconds = []
-
-    def one_at_a_time(*tensors):  # the TFLite model takes batch 1: run it example by example, stack the outputs
-        rows = []
-        for i in range(len(tensors[0])):
-            started = time.perf_counter()
-            rows.append(signature(**{spec.name: np.asarray(t[i: i + 1]) for spec, t in zip(fixed, tensors)}))
-            seconds.append(time.perf_counter() - started)
-        return {key: np.concatenate([row[key] for row in rows]) for key in endpoint.tflite_outputs}
-
-    parity = _endpoint_parity(endpoint, one_at_a_time, inputs, TFLITE_TOLERANCE, endpoint.tflite_outputs)
-    report = {"path": os.path.join(export_dir, f"model_{endpoint.name}{suffix}.tflite"), "bytes": len(content),
-              "outputs": list(endpoint.tflite_outputs), **parity,
-              "latency_ms_batch1": round(1000 * float(np.mean(seconds)), 3), "ops": ops}
-    if quantize == "none" and report["agreement"] < endpoint.agreement_needed:
-        raise RuntimeError(f"the TFLite {endpoint.name} model agrees with the task's own on {report['agreement']:.0%} "
-                           f"of the examples")
+    call = _caller(endpoint, signature_function(runner, endpoint), batch_one=True, seconds=seconds)
+    keys = None if isinstance(endpoint, _Step) else endpoint.tflite_outputs
+    parity = _endpoint_parity(endpoint, call, inputs, TFLITE_TOLERANCE, keys)
+    name = "model" if endpoint.name == "serve" else f"model_{endpoint.name}"
+    report = {"path": os.path.join(export_dir, f"{name}{suffix}.tflite"), "bytes": len(content),
+              "input_shapes": [list(spec.shape) for spec in fixed], "outputs": list(endpoint.tflite_outputs), **parity,
+              ("latency_ms_per_step" if isinstance(endpoint, _Step) else "latency_ms_batch1"):
+                  round(1000 * float(np.mean(seconds)), 3), "ops": ops}
+    _checked(endpoint, parity, "the TFLite", strict=quantize == "none")
     return content, report
 
 
 def _export_tflite(task, model, info, inputs, export_dir, quantize, calibration) -> dict:
-    _, fixed = _input_specs(task, model, info)
     os.makedirs(export_dir, exist_ok=True)
     suffix = "" if quantize == "none" else f"-{quantize}"
-    # Full-integer conversion covers the model alone: its endpoints are not even built.
-    _, stepper, endpoints = split_endpoints(task, model, info) if quantize != "int8" else (None, None, [])
-    with tempfile.TemporaryDirectory(prefix=".tmp-tflite-", dir=export_dir) as work:
-        content = _convert(model, fixed, os.path.join(work, "full"), quantize, calibration)
-        step_content = None if stepper is None else _convert(model, None, os.path.join(work, "step"), quantize, None, stepper)
-    runner = interpreter(content)
-    ops = _builtin_ops(runner, model.name)
-    expected = np.asarray(model(inputs, training=False))
-    started = time.perf_counter()
-    got = run_tflite(runner, inputs)
-    latency_ms = (time.perf_counter() - started) * 1000 / len(got)
-    report = {
-        "format": "tflite", "quantize": quantize, "path": os.path.join(export_dir, f"model{suffix}.tflite"),
-        "input_shapes": [[1, *spec.shape[1:]] for spec in fixed], "bytes": len(content),
-        "examples_compared": int(len(got)), "max_abs_diff": _max_diff(got, expected),
-        "latency_ms_batch1": round(latency_ms, 3), "ops": ops,
-    }
-    if quantize == "none" and report["max_abs_diff"] > TFLITE_TOLERANCE:
-        raise RuntimeError(f"TFLite model differs from the Keras model by {report['max_abs_diff']:.3g}")
-    if stepper is not None:
-        step_runner = interpreter(step_content)
-        step_ops = _builtin_ops(step_runner, f"{model.name}'s step model")
-        diff, step_ms = _step_parity(tflite_step(step_runner, stepper), stepper, inputs, expected, examples=1)
-        report["step"] = {
-            "path": os.path.join(export_dir, f"model_step{suffix}.tflite"), "bytes": len(step_content),
-            "state_shapes": [[1, *shape] for shape in stepper.state_shapes], "max_abs_diff": diff,
-            "latency_ms_per_step": round(step_ms, 3), "ops": step_ops,
-        }
-        if quantize == "none" and diff > TFLITE_TOLERANCE:
-            raise RuntimeError(f"the TFLite step model differs from the full Keras model by {diff:.3g}")
-    blobs = [(report["path"], content), (report.get("step", {}).get("path"), step_content)]
-    for endpoint in endpoints:
-        if endpoint.tflite_outputs:
-            blob, report[endpoint.name] = _tflite_endpoint(model, endpoint, inputs, export_dir, suffix, quantize)
-            blobs.append((report[endpoint.name]["path"], blob))
-    for path, blob in blobs:
-        if path is None:
+    # Full-integer conversion covers the model alone: the other signatures are not even built.
+    found = signatures(task, model, info) if quantize != "int8" else [_serve(task, model, info)]
+    report, blobs = {"format": "tflite", "quantize": quantize}, []
+    for endpoint in found:
+        if not endpoint.tflite_outputs:  # strings in or out: the SavedModel only
             continue
+        content, checked = _tflite_signature(model, endpoint, inputs, export_dir, suffix, quantize, calibration)
+        if endpoint.name == "serve":
+            report.update(checked)
+        else:
+            report[endpoint.name] = checked
+        blobs.append((checked["path"], content))
+    for path, blob in blobs:
         with rundir.atomic_path(path, ".tflite") as tmp:
             with open(tmp, "wb") as f:
                 f.write(blob)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from keras_recurrent.tasks.base import (Compile, Endpoint, ModelRegistry, Schedule, Task, TaskData, TextEndpoint,
+from keras_recurrent.tasks.base import (Compile, Endpoint, ModelRegistry, Schedule, Task, TaskData,
                                         TrainConfig, UserError)
 
 # name -> "module:ClassName"; imported lazily so that `recurrent tasks` stays cheap as tasks grow.
@@ -60,5 +60,5 @@ def get_task(name: str) -> Task:
     return getattr(importlib.import_module(module_name), class_name)()
 
 
-__all__ = ["Compile", "Endpoint", "ModelRegistry", "Schedule", "Task", "TaskData", "TextEndpoint", "TrainConfig", "UserError",
+__all__ = ["Compile", "Endpoint", "ModelRegistry", "Schedule", "Task", "TaskData", "TrainConfig", "UserError",
            "check_task_name", "get_task", "model_families", "task_names"]

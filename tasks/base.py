@@ -41,8 +41,9 @@ Results, prediction, export
 - `format_prediction(row)`: a row as one line of text for the terminal;
 - `export_inputs(model, info)`: the model's inputs as `tf.TensorSpec`s with every dimension static;
 - `endpoints(model, info)`: what export writes beside the model's `serve` signature: an `Endpoint` (a
-  further signature doing in the graph what `predict` does in Python), a `TextEndpoint` (raw strings in)
-  or a `layers.streaming.StepModel` (one step and the state in, the output and the new state out).
+  further signature doing in the graph what `predict` does in Python, or `serve_text`, raw strings in,
+  with its Python reference) or a `layers.streaming.StepModel` (one step and the state in, the output and
+  the new state out); export checks each the same way (`pipelines/exporting.py`).
 
 The required hooks (`load`, `compile`, `evaluate`, `predict`, `predict_examples`) are abstract.
 
@@ -309,24 +310,8 @@ class Task(ABC):
         return specs
 
     def endpoints(self, model, info: dict) -> list:
-        """What export writes beside `serve`: `Endpoint`s, a `TextEndpoint`, a `StepModel` (none by default)."""
+        """What export writes beside `serve`: `Endpoint`s and a `layers.streaming.StepModel` (none by default)."""
         return []
-
-
-@dataclass
-class TextEndpoint:
-    """A raw-text entry point of an exported model, with what checks it.
-
-    `fn(strings)` maps a (batch,) string tensor to the model's outputs with TensorFlow ops only (its
-    vocabulary lives in `trackables`, which the export saves); `reference(texts)` computes the same
-    outputs through the task's own Python preprocessing and the Keras model; `examples` are texts to
-    compare the two on.
-    """
-
-    fn: Callable
-    trackables: Any
-    examples: list
-    reference: Callable
 
 
 @dataclass
@@ -339,7 +324,11 @@ class Endpoint:
     are compared exactly when `exact` (integer results: token ids), else within the export's tolerance;
     `agreement_needed` is the share of examples that must agree (a decoding may flip on a tie of floats).
     `tflite_outputs` names the outputs a TFLite model of the signature keeps (numeric ones: TFLite's
-    built-in ops hold no strings); empty, the signature is exported to the SavedModel only.
+    built-in ops hold no strings); empty, the signature is exported to the SavedModel only. `trackables`:
+    what the export must save for `fn` to run (a vocabulary lookup), if anything beyond the model.
+
+    A raw-text entry is an Endpoint named `serve_text` (strings in); outputs that are one tensor are
+    compared as `output`.
     """
 
     name: str
@@ -350,3 +339,4 @@ class Endpoint:
     exact: bool = False
     agreement_needed: float = 1.0
     tflite_outputs: tuple = ()
+    trackables: Any = None

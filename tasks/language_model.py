@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_recurrent.layers import MogrifierLSTM, SRUpp
 from keras_recurrent.layers.streaming import StepModel
-from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, TextEndpoint, UserError, hparam
+from keras_recurrent.tasks.base import Compile, Endpoint, ModelRegistry, Task, TaskData, UserError, hparam
 from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS
 from keras_recurrent.tasks.text import decode
 
@@ -277,10 +277,12 @@ class LanguageModelTask(Task):
             return tf.gather(logits, lengths - 1, batch_dims=1)
 
         def reference(texts):
-            return np.stack([np.asarray(model(encode(t or UNKNOWN, info["vocabulary"])[None], training=False))[0, -1]
-                             for t in texts])
+            return {"output": np.stack([np.asarray(model(encode(str(t) or UNKNOWN, info["vocabulary"])[None],
+                                                         training=False))[0, -1] for t in texts])}
 
-        return TextEndpoint(from_strings, lookup, ["To be, or not", "the plot was", "Q"], reference)
+        examples = np.array(["To be, or not", "the plot was", "Q"], dtype=object)
+        return Endpoint("serve_text", from_strings, [tf.TensorSpec((None,), tf.string, name="text")],
+                        lambda inputs: [examples], reference, trackables=lookup)
 
 
 def sample(model, prime: str, info: dict, length: int, temperature: float, seed: int,

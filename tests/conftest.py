@@ -8,18 +8,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import pytest  # noqa: E402
 
 
-def pytest_collection_modifyitems(config, items):
-    """Groups for `pytest -n 2 --dist loadgroup` (what `make test` runs): the tests of a file stay on one
-    worker (module fixtures are built once, as with --dist loadfile), except each shard of the
-    child-process backend matrix, a group of its own so that the shards run in parallel instead of one
-    file holding a worker for minutes."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        group = item.module.__name__
-        if item.get_closest_marker("backend") is not None and hasattr(item, "callspec"):
-            group += "-" + "-".join(str(v) for v in item.callspec.params.values())
-        item.add_marker(pytest.mark.xdist_group(group))
+# `make test` runs `pytest -n 2 --dist loadfile`: the tests of a file stay on one worker, so a module
+# fixture (a quick run several tests read) is built once. `--dist loadgroup` with xdist_group marks did
+# the same until pytest 9.2, whose structured node ids silently undo xdist's grouping
+# (pytest-dev/pytest-xdist#1386): every module fixture was then built on both workers.
+
 
 SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -105,7 +105,7 @@ def test_exported_step_models_sample_the_same_characters(tmp_path):
     inputs = ex._real_inputs(data.test, 4)[:, :8]
     ex._export_savedmodel(task, model, info, inputs, str(tmp_path))
     lite = ex._export_tflite(task, model, info, inputs, str(tmp_path), "none", None)
-    stepper = ex.split_endpoints(task, model, info)[1]
+    stepper = next(e for e in task.endpoints(model, info) if isinstance(e, StepModel))
 
     def saved_step(reloaded):
         def step(ids, states):

@@ -14,7 +14,7 @@ import numpy as np
 
 from keras_recurrent.layers import MaskedGlobalMaxPooling1D
 from keras_recurrent.tasks.bpe import BytePairSplit, learn_merges, subword_symbols
-from keras_recurrent.tasks.base import Compile, ModelRegistry, Schedule, Task, TaskData, TextEndpoint, UserError, hparam
+from keras_recurrent.tasks.base import Compile, Endpoint, ModelRegistry, Schedule, Task, TaskData, UserError, hparam
 from keras_recurrent.tasks.encoders import RECURRENT_ENCODERS, stacked_encoder
 from keras_recurrent.tasks.sentiment import data as sdata
 from keras_recurrent.tasks.sentiment.corpus import NEGATION
@@ -370,6 +370,8 @@ class SentimentTask(Task):
 
     def _text_endpoint(self, model, info):
         """Raw strings in (`serve_text`), the model's probabilities out."""
+        import tensorflow as tf
+
         vectorize = make_vectorizer(info)
         vectorize(np.asarray([""], dtype=object))  # built, so the export can track its vocabulary
 
@@ -377,12 +379,12 @@ class SentimentTask(Task):
             return model(vectorize(texts), training=False)
 
         def reference(texts):
-            ids = to_ids(vectorize, texts)
-            return np.asarray(model(ids, training=False))
+            return {"output": np.asarray(model(to_ids(vectorize, [str(t) for t in texts]), training=False))}
 
         examples = ["the plot was not good", "although the script was dull , the cast was wonderful",
                     "A film I will watch again!", "", "an unwatchably overlong filmmaker's folly"]
-        return TextEndpoint(from_strings, _trackables(vectorize), examples, reference)
+        return Endpoint("serve_text", from_strings, [tf.TensorSpec((None,), tf.string, name="text")],
+                        lambda inputs: [np.array(examples, dtype=object)], reference, trackables=_trackables(vectorize))
 
 
 __all__ = ["SentimentTask", "SentimentData", "SentimentModel"]
