@@ -28,7 +28,7 @@ demo: $(STAMP)
 # of a thread a core for its ops, spent a tenth of the suite switching between them (measured: 118 s -> 107 s
 # for tests/test_runs.py). Child processes the tests start inherit it.
 test: $(STAMP)
-	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
+	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 # Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 75 minutes on 2 cores before the pointer (about 70), memory (about 4 hours at the
 # issue's 60-minute budgets), bAbI (about 60), video (about 90: two models of 40 minutes and their scoring) and captioning

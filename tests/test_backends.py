@@ -2,7 +2,7 @@
 default models of the tasks whose training has machinery of its own also resume exactly under JAX, are
 found finished when trained again and re-evaluate to the same metrics (RESUME_CHECKED).
 
-The families run in two child processes with KERAS_BACKEND=jax (tests/backend_matrix.py), one a test worker; this process,
+The families run in one child process with KERAS_BACKEND=jax (tests/backend_matrix.py), which imports TensorFlow and JAX once; this process,
 on TensorFlow, then reloads each model file the JAX run saved and checks it computes the same
 outputs: the layers are backend-agnostic and their saved files move between backends.
 The shards cover the task registry's families, so a task added later is covered without touching this file.
@@ -69,7 +69,7 @@ def jax_models(task_name: str) -> list:
 # a family not listed counts as 20.
 COST = {"captioning": 39, "adding": 35, "sentiment": 26, "babi": 19, "copy": 15, "language_model": 13,
         "forecasting": 12, "sort": 8, "video": 7}
-SHARDS = 2  # one child process a test worker: both run at once, and each imports TensorFlow and JAX once
+SHARDS = 1  # the tests of a file run on one worker (tests/conftest.py), so shards would run one after the other
 
 
 def shards() -> list[list[str]]:
