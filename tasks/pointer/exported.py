@@ -15,8 +15,8 @@ pointer already gives probability zero to padding and to points chosen before; t
 itself (`allowed` below), so that an answer is a valid order whatever the weights are: a point is never
 chosen twice and a position past `count` never at all.
 
-Beam search is not exported (not built: greedy only); `recurrent predict RUN --set model.beam_width=K` runs
-it in Python.
+Beam search is not exported (not built: greedy only); in Python, `recurrent evaluate RUN --set
+model.beam_width=K` decodes by beam search, and so does `predict` for a run trained with that setting.
 """
 
 from __future__ import annotations
