@@ -21,8 +21,6 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-
 from benchmarks.common import previous_result, write_result  # noqa: E402
 
 
