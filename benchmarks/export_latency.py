@@ -49,6 +49,7 @@ def measure(task, model_name: str, config, data, repeats: int) -> dict:
     rows = [r[:, : shape[0]] if r.ndim >= 2 and shape and r.shape[1] > shape[0] else r for r, shape in zip(rows, fixed)]
     one = rows if len(rows) > 1 else rows[0]
     result = {"parameters": int(model.count_params())}
+    found = ex.signatures(task, model, data.info)  # serve first, then what the task adds
     with tempfile.TemporaryDirectory() as tmp:
         ex._export_savedmodel(task, model, data.info, one, tmp)
         reloaded = tf.saved_model.load(os.path.join(tmp, "savedmodel"))
@@ -60,16 +61,16 @@ def measure(task, model_name: str, config, data, repeats: int) -> dict:
             report = reports[quantize] = ex._export_tflite(task, model, data.info, one, tmp, quantize, None)
             runner = ex.interpreter(open(report["path"], "rb").read())
             label = "tflite_float" if quantize == "none" else "tflite_dynamic"
-            result[f"{label}_ms"] = median_ms(lambda: ex.run_tflite(runner, one), repeats)
+            result[f"{label}_ms"] = median_ms(lambda: ex.run_tflite(runner, found[0], one), repeats)
             result[f"{label}_bytes"] = report["bytes"]
             result[f"{label}_max_abs_diff"] = report["max_abs_diff"]
             if "step" in report:
-                stepper = next(e.stepper for e in ex.signatures(task, model, data.info) if e.name == "step")
+                stepper = next(e.stepper for e in found if e.name == "step")
                 step = ex.tflite_step(ex.interpreter(open(report["step"]["path"], "rb").read()), stepper)
                 states = stepper.initial_states(1)
                 x = rows[0][:, 0]
                 result[f"{label}_step_ms"] = median_ms(lambda: step(x, *states), repeats)
-        for endpoint in ex.signatures(task, model, data.info)[1:]:
+        for endpoint in found[1:]:
             if endpoint.tflite_outputs and endpoint.name != "step":  # a decoding loop in the graph, beside the task's own Python decoding
                 result.update(endpoint_latency(endpoint, one, reloaded, reports["none"][endpoint.name]["path"], repeats))
     keras.backend.clear_session()
@@ -86,12 +87,11 @@ def endpoint_latency(endpoint, inputs, reloaded, tflite_path: str, repeats: int)
 
     args = endpoint.examples(inputs)
     tensors = [tf.constant(a) for a in args]
-    runner = ex.interpreter(open(tflite_path, "rb").read()).get_signature_runner(endpoint.name)
-    named = {spec.name: a for spec, a in zip(endpoint.input_signature, args)}
+    lite = ex.signature_function(ex.interpreter(open(tflite_path, "rb").read()), endpoint)
     signature = getattr(reloaded, endpoint.name)
     return {f"{endpoint.name}_python_ms": median_ms(lambda: endpoint.reference(*args), repeats),
             f"{endpoint.name}_savedmodel_ms": median_ms(lambda: signature(*tensors), repeats),
-            f"{endpoint.name}_tflite_ms": median_ms(lambda: runner(**named), repeats)}
+            f"{endpoint.name}_tflite_ms": median_ms(lambda: lite(*args), repeats)}
 
 
 def main(argv=None) -> None:

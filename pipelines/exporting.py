@@ -103,7 +103,7 @@ def signatures(task, model, info) -> list[Endpoint]:
     found = [_serve(task, model, info)]
     for entry in task.endpoints(model, info):
         if isinstance(entry, StepModel):
-            found.append(_Step.of(model, entry))
+            found.append(_Step.of(entry))
         elif isinstance(entry, Endpoint):
             found.append(entry)
         else:
@@ -141,7 +141,9 @@ class _Step(Endpoint):
     stepper: object = None
 
     @classmethod
-    def of(cls, model, stepper):
+    def of(cls, stepper):
+        model = stepper.full_model  # what every step is compared with
+
         def examples(inputs):
             return [(inputs[0] if isinstance(inputs, (list, tuple)) else inputs)[:STEP_EXAMPLES]]
 
@@ -340,20 +342,15 @@ def signature_function(runner, endpoint):
     return call
 
 
-def run_tflite(runner, inputs) -> np.ndarray:
-    """Outputs of a TFLite model's `serve` signature for every example of `inputs` (one invocation each)."""
-    rows = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    serve = runner.get_signature_runner("serve")
-    names = list(serve.get_input_details())  # the signature's inputs by name, in the model's order
-    results = []
-    for i in range(len(rows[0])):
-        results.append(serve(**{name: np.asarray(r[i: i + 1]) for name, r in zip(names, rows)})["output"][0])
-    return np.stack(results)
+def run_tflite(runner, endpoint, inputs) -> dict:
+    """A TFLite model's signature for `endpoint` on the endpoint's examples of `inputs`, one example an
+    invocation (batch 1): its outputs by name, stacked."""
+    return _caller(endpoint, signature_function(runner, endpoint), batch_one=True)(*endpoint.examples(inputs))
 
 
 def tflite_step(runner, stepper):
     """The `step` signature of a TFLite step model as `step(x_t, *states) -> [y_t, *states]`."""
-    call = signature_function(runner, _Step.of(stepper.full_model, stepper))
+    call = signature_function(runner, _Step.of(stepper))
     return lambda *xs: _ordered(call(*xs))
 
 
