@@ -9,8 +9,13 @@ baselines from the same run.
   nearest training image's caption (target: the model beats both on BLEU-4). For context, Xu et al. 2015
   (soft attention, an ImageNet-trained encoder, 6,000 training images): BLEU-1 67, BLEU-4 19.5.
 
+With an ImageNet encoder: `--set flickr8k --label flickr8k_imagenet --set-option model.backbone=mobilenet_v2
+--set-option model.backbone_weights=imagenet --assets DIR`, DIR holding Keras's weight file
+(`mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5`). This machine cannot download it, so
+that part has not been measured here.
+
 Run: `python -m benchmarks.captioning_quality [--set scenes|flickr8k] [--seeds 1,2,3] [--label NAME]
-[--set-option KEY=VALUE ...]`; parts merge into benchmarks/results/captioning_quality.json (one process a
+[--set-option KEY=VALUE ...] [--assets DIR]`; parts merge into benchmarks/results/captioning_quality.json (one process a
 part can run on each core), and a picture of the scores.
 """
 
@@ -24,7 +29,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import RESULTS, SHARED_DATA, previous_result, write_result
+from benchmarks.common import RESULTS, SHARED_DATA, assets_option, previous_result, use_assets, write_result
 
 FLICKR = os.path.join(SHARED_DATA, "flickr8k_subset")
 KEYS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "exact_match")
@@ -100,11 +105,14 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--label", default="", help="part name in the results (default: the data set)")
     parser.add_argument("--set-option", action="append", default=[], help="a --set KEY=VALUE for every run")
+    assets_option(parser)
     args = parser.parse_args(argv)
+    mirror = use_assets(args.assets)
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as root:
         runs = [one_run(args.data_set, seed, args.set_option, root) for seed in seeds]
-    part = {"data": args.data_set, "options": args.set_option, **summarise(args.data_set, runs)}
+    part = {"data": args.data_set, "options": args.set_option, **({"assets": mirror} if mirror else {}),
+            **summarise(args.data_set, runs)}
     with previous_result("captioning_quality") as previous:
         result = {"settings": {"seed": seeds[0]}, "parts": dict(previous.get("parts", {}))}
         result["parts"][args.label or args.data_set] = part

@@ -12,8 +12,11 @@ fixed upstream, the workaround goes.
 - `tflite_op_names`: the operators of a TFLite model (no public way to list them,
   tensorflow/tensorflow#41263).
 
-The layers floor has one private use of its own, `layers/streaming.py` reading a layer's
-`_inbound_nodes` (a layer used twice cannot step); it cannot import this module, which is a floor above.
+The floors below have one private use each; they cannot import this module, which is a floor above:
+`layers/streaming.py` reads a layer's `_inbound_nodes` (a layer used twice cannot step), and
+`tasks/assets.py` `keras_application` replaces `keras.src.utils.file_utils.get_file` for the length of a
+keras.applications constructor, so ImageNet weights come through the project's download path with Keras's
+own URL and hash (Keras has no public hook for where its weights come from).
 """
 
 from __future__ import annotations

@@ -40,8 +40,9 @@ class CaptioningModel:
 
     backbone: str = hparam("small", help="image encoder: a small CNN trained from scratch, or a keras.applications "
                                          "network", choices=BACKBONES)
-    backbone_weights: str = hparam("", help="keras.applications backbone: a local weights file (.h5 / .weights.h5, "
-                                            "include_top=False); empty: random initial weights (nothing is downloaded)")
+    backbone_weights: str = hparam("", help="keras.applications backbone: imagenet (Keras's ImageNet weights, fetched on "
+                                            "first use into the Keras cache), a local weights file (.h5 / .weights.h5, "
+                                            "include_top=False), or empty: random initial weights")
     train_backbone: bool = hparam(True, help="keras.applications backbone: train its weights too (off: frozen)")
     filters: int = hparam(16, help="small CNN: filters of its first block (doubled in each next block)", min=1)
     grid: int = hparam(8, help="small CNN: rows and columns of the feature grid the BiLSTM reads", min=1)
@@ -74,18 +75,27 @@ def _application(image, config: CaptioningModel, size: int):
     """A keras.applications network without its classifier; its last feature map is the grid."""
     import os
 
+    from keras_recurrent.tasks import assets
+
     weights = config.backbone_weights or None
-    if weights is not None and not os.path.isfile(weights):
-        raise UserError(f"model.backbone_weights={weights}: no such file (weights cannot be downloaded here; "
-                        f"give a local file or leave it empty for random initial weights)")
+    if weights not in (None, "imagenet") and not os.path.isfile(weights):
+        raise UserError(f"model.backbone_weights={weights}: no such file (give a local weights file, imagenet to "
+                        f"fetch Keras's ImageNet weights, or leave it empty for random initial weights)")
     if config.backbone == "mobilenet_v2":
         x = keras.layers.Rescaling(2.0, offset=-1.0, name="to_minus_one_one")(image)  # what MobileNetV2 expects
         make = keras.applications.MobileNetV2
     else:
         x = keras.layers.Rescaling(255.0, name="to_0_255")(image)  # EfficientNet normalises inside
         make = keras.applications.EfficientNetB0
+    arguments = {"input_shape": (size, size, 3), "include_top": False}
     try:
-        network = make(input_shape=(size, size, 3), include_top=False, weights=weights)
+        if weights == "imagenet":
+            # Keras's own URL, file name and hash, fetched through the project's one download path. MobileNetV2
+            # has ImageNet weights for inputs of 96 to 224 pixels; Keras loads the 224 ones for other sizes (a
+            # convolutional network's weights do not depend on the input's size).
+            network = assets.keras_application(make, "model.backbone_weights=imagenet", **arguments)
+        else:
+            network = make(weights=weights, **arguments)
     except (ValueError, OSError) as e:
         raise UserError(f"model.backbone={config.backbone}: {' '.join(str(e).split())[:200]}") from None
     network.trainable = config.train_backbone
@@ -96,6 +106,9 @@ def build_image_encoder(config: CaptioningModel, info: dict):
     """image -> [keys (positions, 2 encoder_units), state (4 encoder_units)]."""
     size = info["image_size"]
     image = keras.Input((size, size, 3), name="image")
+    if config.backbone == "small" and config.backbone_weights:
+        raise UserError(f"model.backbone_weights={config.backbone_weights}: the small CNN is trained from scratch; "
+                        f"pretrained weights need a keras.applications backbone ({', '.join(BACKBONES[1:])})")
     grid = _small_cnn(image, config, size) if config.backbone == "small" else _application(image, config, size)
     rows, columns, channels = grid.shape[1:]
     positions = keras.layers.Reshape((rows * columns, channels), name="grid_as_sequence")(grid)

@@ -57,8 +57,9 @@ class SentimentModel:
     dropout: float = hparam(0.3, help="dropout on the recurrent inputs and before the classifier", min=0.0, max=0.95)
     embedding_dropout: float = hparam(0.0, help="drop whole word vectors (word dropout), one draw per token",
                                       min=0.0, max=0.95)
-    embeddings: str = hparam("", help="pretrained word vectors (GloVe / word2vec / fastText text, or word2vec .bin); "
-                                      "empty = learned from scratch")
+    embeddings: str = hparam("", help="pretrained word vectors: glove.6B.50d|100d|200d|300d or fasttext.en.300d "
+                                      "(fetched on first use into the Keras cache), or a local GloVe / word2vec / "
+                                      "fastText text or word2vec .bin file; empty = learned from scratch")
     train_embeddings: bool = hparam(True, help="fine-tune the pretrained vectors (false: keep them frozen)")
     pretrain_epochs: int = hparam(0, help="epochs of language-model pretraining of the embedding and encoder on the "
                                           "training (and data.unlabeled) texts before fine-tuning; 0 = none", min=0)
