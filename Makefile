@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 QUIET ?=
 
-.PHONY: setup demo test bench mutation clean
+.PHONY: setup demo test test-slow bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,15 @@ demo: $(STAMP)
 # One TensorFlow thread pool thread a test worker: two workers on two cores, each with TensorFlow's default
 # of a thread a core for its ops, spent a tenth of the suite switching between them (measured: 118 s -> 107 s
 # for tests/test_runs.py). Child processes the tests start inherit it.
+# `test` is the suite a developer runs (under 10 minutes on 2 cores); `test-slow` the end-to-end runs through
+# child processes (the JAX matrix, the strategies, a killed worker, distributed sweeps, the wheel, the real
+# download paths offline: about 9 minutes of the 2 cores). CI (.ci/run) runs both.
+PYTEST := TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 test: $(STAMP)
-	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
+	$(PYTEST) -m "not slow"
+
+test-slow: $(STAMP)
+	$(PYTEST) -m slow
 
 # Every benchmark, each writing benchmarks/results/<name>.json (and pictures); about 75 minutes on 2 cores before the pointer (about 70), memory (about 4 hours at the
 # issue's 60-minute budgets), bAbI (about 60), video (about 90: two models of 40 minutes and their scoring) and captioning

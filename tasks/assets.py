@@ -61,8 +61,14 @@ class Asset:
 
 
 def keras_home() -> str:
-    """Keras's cache root, as `keras.utils.get_file` chooses it (`$KERAS_HOME`, else `~/.keras`)."""
-    return os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
+    """Keras's cache root, as `keras.utils.get_file` chooses it: `$KERAS_HOME`, else `~/.keras`, and
+    `/tmp/.keras` where that cannot be written."""
+    home = os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
+    try:
+        os.makedirs(home, exist_ok=True)
+    except OSError:
+        return os.path.join("/tmp", ".keras")
+    return home if os.access(home, os.W_OK) else os.path.join("/tmp", ".keras")
 
 
 def cache_path(asset: Asset) -> str:

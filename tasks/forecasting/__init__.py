@@ -21,6 +21,7 @@ from keras_recurrent.tasks import files
 from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam
 from keras_recurrent.tasks.forecasting import baselines as classical
 from keras_recurrent.tasks.forecasting import collection as fc
+from keras_recurrent.tasks.forecasting import combination
 from keras_recurrent.tasks.forecasting import many
 from keras_recurrent.tasks.forecasting import metrics as fm
 from keras_recurrent.tasks.forecasting import series as fs
@@ -160,17 +161,20 @@ class ForecastingTask(Task):
         """Forecasts in original units from windows in original units: (n, horizon, k[, quantiles])."""
         return model.predict(windows.astype("float32"), batch_size=batch_size, verbose=0).astype("float64")
 
-    def _evaluation(self, model, data: TaskData) -> dict:
-        """Forecasts of the model and every baseline from the test origins (computed once per model)."""
+    def _evaluation(self, model, data: TaskData, combine: str = "") -> dict:
+        """Forecasts of the model and every baseline from the test origins (computed once per model):
+        `network` the model's own, `forecasts` what the run forecasts (combined as `combine` asks; quantiles
+        move with the point forecast)."""
+        methods, how = combination.parse(combine, many=False)
         cached = data.extras.get("evaluation")
-        if cached is not None and cached["model"] is model:
+        if cached is not None and cached["model"] is model and cached["combine"] == (methods, how):
             return cached
         info, series, parts = data.info, data.extras["series"], data.extras["split"]
         origins = fw.evaluation_origins(parts.origins("test"), info["max_origins"])
         chunks = [origins[i: i + 4096] for i in range(0, len(origins), 4096)]  # a long test part, a chunk at a time
         inputs = None if series.features is None else series.inputs()
-        forecasts = np.concatenate([self.forecast(model, fw.window_array(series.values, c, parts.window,
-                                                                            parts.horizon, inputs)[0]) for c in chunks])
+        network = np.concatenate([self.forecast(model, fw.window_array(series.values, c, parts.window,
+                                                                          parts.horizon, inputs)[0]) for c in chunks])
         actual = fw.window_array(series.values, origins, parts.window, parts.horizon)[1]
         # Targets and inputs both: the same columns as targets, or as one target and one feature, differ.
         key = (hashlib.sha1(series.values.tobytes()).hexdigest(), hashlib.sha1(series.inputs().tobytes()).hexdigest(),
@@ -181,21 +185,29 @@ class ForecastingTask(Task):
             _BASELINE_CACHE[key] = classical.all_baselines(series.values, parts, origins, series.season,
                                                            info["baseline_fit_points"], inputs)
         base, described = _BASELINE_CACHE[key]
-        cached = {"model": model, "origins": origins, "forecasts": forecasts, "actual": actual,
-                  "baselines": base, "described": described}
+        members = [m for m in methods if combination.SERIES_METHODS[m] in base]  # a model that failed to fit is left out
+        forecasts = _combined(network, [base[combination.SERIES_METHODS[m]] for m in members], how, info)
+        cached = {"model": model, "combine": (methods, how), "members": members, "how": how, "origins": origins,
+                  "network": network, "forecasts": forecasts, "actual": actual, "baselines": base,
+                  "described": described}
         data.extras["evaluation"] = cached
         return cached
 
     def evaluate(self, model, data: TaskData, config=None) -> dict:
         info = data.info
+        combine = config.model.combine if config else ""
         if info.get("collection"):
-            return many.evaluate(model, data, files.cache_directory(), config.model.combine if config else "")
-        ev = self._evaluation(model, data)
+            return many.evaluate(model, data, files.cache_directory(), combine)
+        ev = self._evaluation(model, data, combine)
         scale, names = np.asarray(info["mase_scale"]), info["targets"]
         levels = info.get("quantiles") or []
         point = ev["forecasts"][..., levels.index(0.5)] if levels else ev["forecasts"]
         result = fm.scores(point, ev["actual"], scale, names)
         result["test_origins"] = len(ev["origins"])
+        if ev["members"]:
+            result["combined_with"] = {"methods": ev["members"], "by": ev["how"]}
+            alone = ev["network"][..., levels.index(0.5)] if levels else ev["network"]
+            result["network"] = fm.scores(alone, ev["actual"], scale, names)
         result["baselines"] = {name: fm.scores(f, ev["actual"], scale, names) for name, f in ev["baselines"].items()}
         result["baseline_models"] = ev["described"]
         result["beats"] = {name: result["mase"] < b["mase"] for name, b in result["baselines"].items()}
@@ -218,7 +230,7 @@ class ForecastingTask(Task):
             return {"series_scores": many.series_table(model, data, files.cache_directory(), config.model.combine),
                     "forecasts": plots.collection_figure(ev, data, config.model_name),
                     "smape_by_step": plots.smape_by_step_figure(metrics, config.model_name)}
-        ev = self._evaluation(model, data)
+        ev = self._evaluation(model, data, config.model.combine)
         metrics = self.evaluate(model, data, config)
         return {
             "forecast": plots.forecast_figure(data.extras["series"], ev, data.info, config.model_name),
@@ -252,8 +264,26 @@ class ForecastingTask(Task):
                 raise UserError(f"predict input {_short(text)}: {len(history)} rows of history, the model reads "
                                 f"data.window={info['window']}")
             forecast = self.forecast(model, history[-info["window"]:][None])[0]
+            methods, how = combination.parse(config.model.combine if config is not None else "", many=False)
+            if methods:
+                # The run's evaluation combined forecasts of models fitted on the training part; here they are
+                # fitted on the history given (its targets), as many series' predict fits them.
+                values = history[:, : len(info["targets"])]
+                members = [classical.from_end(combination.SERIES_METHODS[m], values, info["horizon"], info["season"],
+                                              info["baseline_fit_points"]) for m in methods]
+                forecast = _combined(forecast[None], [m[None] for m in members if m is not None], how, info)[0]
             rows.extend(_forecast_rows(forecast, info, last_time))
         return rows
+
+
+def _combined(network: np.ndarray, members: list, how: str, info: dict) -> np.ndarray:
+    """The network's forecasts (n, horizon, k[, quantiles]) combined with the members' (n, horizon, k); with
+    quantiles the combination moves the median and every quantile moves with it."""
+    levels = info.get("quantiles") or []
+    if not levels:
+        return combination.combined(network, members, how)
+    median = network[..., levels.index(0.5)]
+    return network + (combination.combined(median, members, how) - median)[..., None]
 
 
 def _short(text: str) -> str:

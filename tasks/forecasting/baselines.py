@@ -140,6 +140,26 @@ def _describe(kind: str, fitted) -> str:
     return f"ETS(A,{trend},{'A' if spec.seasonal else 'none'})"
 
 
+def from_end(kind: str, values: np.ndarray, horizon: int, season: int, fit_points: int) -> np.ndarray | None:
+    """(horizon, targets) forecasts from the end of `values` by a method of `NAMES` other than `linear`,
+    the state-space ones fitted on (at most `fit_points` of) the last values; None when one cannot be fitted."""
+    origin = np.array([len(values)])
+    if kind == "last_value":
+        return last_value(values, origin, horizon)[0]
+    if kind == "seasonal_naive":
+        return seasonal_naive(values, origin, horizon, season)[0]
+    start = max(0, len(values) - fit_points) if fit_points else 0
+    out = np.empty((horizon, values.shape[1]))
+    for k in range(values.shape[1]):
+        fitted = (fit_ets if kind == "ets" else fit_arima)(values[start:, k], season)
+        if fitted is None:
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[:, k] = np.asarray(fitted.forecast(horizon))
+    return out
+
+
 def all_baselines(values, split, origins, season: int, fit_points: int, inputs=None) -> tuple[dict, dict]:
     """({name: forecasts (origins, horizon, targets)}, {name: the fitted model's description}).
 
@@ -160,5 +180,5 @@ def all_baselines(values, split, origins, season: int, fit_points: int, inputs=N
     return forecasts, described
 
 
-__all__ = ["NAMES", "all_baselines", "fit_arima", "fit_ets", "last_value", "linear", "rolling_forecasts",
+__all__ = ["NAMES", "all_baselines", "fit_arima", "fit_ets", "from_end", "last_value", "linear", "rolling_forecasts",
            "seasonal_naive", "state_space"]

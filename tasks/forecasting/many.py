@@ -14,6 +14,7 @@ import numpy as np
 from keras_recurrent.tasks.base import TaskData, UserError, warn
 from keras_recurrent.tasks.forecasting import collection as fc
 from keras_recurrent.tasks.forecasting import collection_baselines as cb
+from keras_recurrent.tasks.forecasting import combination as combining
 from keras_recurrent.tasks.forecasting import competition
 from keras_recurrent.tasks.forecasting import global_windows as gw
 from keras_recurrent.tasks.forecasting.metrics import _smape, seasonal_naive_error
@@ -105,14 +106,14 @@ def forecasts_of(model, collection, layout, info: dict) -> tuple[list, np.ndarra
 
 def combination(network: list, baselines: dict, methods: tuple) -> list:
     """Each series' equal-weight mean of the network's forecast and the `methods`' forecasts."""
-    return [(f + sum(baselines[m][i] for m in methods)) / (1 + len(methods)) for i, f in enumerate(network)]
+    return [combining.combined(f, [baselines[m][i] for m in methods], "mean") for i, f in enumerate(network)]
 
 
 def evaluation(model, data: TaskData, cache_dir: str, combine: str = "") -> dict:
     """The forecasts of every series in original units, computed once a model: the network's own
     (`network`), what the run forecasts (`forecasts`: the network combined with the `combine` methods),
     interval ends when there are quantiles (the network's, moved with the combination), the baselines'."""
-    methods = cb.parse_methods(combine, "model.combine")
+    methods = combining.parse(combine, many=True)[0]
     cached = data.extras.get("evaluation")
     if cached is not None and cached["model"] is model and cached["combine"] == methods:
         return cached
@@ -261,7 +262,7 @@ def predict(model, inputs: list, info: dict, config) -> list:
 
     rows = []
     levels = info.get("quantiles") or []
-    methods = cb.parse_methods(config.model.combine if config is not None else "", "model.combine")
+    methods = combining.parse(config.model.combine if config is not None else "", many=True)[0]
     for n_input, text in enumerate(inputs):
         if os.path.isfile(text):
             collection = read_histories(text, info, config)

@@ -43,9 +43,10 @@ class ForecastingModel:
     relative: bool = hparam(True, help="read each window relative to its last value and add it back (for trends)")
     quantiles: str = hparam("", help="comma-separated quantiles for prediction intervals, e.g. 0.1,0.5,0.9 "
                                      "(pinball loss); empty = point forecasts (squared error)")
-    combine: str = hparam("ets,theta", help="many series: classical methods whose forecasts are averaged with the "
-                          "network's, equal weights (M4's lesson: combinations beat their members); empty = the "
-                          "network alone. One series: not used", at_use=True)
+    combine: str = hparam("auto", help="classical forecasts combined with the network's (combinations beat their "
+                          "members): auto = many series: the mean with ETS and Theta; one series: the median of the "
+                          "network, ETS and ARIMA. A list of methods: their mean with the network; empty: the "
+                          "network alone", at_use=True)
     filters: int = hparam(32, help="conv_lstm: Conv1D filters before the LSTM", min=1)
     kernel_size: int = hparam(3, help="conv_lstm: Conv1D kernel width (causal)", min=1)
 
@@ -197,10 +198,10 @@ def _scaled_per_window(body, info, name: str):
 
 def _wrap(body, info, config: ForecastingModel, name: str, relative: bool):
     """The model around a body: per-window scaling for a collection, the training scaler for one series."""
-    if info.get("collection"):
-        from keras_recurrent.tasks.forecasting.collection_baselines import parse_methods
+    from keras_recurrent.tasks.forecasting.combination import parse
 
-        parse_methods(config.combine, "model.combine")  # a misspelt method fails before training, not after
+    parse(config.combine, many=bool(info.get("collection")))  # a misspelt method fails before training, not after
+    if info.get("collection"):
         return _scaled_per_window(body, info, name)
     return _in_original_units(body, info, config, name, relative)
 
