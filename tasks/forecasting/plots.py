@@ -34,6 +34,8 @@ def forecast_figure(series, ev: dict, info: dict, title: str):
         ax.plot(times[shown], series.values[shown, k], color="black", lw=1.2, label="actual")
         ax.axvline(times[int(origins[0])], color="grey", ls=":", lw=1, label="test part begins")
         ets = ev["baselines"].get("ets")
+        members = ev.get("members") or []
+        label = f"forecast ({ev['how']} of {title}, {', '.join(members)})" if members else "model"
         for n, i in enumerate(picks):
             t = int(origins[i])
             steps = times[t: t + horizon]
@@ -43,7 +45,7 @@ def forecast_figure(series, ev: dict, info: dict, title: str):
                 path = forecasts[i, :, k, levels.index(0.5)]
             else:
                 path = forecasts[i, :, k]
-            ax.plot(steps, path, color="tab:blue", lw=1.5, label="model" if n == 0 else None)
+            ax.plot(steps, path, color="tab:blue", lw=1.5, label=label if n == 0 else None)
             if ets is not None:
                 ax.plot(steps, ets[i, :, k], color="tab:orange", lw=1, ls="--", label="ETS" if n == 0 else None)
         ax.set_ylabel(name)
@@ -74,13 +76,17 @@ def error_by_step_figure(metrics: dict, info: dict, title: str):
 
 
 def mase_figure(metrics: dict, title: str):
-    """Test MASE of the model and every baseline, lowest first."""
+    """Test MASE of the forecast, of the network alone when the forecast is a combination, and of every
+    baseline, lowest first."""
     import matplotlib.pyplot as plt
 
-    entries = {title: metrics["mase"], **{n: s["mase"] for n, s in metrics["baselines"].items()}}
+    combined = metrics.get("combined_with")
+    label = f"{title} ({combined['by']} with {', '.join(combined['methods'])})" if combined else title
+    entries = {label: metrics["mase"], **({f"{title} alone": metrics["network"]["mase"]} if combined else {}),
+               **{n: s["mase"] for n, s in metrics["baselines"].items()}}
     names = sorted(entries, key=entries.get)
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(names) + 1.2))
-    colors = ["black" if n == title else "tab:gray" for n in names]
+    colors = ["black" if n == label else "tab:blue" if n == f"{title} alone" else "tab:gray" for n in names]
     ax.barh(names[::-1], [entries[n] for n in names][::-1], color=colors[::-1])
     for y, n in enumerate(names[::-1]):
         ax.text(entries[n], y, f" {entries[n]:.3f}", va="center", fontsize=8)
