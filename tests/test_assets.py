@@ -101,6 +101,22 @@ def test_first_use_downloads_and_the_second_is_a_cache_hit(served, glove, capsys
     assert sorted(p.name for p in pathlib.Path(path).parent.iterdir()) == ["glove.6B.zip", "glove.6B.zip.lock"]
 
 
+def test_a_verified_file_is_not_hashed_again_until_it_changes(served, glove, monkeypatch):
+    """A sweep fetches the same archive once a trial: hashed once a process, again only when it changes."""
+    asset = _asset(glove[0])
+    path = assets.fetch(asset, "model.embeddings=glove.6B.50d")  # downloaded and hashed
+    hashed = []
+    original = assets.digest
+    monkeypatch.setattr(assets, "digest", lambda *a: hashed.append(a[0]) or original(*a))
+    for _ in range(3):
+        assert assets.fetch(asset, "model.embeddings=glove.6B.50d") == path
+    assert hashed == []
+    pathlib.Path(path).write_bytes(b"changed on disk")
+    with pytest.raises(UserError, match="not the pinned"):
+        assets.fetch(asset, "model.embeddings=glove.6B.50d")
+    assert hashed == [path]
+
+
 def test_a_hash_mismatch_is_one_line_and_leaves_nothing(served, glove):
     asset = assets.Asset("https://example.invalid/glove.6B.zip", "0" * 40)
     with pytest.raises(UserError) as error:
