@@ -167,7 +167,7 @@ class ForecastingTask(Task):
         move with the point forecast)."""
         methods, how = combination.parse(combine, many=False)
         cached = data.extras.get("evaluation")
-        if cached is not None and cached["model"] is model and cached["combine"] == (methods, how):
+        if cached is not None and cached["model"] is model and (cached["methods"], cached["how"]) == (methods, how):
             return cached
         info, series, parts = data.info, data.extras["series"], data.extras["split"]
         origins = fw.evaluation_origins(parts.origins("test"), info["max_origins"])
@@ -187,7 +187,7 @@ class ForecastingTask(Task):
         base, described = _BASELINE_CACHE[key]
         members = [m for m in methods if combination.SERIES_METHODS[m] in base]  # a model that failed to fit is left out
         forecasts = _combined(network, [base[combination.SERIES_METHODS[m]] for m in members], how, info)
-        cached = {"model": model, "combine": (methods, how), "members": members, "how": how, "origins": origins,
+        cached = {"model": model, "methods": methods, "how": how, "members": members, "origins": origins,
                   "network": network, "forecasts": forecasts, "actual": actual, "baselines": base,
                   "described": described}
         data.extras["evaluation"] = cached
@@ -255,6 +255,7 @@ class ForecastingTask(Task):
         if info.get("collection"):
             return many.predict(model, inputs, info, config)
         rows = []
+        methods, how = combination.parse(config.model.combine if config is not None else "", many=False)
         for text in inputs:
             if os.path.isfile(text):
                 history, last_time = _read_history(text, info, config)
@@ -264,7 +265,6 @@ class ForecastingTask(Task):
                 raise UserError(f"predict input {_short(text)}: {len(history)} rows of history, the model reads "
                                 f"data.window={info['window']}")
             forecast = self.forecast(model, history[-info["window"]:][None])[0]
-            methods, how = combination.parse(config.model.combine if config is not None else "", many=False)
             if methods:
                 # The run's evaluation combined forecasts of models fitted on the training part; here they are
                 # fitted on the history given (its targets), as many series' predict fits them.
