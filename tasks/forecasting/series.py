@@ -37,6 +37,8 @@ class Series:
     `values` is (steps, targets) float64 in original units; `times` is a pandas DatetimeIndex with a
     frequency, or a float array with a constant step; `season` the period of the seasonal cycle (1 = none).
     `features` (steps, features), or None, are covariates: read in the input window, never forecast.
+    `future` (steps, future features), or None, are covariates known in advance (calendar columns, planned
+    prices): read in the window like features, and over the horizon for the steps being forecast.
     """
 
     values: np.ndarray
@@ -47,10 +49,13 @@ class Series:
     source: str
     features: np.ndarray | None = None
     feature_names: list | None = None
+    future: np.ndarray | None = None
+    future_names: list | None = None
 
     def inputs(self) -> np.ndarray:
-        """What a model's window reads: the targets, then the features."""
-        return self.values if self.features is None else np.concatenate([self.values, self.features], axis=1)
+        """What a model's window reads: the targets, then the features, then the future-known features."""
+        parts = [p for p in (self.values, self.features, self.future) if p is not None]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
 
 
@@ -127,11 +132,13 @@ def _names(text: str) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
-def _choose_columns(available: list, targets: str, features: str, where: str, time_name: str | None = None):
-    """(target columns, feature columns) of `available`; the targets default to every other column."""
-    extra = _names(features)
-    wanted = _names(targets) or [c for c in available if c != time_name and c not in extra]
-    for key, names in (("data.targets", wanted), ("data.features", extra)):
+def _choose_columns(available: list, targets: str, features: str, where: str, time_name: str | None = None,
+                    future: str = ""):
+    """(target columns, feature columns, future-known feature columns) of `available`; the targets default
+    to every other column."""
+    extra, ahead = _names(features), _names(future)
+    wanted = _names(targets) or [c for c in available if c != time_name and c not in extra and c not in ahead]
+    for key, names in (("data.targets", wanted), ("data.features", extra), ("data.future_features", ahead)):
         for name in names:
             if name not in available:
                 raise UserError(f"{key}: {name!r} is not a column of {where}; it has {', '.join(map(str, available))}")
@@ -139,7 +146,11 @@ def _choose_columns(available: list, targets: str, features: str, where: str, ti
                 raise UserError(f"{key}: {name!r} is the time column")
     if set(wanted) & set(extra):
         raise UserError(f"data.features: {sorted(set(wanted) & set(extra))[0]!r} is also a target")
-    return wanted, extra
+    if set(wanted) & set(ahead):
+        raise UserError(f"data.future_features: {sorted(set(wanted) & set(ahead))[0]!r} is also a target")
+    if set(extra) & set(ahead):
+        raise UserError(f"data.future_features: {sorted(set(extra) & set(ahead))[0]!r} is also in data.features")
+    return wanted, extra, ahead
 
 
 def read_frame(path: str, separator: str, encoding: str, **options):
@@ -193,9 +204,9 @@ def parse_times(column, name: str, date_format: str, path: str):
 
 
 def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_format: str, encoding: str,
-             features: str = ""):
-    """(a DataFrame of the target columns, then the feature columns, indexed by time, whether the time
-    column holds dates)."""
+             features: str = "", future: str = ""):
+    """(a DataFrame of the target columns, then the feature columns, then the future-known ones, indexed
+    by time, whether the time column holds dates)."""
     import pandas as pd
 
     frame = read_frame(path, separator, encoding)
@@ -207,10 +218,10 @@ def read_csv(path: str, *, time_column: str, targets: str, separator: str, date_
     time_name = time_column or columns[0]
     if time_name not in columns:
         raise UserError(f"data.time_column={time_name!r}: not a column of {path}; it has {', '.join(columns)}")
-    wanted, extra = _choose_columns(columns, targets, features, path, time_name)
+    wanted, extra, ahead = _choose_columns(columns, targets, features, path, time_name, future)
     if not wanted:
         raise UserError(f"--data {path}: no target column besides the time column {time_name!r}")
-    wanted = wanted + extra
+    wanted = wanted + extra + ahead
     values = frame[wanted]
     for name in wanted:
         values = values.assign(**{name: numeric_column(values[name], name, path)})
@@ -309,22 +320,28 @@ def load_series(spec: str | None, config, seed: int) -> Series:
             n = int(length) if length else 2000
         except ValueError:
             raise UserError(f"--data {spec}: expected generated or generated:LENGTH") from None
-        if config.features:
-            raise UserError(f"--data {spec}: a generated series has no feature columns; leave data.features empty")
+        if config.features or config.future_features:
+            raise UserError(f"--data {spec}: a generated series has no feature columns; leave data.features and "
+                            f"data.future_features empty")
         return generated(n, seed, season=config.season or 12)
-    extra = _names(config.features)
     if spec.startswith("statsmodels:"):
         name = spec.split(":", 1)[1]
         frame, freq = packaged(name)
         where, is_dates = f"statsmodels:{name}", True
-        wanted, extra = _choose_columns(list(frame.columns), config.targets, config.features, where)
-        frame = frame[wanted + extra].asfreq(freq)
+        wanted, extra, ahead = _choose_columns(list(frame.columns), config.targets, config.features, where,
+                                               future=config.future_features)
+        frame = frame[wanted + extra + ahead].asfreq(freq)
     else:
         frame, is_dates = read_csv(spec, time_column=config.time_column, targets=config.targets,
                                    separator=config.separator, date_format=config.date_format, encoding=config.encoding,
-                                   features=config.features)
+                                   features=config.features, future=config.future_features)
         where = spec
         frame, freq = regularise(frame, is_dates, config.frequency, where)
+    extra, ahead = _names(config.features), _names(config.future_features)
+    k = len(frame.columns) - len(extra) - len(ahead)
+    # A file made ready for predict ends in rows of future-known values with the targets blank: the
+    # steps to forecast, not missing data. Training reads the series up to its last target value.
+    frame, _ = split_future_rows(frame, k) if ahead else (frame, None)
     # The packaged CO2 series has weeks without a reading; interpolating them is the dataset's usual treatment.
     frame = fill_missing(frame, "interpolate" if spec == "statsmodels:co2" else config.missing, where)
     columns = frame.to_numpy(dtype="float64")
@@ -332,10 +349,19 @@ def load_series(spec: str | None, config, seed: int) -> Series:
         raise UserError(f"{where}: infinite values in the data")
     times = frame.index if is_dates else frame.index.to_numpy(dtype="float64")
     season = config.season or season_of(freq)
-    k = len(frame.columns) - len(extra)
+    f = k + len(extra)
     return Series(columns[:, :k], times, [str(c) for c in frame.columns[:k]], freq, season, where,
-                  features=columns[:, k:] if extra else None, feature_names=extra or None)
+                  features=columns[:, k:f] if extra else None, feature_names=extra or None,
+                  future=columns[:, f:] if ahead else None, future_names=ahead or None)
+
+
+def split_future_rows(frame, targets: int):
+    """(the rows up to the last one with a target value, the rows after it): with future-known features,
+    the trailing rows whose targets are all blank are the steps a forecast is wanted for."""
+    observed = frame.iloc[:, :targets].notna().to_numpy().any(axis=1)
+    end = len(observed) - int(np.argmax(observed[::-1])) if observed.any() else 0
+    return frame.iloc[:end], frame.iloc[end:]
 
 
 __all__ = ["MISSING_POLICIES", "PACKAGED", "Series", "generated", "load_series", "next_times", "numeric_column",
-           "parse_times", "read_frame", "season_of"]
+           "parse_times", "read_frame", "season_of", "split_future_rows"]

@@ -66,10 +66,13 @@ class Scaler:
         return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
 
 
-def windows(values: np.ndarray, origins: range, window: int, horizon: int, inputs: np.ndarray | None = None):
+def windows(values: np.ndarray, origins: range, window: int, horizon: int, inputs: np.ndarray | None = None,
+            future: np.ndarray | None = None):
     """An element-wise dataset of (input window (window, k[+f]), target (horizon, k)) for each origin.
 
     `inputs` (steps, k + f) is what the window reads when there are feature columns; default `values`.
+    With `future` (steps, g), the future-known features, the input is (window, their `horizon` values
+    from the origin on).
     """
     import keras
     import tensorflow as tf
@@ -80,20 +83,29 @@ def windows(values: np.ndarray, origins: range, window: int, horizon: int, input
         source[first - window: last], None, sequence_length=window, batch_size=None)
     targets = keras.utils.timeseries_dataset_from_array(
         values[first: last + horizon], None, sequence_length=horizon, batch_size=None)
+    if future is not None:
+        ahead = keras.utils.timeseries_dataset_from_array(
+            future[first: last + horizon], None, sequence_length=horizon, batch_size=None)
+        inputs = tf.data.Dataset.zip((inputs, ahead))
     return tf.data.Dataset.zip((inputs, targets))
 
 
-def window_elements(values: np.ndarray, origins: range, window: int, horizon: int, inputs: np.ndarray | None = None):
+def window_elements(values: np.ndarray, origins: range, window: int, horizon: int, inputs: np.ndarray | None = None,
+                    future: np.ndarray | None = None):
     """The windows of `windows()` as (count, fn(i) -> (input, target)), sliced from tensors on demand."""
     import tensorflow as tf
 
     source = tf.constant(values if inputs is None else inputs)
     series = tf.constant(values)
+    ahead = None if future is None else tf.constant(future)
     first, k, width = origins.start, values.shape[1], source.shape[1]
 
     def element(i):
         t = tf.cast(i, tf.int64) + first
-        return (tf.reshape(source[t - window: t], (window, width)), tf.reshape(series[t: t + horizon], (horizon, k)))
+        x = tf.reshape(source[t - window: t], (window, width))
+        if ahead is not None:
+            x = (x, tf.reshape(ahead[t: t + horizon], (horizon, ahead.shape[1])))
+        return x, tf.reshape(series[t: t + horizon], (horizon, k))
 
     return len(origins), element
 
@@ -108,6 +120,11 @@ def window_array(values: np.ndarray, origins, window: int, horizon: int,
     return inputs, targets
 
 
+def ahead_array(future: np.ndarray, origins, horizon: int) -> np.ndarray:
+    """The future-known features over the horizon of each origin: (origins, horizon, g)."""
+    return np.stack([future[t: t + horizon] for t in np.asarray(list(origins))])
+
+
 def evaluation_origins(origins: range, limit: int) -> np.ndarray:
     """At most `limit` origins spread evenly over `origins` (all of them when limit is 0 or larger)."""
     all_origins = np.arange(origins.start, origins.stop)
@@ -116,4 +133,4 @@ def evaluation_origins(origins: range, limit: int) -> np.ndarray:
     return all_origins[np.unique(np.linspace(0, len(all_origins) - 1, limit).round().astype(int))]
 
 
-__all__ = ["Scaler", "Split", "evaluation_origins", "split", "window_array", "window_elements", "windows"]
+__all__ = ["Scaler", "Split", "ahead_array", "evaluation_origins", "split", "window_array", "window_elements", "windows"]
