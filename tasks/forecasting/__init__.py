@@ -178,7 +178,7 @@ class ForecastingTask(Task):
         """Forecasts of the model and every baseline from the test origins (computed once per model):
         `network` the model's own, `forecasts` what the run forecasts (combined as `combine` asks; quantiles
         move with the point forecast)."""
-        methods, how = combination.parse(combine, many=False)
+        methods, how = combination.parse(combine, many=False, future_known=bool(data.info.get("future_features")))
         cached = data.extras.get("evaluation")
         if cached is not None and cached["model"] is model and (cached["methods"], cached["how"]) == (methods, how):
             return cached
@@ -195,7 +195,9 @@ class ForecastingTask(Task):
         # Targets and inputs both: the same columns as targets, or as one target and one feature, differ.
         key = (hashlib.sha1(series.values.tobytes()).hexdigest(), hashlib.sha1(series.inputs().tobytes()).hexdigest(),
                series.values.shape, parts.train_end, parts.window, parts.horizon, series.season,
-               info["baseline_fit_points"], origins.tobytes())
+               info["baseline_fit_points"], origins.tobytes(),
+               # The same columns read in the past window only, or also ahead, fit different baselines.
+               len(series.feature_names or []), len(series.future_names or []))
         if key not in _BASELINE_CACHE:
             _BASELINE_CACHE.clear()
             _BASELINE_CACHE[key] = classical.all_baselines(series.values, parts, origins, series.season,
@@ -272,7 +274,8 @@ class ForecastingTask(Task):
         if info.get("collection"):
             return many.predict(model, inputs, info, config)
         rows = []
-        methods, how = combination.parse(config.model.combine if config is not None else "", many=False)
+        methods, how = combination.parse(config.model.combine if config is not None else "", many=False,
+                                         future_known=bool(info.get("future_features")))
         g = len(info.get("future_features") or [])
         for text in inputs:
             if os.path.isfile(text):

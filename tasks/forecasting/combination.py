@@ -12,6 +12,12 @@ Chosen on data kept apart from every number reported for it: on 60 M1 monthly se
 one training seed each), benchmarks/README.md#forecasting_short, which then measures it on 30 random M3
 monthly series and the three statsmodels series.
 
+With future-known features (`data.future_features`), `auto` is the mean of the network and ARIMA, which
+then regresses on them: ETS and the naive forecasts cannot read them, and a member blind to what the user
+has declared known about the future would vote against it (on a series whose promotions only those
+features reveal, the median with ETS and ARIMA undid nearly all the network had learnt:
+benchmarks/README.md#forecasting_covariates).
+
 `auto` (the default) is the combination of the data's kind; an explicit list of methods combines with
 their mean; empty is the network alone.
 """
@@ -25,12 +31,14 @@ from keras_recurrent.tasks.base import UserError
 # The methods one series' evaluation fits (names as many series call them; `naive` is its `last_value`).
 SERIES_METHODS = {"naive": "last_value", "seasonal_naive": "seasonal_naive", "ets": "ets", "arima": "arima"}
 AUTO = {True: (("ets", "theta"), "mean"), False: (("ets", "arima"), "median")}
+AUTO_FUTURE_KNOWN = (("arima",), "mean")  # the members that read future-known features
 
 
-def parse(text: str, many: bool) -> tuple[tuple, str]:
-    """`model.combine` -> (methods, "mean" or "median"); a one-line error for a method this data lacks."""
+def parse(text: str, many: bool, future_known: bool = False) -> tuple[tuple, str]:
+    """`model.combine` -> (methods, "mean" or "median"); a one-line error for a method this data lacks.
+    `future_known`: the series has future-known features (one series only)."""
     if text.strip() == "auto":
-        return AUTO[many]
+        return AUTO_FUTURE_KNOWN if future_known and not many else AUTO[many]
     if many:
         from keras_recurrent.tasks.forecasting.collection_baselines import parse_methods
 
@@ -51,4 +59,4 @@ def combined(network: np.ndarray, members: list, how: str) -> np.ndarray:
     return np.median(stacked, axis=0) if how == "median" else stacked.mean(axis=0)
 
 
-__all__ = ["AUTO", "SERIES_METHODS", "combined", "parse"]
+__all__ = ["AUTO", "AUTO_FUTURE_KNOWN", "SERIES_METHODS", "combined", "parse"]
