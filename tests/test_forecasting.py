@@ -111,27 +111,37 @@ def test_naive_baselines():
     assert seasonal[1, :, 1].tolist() == [-16, -17, -18, -19, -16, -17]
 
 
-@pytest.mark.parametrize("kind", ["ets", "arima"])
-def test_rolling_forecasts_equal_forecasting_from_each_origin(kind):
+@pytest.mark.parametrize("kind", ["ets", "theta", "arima"])
+def test_rolling_forecasts_are_the_model_fitted_once_applied_at_each_origin(kind):
     from statsmodels.datasets import co2
 
     values = co2.load_pandas().data["co2"].resample("MS").mean().interpolate().to_numpy()[:200]
-    fitted = (classical.fit_ets if kind == "ets" else classical.fit_arima)(values[:150], 12)
+    fitted = classical.fit(kind, values[:150], 12)
     origins = np.array([150, 171, 188])
     rolled = classical.rolling_forecasts(fitted, values, origins, 12)
-    for i, t in enumerate(origins):
-        np.testing.assert_allclose(rolled[i], fitted.apply(values[:t]).forecast(12), rtol=0, atol=1e-6)
+    # From the end of its training part, the fitted model's own forecast.
+    np.testing.assert_allclose(rolled[0], fitted.predict(12)["mean"], rtol=1e-6)
+    # Later, the same parameters on the longer history: the season and the trend carried on, closer to
+    # the truth than the last season repeated (CO2's seasonal cycle is 6 ppm).
+    truth = np.stack([values[t: t + 12] for t in origins])
+    naive = classical.seasonal_naive(values[:, None], origins, 12, 12)[..., 0]
+    assert np.abs(rolled - truth).mean() < min(1.0, 0.8 * np.abs(naive - truth).mean()), kind
+    # With `history`, only the last values before each origin are read.
+    short = classical.rolling_forecasts(fitted, values, origins[1:], 12, history=60)
+    np.testing.assert_allclose(short[1], fitted.forward(y=values[188 - 60: 188], h=12)["mean"], rtol=1e-9)
 
 
-def test_arima_with_drift_rolls_forward_its_time_varying_intercept():
-    from statsmodels.tsa.arima.model import ARIMA
+def test_one_series_is_scored_beside_the_models_many_series_are():
+    from keras_recurrent.tasks.forecasting import collection_baselines
 
+    assert {"ets", "theta", "arima"} <= set(classical.NAMES) & set(collection_baselines.METHODS)
+    for kind, name in (("ets", "AutoETS"), ("theta", "Theta"), ("arima", "AutoARIMA")):
+        assert type(classical.automatic(kind, 12)).__name__ == name
+    # A season longer than a method handles, or than two seasons of data, fits without one.
     rng = np.random.default_rng(0)
-    values = np.cumsum(0.5 + rng.normal(0, 1, 160))
-    fitted = ARIMA(values[:120], order=(1, 1, 0), trend="t").fit()
-    rolled = classical.rolling_forecasts(fitted, values, np.array([125, 140]), 8)
-    for i, t in enumerate((125, 140)):
-        np.testing.assert_allclose(rolled[i], fitted.apply(values[:t]).forecast(8), atol=1e-6)
+    assert classical.fit("ets", rng.normal(size=25), 12).season_length == 1
+    assert classical.fit("arima", rng.normal(size=400), 52).season_length == 1
+    assert classical.fit("theta", rng.normal(size=400), 52).season_length == 52
 
 
 # -- models ----------------------------------------------------------------------------------------
@@ -265,7 +275,7 @@ def test_quantile_run_reports_coverage_predicts_a_csv_and_refuses_short_history(
                  "--set", "model.quantiles=0.1,0.5,0.9", "--set", "data.targets=sales,price", "--epochs", "2"])
     assert code == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert set(metrics["baselines"]) == {"last_value", "seasonal_naive", "linear", "ets", "arima"}
+    assert set(metrics["baselines"]) == {"last_value", "seasonal_naive", "linear", "ets", "theta", "arima"}
     assert 0.0 <= metrics["interval"]["coverage"] <= 1.0 and metrics["interval"]["nominal"] == pytest.approx(0.8)
     assert set(metrics["mase_by_target"]) == {"sales", "price"}
     for picture in ("forecast", "error_by_step", "mase", "learning_curves"):

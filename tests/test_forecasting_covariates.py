@@ -88,18 +88,19 @@ def test_arima_regresses_on_future_features_and_rolls_them_forward():
     rng = np.random.default_rng(0)
     exog = (rng.random((160, 1)) < 0.3).astype(float)
     values = 10 + np.cumsum(rng.normal(0, 0.3, 160)) + 4 * exog[:, 0]
-    fitted = classical.fit_arima(values[:120], 1, exog[:120])
-    # The last regressor (statsmodels names them x1, x2, ...; a drift comes first).
-    lift = [v for n, v in zip(fitted.model.param_names, fitted.params) if n.startswith("x")][-1]
-    assert abs(lift - 4) < 0.5  # the promotion's lift, recovered
+    fitted = classical.fit("arima", values[:120], 1, exog[:120])
+    assert abs(fitted.model_["coef"]["ex_1"] - 4) < 0.5  # the promotion's lift, recovered
     rolled = classical.rolling_forecasts(fitted, values, np.array([125, 140]), 8, exog)
     for i, t in enumerate((125, 140)):
-        expected = fitted.apply(values[:t], exog=exog[:t]).forecast(8, exog=exog[t: t + 8])
-        np.testing.assert_allclose(rolled[i], expected, atol=1e-6)
+        expected = fitted.forward(y=values[:t], h=8, X=exog[:t], X_future=exog[t: t + 8])["mean"]
+        np.testing.assert_allclose(rolled[i], expected, atol=1e-9)
+        # The lift shows in the steps ahead that have a promotion, and only in them.
+        lifted = rolled[i] - fitted.forward(y=values[:t], h=8, X=exog[:t], X_future=0 * exog[t: t + 8])["mean"]
+        np.testing.assert_allclose(lifted, fitted.model_["coef"]["ex_1"] * exog[t: t + 8, 0], atol=1e-6)
     # From the end of a history, with the features over the history and the steps ahead.
     ahead = classical.from_end("arima", values[:150, None], 8, 1, 0, exog[:158])
-    reference = classical.fit_arima(values[:150], 1, exog[:150])
-    np.testing.assert_allclose(ahead[:, 0], reference.forecast(8, exog=exog[150:158]), rtol=1e-6)
+    reference = classical.fit("arima", values[:150], 1, exog[:150])
+    np.testing.assert_allclose(ahead[:, 0], reference.predict(8, X=exog[150:158])["mean"], rtol=1e-6)
     assert np.ptp(ahead[:, 0] - ahead[:, 0].mean()) > 3  # the promotions ahead show in the forecast
 
 

@@ -4,17 +4,16 @@
 - `seasonal_naive`: each future step repeats the value one season earlier;
 - `linear`: ridge regression from the input window (every target's lags) to the whole horizon
   (scikit-learn), the direct multi-output linear model;
-- `ets`: exponential smoothing with additive errors (statsmodels' state-space form), with the trend
-  (none, additive, damped) chosen by AIC and the seasonal term when the data has a season;
-- `arima`: ARIMA with automatic order selection: differencing by the KPSS test, (p, q) in {0,1,2} x {0,1}
-  by AIC, the seasonal (0,1,1)_m "airline" term for monthly or quarterly seasons. With future-known
-  features (`data.future_features`) it is a regression on them with ARIMA errors, and the linear model
-  reads their values over the horizon: the classical methods that can use what the network is given do.
+- `ets`, `theta`, `arima`: automatic ETS, the standard Theta method and automatic ARIMA, the same
+  statsforecast models that many series are scored beside (`collection_baselines`), so that "ETS" means one
+  thing in every run. With future-known features (`data.future_features`) ARIMA is a regression on them
+  with ARIMA errors, and the linear model reads their values over the horizon: the classical methods that
+  can use what the network is given do.
 
-The state-space baselines are fitted once; their forecasts from every origin then come from one pass of
-the Kalman filter over the rest of the series with the fitted parameters (the predicted state at the
-origin, propagated `horizon` steps by the transition matrix): what refitting nothing and forecasting
-from each origin would give, at the cost of one filter pass instead of one per origin.
+They are fitted once, on the training part (at most `data.baseline_fit_points` of its last steps); their
+forecast from each test origin is the fitted model applied to the history before it, its parameters fixed
+(statsforecast's `forward`, as its cross-validation without refitting): what the model fitted once would
+have said there. A model that cannot be fitted is left out of the run's table.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import warnings
 
 import numpy as np
 
-NAMES = ("last_value", "seasonal_naive", "linear", "ets", "arima")
+NAMES = ("last_value", "seasonal_naive", "linear", "ets", "theta", "arima")
 
 
 def last_value(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -58,109 +57,83 @@ def linear(values: np.ndarray, train_origins: range, origins: np.ndarray, window
     return model.predict(design(origins)[0]).reshape(len(origins), horizon, values.shape[1])
 
 
-def _quietly(fit):
+# ETS and Theta are seasonal up to weekly seasons of daily data (52 weeks a year too); automatic ARIMA only
+# up to 24 (hours of a day): its seasonal search is far slower than theirs (a season of 52 took 36 s on 300
+# points, one of 168 twelve minutes on 1,000, on this 2-core CPU).
+SEASONAL_LIMIT = {"ets": 52, "theta": 52, "arima": 24}
+
+
+def automatic(kind: str, period: int, alias: str | None = None):
+    """The statsforecast model that `ets`, `theta` or `arima` names, one series or many (`collection_baselines`):
+    AutoETS (Hyndman et al. 2002's selection by AICc), the standard Theta method (Assimakopoulos & Nikolopoulos
+    2000), AutoARIMA (Hyndman & Khandakar 2008), seasonal with `period` > 1."""
+    from statsforecast.models import AutoARIMA, AutoETS, Theta
+
+    made = {"ets": AutoETS, "theta": Theta, "arima": AutoARIMA}[kind]
+    return made(season_length=period, **({"alias": alias} if alias else {}))
+
+
+def fit(kind: str, train: np.ndarray, season: int, exog: np.ndarray | None = None):
+    """`kind` fitted to one target's training values; with `exog` (future-known features over the same
+    steps) ARIMA is a regression on them with ARIMA errors. None when it cannot be fitted."""
+    period = season if 1 < season <= SEASONAL_LIMIT[kind] and len(train) >= 2 * season + 2 else 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return fit()
-        except (np.linalg.LinAlgError, ValueError):
+            return automatic(kind, period).fit(np.asarray(train, "float64"), X=exog if kind == "arima" else None)
+        except Exception:  # noqa: BLE001  statsforecast's fits raise many kinds on data they cannot model
             return None
 
 
-def fit_ets(train: np.ndarray, season: int):
-    from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
-
-    seasonal = season if 1 < season <= 52 and len(train) >= 2 * season + 2 else None
-    fits = [_quietly(lambda t=trend, d=damped: ExponentialSmoothing(train, trend=t, damped_trend=d, seasonal=seasonal)
-                     .fit(disp=False, low_memory=True))
-            for trend, damped in ((False, False), (True, False), (True, True))]
-    fits = [f for f in fits if f is not None and np.isfinite(f.aic)]
-    return min(fits, key=lambda f: f.aic) if fits else None
-
-
-def fit_arima(train: np.ndarray, season: int, exog: np.ndarray | None = None):
-    """ARIMA with automatic order selection; with `exog` (future-known features over the same steps), a
-    regression on them with ARIMA errors."""
-    from statsmodels.tsa.arima.model import ARIMA
-    from statsmodels.tsa.stattools import kpss
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        d = 1 if kpss(train, regression="c", nlags="auto")[1] < 0.05 else 0
-    seasonal = (0, 1, 1, season) if 1 < season <= 24 and len(train) >= 3 * season + 2 else (0, 0, 0, 0)
-    integrated = d + seasonal[1]
-    trend = {0: "c", 1: "t"}.get(integrated, "n")  # a lower-order trend would be differenced away
-    fits = [_quietly(lambda p=p, q=q: ARIMA(train, exog, order=(p, d, q), seasonal_order=seasonal, trend=trend).fit(low_memory=True))
-            for p in (0, 1, 2) for q in (0, 1)]
-    fits = [f for f in fits if f is not None and np.isfinite(f.aic)]
-    return min(fits, key=lambda f: f.aic) if fits else None
-
-
-def _at(matrix: np.ndarray, t: int) -> np.ndarray:
-    """A state-space system matrix at time t (statsmodels keeps time-invariant ones with a last axis of 1)."""
-    return matrix[..., 0] if matrix.shape[-1] == 1 else matrix[..., t]
-
-
 def rolling_forecasts(fitted, series: np.ndarray, origins: np.ndarray, horizon: int,
-                      exog: np.ndarray | None = None) -> np.ndarray:
-    """(origins, horizon) forecasts of a fitted state-space model from each origin of `series`.
+                      exog: np.ndarray | None = None, history: int = 0) -> np.ndarray:
+    """(origins, horizon) forecasts of a fitted model from each origin of `series`, its parameters fixed.
 
-    `series` is the data the model is applied to (its parameters fixed); origin t forecasts
-    series[t : t + horizon] from series[:t]. Every forecast step lies inside `series`, so time-varying
-    intercepts (an ARIMA drift, a regression on `exog`, which covers the same steps) are known there.
+    Origin t forecasts series[t : t + horizon] from series[:t] (the last `history` values of it when
+    `history` > 0), as statsforecast's cross-validation without refitting does: what the model fitted
+    once would have said at each origin. With `exog` (covering the same steps and the horizon after each
+    origin), ARIMA reads the features of the history and of the steps ahead.
     """
-    from statsmodels.tsa.statespace import kalman_filter as kf
-
-    # Filter only (no smoother) and keep only the predicted states: the covariance matrices of every step
-    # would take k_states^2 x 8 bytes a step (gigabytes for a seasonal ARIMA over a long series).
-    model = fitted.model.clone(series) if exog is None else fitted.model.clone(series, exog=exog)
-    model.ssm.set_conserve_memory(kf.MEMORY_NO_FORECAST | kf.MEMORY_NO_PREDICTED_COV | kf.MEMORY_NO_FILTERED
-                                  | kf.MEMORY_NO_GAIN | kf.MEMORY_NO_SMOOTHING | kf.MEMORY_NO_STD_FORECAST)
+    out = np.empty((len(origins), horizon))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = model.filter(fitted.params, cov_type="none").filter_results
-    out = np.empty((len(origins), horizon))
-    for i, t in enumerate(origins):
-        state = results.predicted_state[:, t]  # the state at t given y[:t]
-        for j in range(horizon):
-            out[i, j] = (_at(results.design, t + j) @ state)[0] + _at(results.obs_intercept, t + j)[0]
-            state = _at(results.transition, t + j) @ state + _at(results.state_intercept, t + j)
+        for i, t in enumerate(origins):
+            lo = max(0, t - history) if history else 0
+            ahead = {} if exog is None else {"X": exog[lo:t], "X_future": exog[t: t + horizon]}
+            out[i] = fitted.forward(y=np.asarray(series[lo:t], "float64"), h=horizon, **ahead)["mean"]
     return out
 
 
-def _fit(kind: str, train: np.ndarray, season: int, exog: np.ndarray | None):
-    """ETS reads the target alone; ARIMA regresses on the future-known features when there are some."""
-    return fit_ets(train, season) if kind == "ets" else fit_arima(train, season, exog)
-
-
-def state_space(kind: str, values: np.ndarray, train_end: int, origins: np.ndarray, horizon: int, season: int,
-                fit_points: int, future: np.ndarray | None = None) -> tuple[np.ndarray | None, list]:
+def classical(kind: str, values: np.ndarray, train_end: int, origins: np.ndarray, horizon: int, season: int,
+              fit_points: int, future: np.ndarray | None = None) -> tuple[np.ndarray | None, list]:
     """(forecasts or None when no model could be fitted, a description of each target's chosen model)."""
     start = max(0, train_end - fit_points) if fit_points else 0
-    exog = None if future is None or kind == "ets" else future[start:]
+    exog = future if kind == "arima" else None
     forecasts, chosen = np.empty((len(origins), horizon, values.shape[1])), []
     for k in range(values.shape[1]):
-        fitted = _fit(kind, values[start:train_end, k], season, None if exog is None else exog[: train_end - start])
+        fitted = fit(kind, values[start:train_end, k], season, None if exog is None else exog[start:train_end])
         if fitted is None:
             return None, []
-        forecasts[:, :, k] = rolling_forecasts(fitted, values[start:, k], origins - start, horizon, exog)
+        forecasts[:, :, k] = rolling_forecasts(fitted, values[:, k], origins, horizon, exog, fit_points)
         chosen.append(_describe(kind, fitted, 0 if exog is None else exog.shape[1]))
     return forecasts, chosen
 
 
 def _describe(kind: str, fitted, features: int = 0) -> str:
-    spec = fitted.model
     if kind == "arima":
+        from statsforecast.arima import arima_string
+
         regression = f" on {features} future-known feature(s)" if features else ""
-        return f"ARIMA{spec.order}{spec.seasonal_order if spec.seasonal_order[3] else ''} trend={spec.trend}{regression}"
-    trend = "none" if not spec.trend else ("damped" if spec.damped_trend else "additive")
-    return f"ETS(A,{trend},{'A' if spec.seasonal else 'none'})"
+        return arima_string(fitted.model_).split(" with ")[0].strip() + regression
+    if kind == "ets":
+        return str(fitted.model_["method"])
+    return f"Theta, season {fitted.season_length}"
 
 
 def from_end(kind: str, values: np.ndarray, horizon: int, season: int, fit_points: int,
              future: np.ndarray | None = None) -> np.ndarray | None:
     """(horizon, targets) forecasts from the end of `values` by a method of `NAMES` other than `linear`,
-    the state-space ones fitted on (at most `fit_points` of) the last values; None when one cannot be fitted.
+    the fitted ones fitted on (at most `fit_points` of) the last values; None when one cannot be fitted.
     `future` (len(values) + horizon, g): the future-known features over the history and the horizon."""
     origin = np.array([len(values)])
     if kind == "last_value":
@@ -168,16 +141,16 @@ def from_end(kind: str, values: np.ndarray, horizon: int, season: int, fit_point
     if kind == "seasonal_naive":
         return seasonal_naive(values, origin, horizon, season)[0]
     start = max(0, len(values) - fit_points) if fit_points else 0
-    exog = None if future is None or kind == "ets" else future[start:]
+    exog = future if kind == "arima" else None
     out = np.empty((horizon, values.shape[1]))
     for k in range(values.shape[1]):
-        fitted = _fit(kind, values[start:, k], season, None if exog is None else exog[: len(values) - start])
+        fitted = fit(kind, values[start:, k], season, None if exog is None else exog[start: len(values)])
         if fitted is None:
             return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ahead = {} if exog is None else {"exog": exog[len(values) - start:]}
-            out[:, k] = np.asarray(fitted.forecast(horizon, **ahead))
+            ahead = {} if exog is None else {"X": exog[len(values):]}
+            out[:, k] = fitted.predict(horizon, **ahead)["mean"]
     return out
 
 
@@ -196,12 +169,12 @@ def all_baselines(values, split, origins, season: int, fit_points: int, inputs=N
     described = {"seasonal_naive": f"season {season}",
                  "linear": f"ridge on {w} lags per {'column' if inputs is not None else 'target'}"
                            + (f" and the {h} future-known steps" if future is not None else "")}
-    for kind in ("ets", "arima"):
-        result, chosen = state_space(kind, values, split.train_end, origins, h, season, fit_points, future)
+    for kind in ("ets", "theta", "arima"):
+        result, chosen = classical(kind, values, split.train_end, origins, h, season, fit_points, future)
         if result is not None:
             forecasts[kind], described[kind] = result, "; ".join(chosen)
     return forecasts, described
 
 
-__all__ = ["NAMES", "all_baselines", "fit_arima", "fit_ets", "from_end", "last_value", "linear", "rolling_forecasts",
-           "seasonal_naive", "state_space"]
+__all__ = ["NAMES", "SEASONAL_LIMIT", "all_baselines", "automatic", "classical", "fit", "from_end", "last_value", "linear",
+           "rolling_forecasts", "seasonal_naive"]

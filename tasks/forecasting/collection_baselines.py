@@ -11,7 +11,8 @@
   `data.baselines` names it (its cost: `DEFAULT` below).
 
 The fitting is Nixtla's statsforecast: compiled, parallel over series (one process a core); statsmodels'
-own ETS (the single-series baselines) is far slower per series (benchmarks/README.md, forecasting_m3).
+own ETS is far slower per series (benchmarks/README.md, forecasting_m3). ETS, Theta and ARIMA are the models
+one series is scored beside too (`baselines.automatic`).
 The forecasts are cached on disk (`$KERAS_RECURRENT_CACHE`, else
 ~/.cache/keras_recurrent), named by a hash of the series, their periods and horizons, the methods and
 statsforecast's version: a second run on the same collection reads them in a second.
@@ -26,6 +27,7 @@ import warnings
 import numpy as np
 
 from keras_recurrent.tasks.forecasting import competition
+from keras_recurrent.tasks.forecasting.baselines import automatic
 from keras_recurrent.tasks.forecasting.collection import Collection
 
 METHODS = ("naive", "seasonal_naive", "naive2", "ses", "holt", "damped", "comb", "ets", "theta", "arima")
@@ -90,7 +92,7 @@ def _statsforecast(models: dict, series: list, h: int, jobs: int) -> dict:
 
 def _fit_group(train: list, h: int, period: int, jobs: int, methods: tuple) -> dict:
     """The chosen methods' forecasts for series sharing a period and a horizon."""
-    from statsforecast.models import AutoARIMA, AutoETS, SimpleExponentialSmoothingOptimized, Theta
+    from statsforecast.models import AutoETS, SimpleExponentialSmoothingOptimized
 
     out = {"naive": np.stack([naive(t, h, period) for t in train]),
            "seasonal_naive": np.stack([seasonal_naive(t, h, period) for t in train])}
@@ -106,9 +108,7 @@ def _fit_group(train: list, h: int, period: int, jobs: int, methods: tuple) -> d
         out[name] = forecast * ahead
     if "comb" in methods:
         out["comb"] = (out["ses"] + out["holt"] + out["damped"]) / 3.0
-    automatic = {"ets": AutoETS(season_length=period, alias="ets"), "theta": Theta(season_length=period, alias="theta"),
-                 "arima": AutoARIMA(season_length=period, alias="arima")}
-    wanted = {n: m for n, m in automatic.items() if n in methods}
+    wanted = {n: automatic(n, period, alias=n) for n in ("ets", "theta", "arima") if n in methods}
     if wanted:
         out.update(_statsforecast(wanted, train, h, jobs))
     return {m: out[m] for m in methods}

@@ -29,7 +29,8 @@ import numpy as np
 from keras_recurrent.tasks.base import UserError
 
 # The methods one series' evaluation fits (names as many series call them; `naive` is its `last_value`).
-SERIES_METHODS = {"naive": "last_value", "seasonal_naive": "seasonal_naive", "ets": "ets", "arima": "arima"}
+SERIES_METHODS = {"naive": "last_value", "seasonal_naive": "seasonal_naive", "ets": "ets", "theta": "theta",
+                  "arima": "arima"}
 AUTO = {True: (("ets", "theta"), "mean"), False: (("ets", "arima"), "median")}
 AUTO_FUTURE_KNOWN = (("arima",), "mean")  # the members that read future-known features
 
