@@ -86,8 +86,8 @@ BAD = [
     (["train", "sentiment", "--data", "{three_classes}"], "has 3 classes"),
     (["train", "sentiment", "--data", "{cp1252}"], "not valid utf-8; pass --encoding"),
     (["train", "sentiment", "--set", "model.colour=red"], "model.colour: unknown key"),
-    (["train", "forecasting", "--set", "model.combine=theta"], "model.combine: 'theta' is not fitted on one series; "
-                                                                "choose from naive, seasonal_naive, ets, arima"),
+    (["train", "forecasting", "--set", "model.combine=naive2"], "model.combine: 'naive2' is not fitted on one series; "
+                                                                "choose from naive, seasonal_naive, ets, theta, arima"),
     (["train", "sentiment", "--set", "train.epochs=many"], "train.epochs='many': expected an integer"),
     (["train", "sentiment", "--set", "train.batch_size=-4"], "train.batch_size=-4: must be at least 1"),
     (["train", "sentiment", "--epochs", "0"], "argument --epochs: must be at least 1, got 0"),

