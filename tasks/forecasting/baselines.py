@@ -18,6 +18,7 @@ have said there. A model that cannot be fitted is left out of the run's table.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -123,8 +124,10 @@ def _describe(kind: str, fitted, features: int = 0) -> str:
     if kind == "arima":
         from statsforecast.arima import arima_string
 
-        regression = f" on {features} future-known feature(s)" if features else ""
-        return arima_string(fitted.model_).split(" with ")[0].strip() + regression
+        # "ARIMA(p,d,q)(P,D,Q)[m] with drift", or "Regression with ARIMA(...) errors" with features.
+        order = re.search(r"ARIMA\([^)]*\)(\([^)]*\)\[\d+\])?", arima_string(fitted.model_))
+        text = order.group(0) if order else "ARIMA"
+        return f"{text} errors, regression on {features} future-known feature(s)" if features else text
     if kind == "ets":
         return str(fitted.model_["method"])
     return f"Theta, season {fitted.season_length}"
