@@ -313,11 +313,17 @@ def test_sentiment_line_files(data):
 def test_forecasting_inline_history(text):
     from keras_recurrent.tasks.forecasting import _parse_inline
 
-    try:
-        values = _parse_inline(text, {"targets": ["sales"], "features": []})
-        _finite(values)
-    except UserError as e:
-        assert "\n" not in str(e)
+    for info in ({"targets": ["sales"], "features": []},
+                 {"targets": ["sales"], "features": [], "future_features": ["promo"], "horizon": 2}):
+        for given in (text, text.replace(";", "|", 1)):  # and with the steps ahead after '|'
+            try:
+                history, ahead = _parse_inline(given, info)
+                _finite(history)
+                if ahead is not None:
+                    _finite(ahead)
+                    assert ahead.shape == (2, 1)
+            except UserError as e:
+                assert "\n" not in str(e)
 
 
 def test_a_damaged_gif_whose_frames_differ_in_size_is_one_line(tmp_path):
