@@ -220,3 +220,14 @@ def test_default_targets_leave_out_the_future_features(tmp_path):
     data = TASK.load(path, config.data, 0)
     assert data.info["targets"] == ["sales"]
     assert fw.ahead_array(data.extras["series"].future, [10, 20], 3).shape == (2, 3, 1)
+
+
+def test_evaluating_elsewhere_needs_the_same_future_features(tmp_path):
+    path, _ = _promotions(tmp_path / "shop.csv", days=60)
+    trained = TASK.load(path, _config("data.future_features=promo").data, 0).info
+    plain = TASK.load(path, _config().data, 0).info
+    assert TASK.compatible_info(trained, plain) == ("the data has 0 future_features (none); the model was trained on 1")
+    # A run from before the setting existed has none in its data_info.
+    older = {k: v for k, v in plain.items() if k != "future_features"}
+    assert TASK.compatible_info(older, trained) == "the data has 1 future_features (promo); the model was trained on 0"
+    assert TASK.compatible_info(older, plain) is None

@@ -114,9 +114,10 @@ class ForecastingTask(Task):
             if run_info[key] != new_info[key]:
                 return f"data.{key}={new_info[key]}: the model was trained with data.{key}={run_info[key]}"
         for key in ("targets", "features", "future_features"):
-            if len(run_info.get(key, [])) != len(new_info.get(key, [])):
-                return (f"the data has {len(new_info[key])} {key} ({', '.join(new_info[key]) or 'none'}); the model "
-                        f"was trained on {len(run_info[key])}")
+            trained, given = run_info.get(key, []), new_info.get(key, [])  # runs before a key have none
+            if len(trained) != len(given):
+                return (f"the data has {len(given)} {key} ({', '.join(given) or 'none'}); the model was trained on "
+                        f"{len(trained)}")
         return None
 
     def load(self, spec, config: ForecastingData, seed: int, run_info=None) -> TaskData:
