@@ -219,7 +219,7 @@ def test_default_targets_leave_out_the_future_features(tmp_path):
     config = resolve_config(TASK, quick=True, overrides=["data.future_features=promo", "data.features=price"])
     data = TASK.load(path, config.data, 0)
     assert data.info["targets"] == ["sales"]
-    assert fw.ahead_array(data.extras["series"].future, [10, 20], 3).shape == (2, 3, 1)
+    assert fw.horizon_array(data.extras["series"].future, [10, 20], 3).shape == (2, 3, 1)
 
 
 def test_evaluating_elsewhere_needs_the_same_future_features(tmp_path):

@@ -124,16 +124,17 @@ class ForecastingTask(Task):
         if fc.is_collection(spec, config):
             return many.load(spec, config, run_info)
         series = fs.load_series(spec, config, seed)
+        columns = series.inputs()  # what the window reads: the targets, then any features
         where = series.source
         parts = fw.split(len(series.values), config.window, config.horizon, config.validation_fraction,
                          config.test_fraction, where)
         train_values = series.values[: parts.train_end]
-        columns = series.names + (series.feature_names or [])
-        scaler = fw.Scaler.fit(series.inputs()[: parts.train_end], columns, where)  # targets, then features
+        names = series.names + (series.feature_names or [])
+        scaler = fw.Scaler.fit(columns[: parts.train_end], names, where)  # targets, then features
         scale = fm.mase_scale(train_values, series.season, series.names, where)
         # Windows in original units: the models standardise inside (see models.py), so does their export.
         values = series.values.astype("float32")
-        inputs = None if series.inputs() is series.values else series.inputs().astype("float32")
+        inputs = None if columns is series.values else columns.astype("float32")
         future = None if series.future is None else series.future.astype("float32")
         datasets = [fw.windows(values, parts.origins(p), config.window, config.horizon, inputs, future)
                     for p in ("train", "validation", "test")]
@@ -155,8 +156,8 @@ class ForecastingTask(Task):
             "dated": not series.frequency.startswith("step="),
             # Enough of the end of the series to forecast from it without the data (predict examples); with
             # future-known features, the window before the last horizon and their values over it.
-            "last_window": series.inputs()[-config.window - (config.horizon if future is not None else 0):]
-                                          [: config.window].tolist(),
+            "last_window": columns[-config.window - (config.horizon if future is not None else 0):]
+                                  [: config.window].tolist(),
         }
         if future is not None:
             info["last_future"] = series.future[-config.horizon:].tolist()
@@ -186,15 +187,16 @@ class ForecastingTask(Task):
         info, series, parts = data.info, data.extras["series"], data.extras["split"]
         origins = fw.evaluation_origins(parts.origins("test"), info["max_origins"])
         chunks = [origins[i: i + 4096] for i in range(0, len(origins), 4096)]  # a long test part, a chunk at a time
-        inputs = None if series.inputs() is series.values else series.inputs()
+        columns = series.inputs()
+        inputs = None if columns is series.values else columns
         future = series.future
         network = np.concatenate([self.forecast(model, fw.window_array(series.values, c, parts.window, parts.horizon,
                                                                           inputs)[0],
-                                                None if future is None else fw.ahead_array(future, c, parts.horizon))
+                                                None if future is None else fw.horizon_array(future, c, parts.horizon))
                                   for c in chunks])
-        actual = fw.window_array(series.values, origins, parts.window, parts.horizon)[1]
+        actual = fw.horizon_array(series.values, origins, parts.horizon)
         # Targets and inputs both: the same columns as targets, or as one target and one feature, differ.
-        key = (hashlib.sha1(series.values.tobytes()).hexdigest(), hashlib.sha1(series.inputs().tobytes()).hexdigest(),
+        key = (hashlib.sha1(series.values.tobytes()).hexdigest(), hashlib.sha1(columns.tobytes()).hexdigest(),
                series.values.shape, parts.train_end, parts.window, parts.horizon, series.season,
                info["baseline_fit_points"], origins.tobytes(),
                # The same columns read in the past window only, or also ahead, fit different baselines.
@@ -340,15 +342,14 @@ def _parse_inline(text: str, info: dict) -> tuple[np.ndarray, np.ndarray | None]
                             f"none (data.future_features was empty)")
         return history, None
     ahead = _inline_rows(future, ahead_names, text)
-    _check_ahead(len(ahead), info, text)
+    _check_ahead(len(ahead), info, text, "give them after '|', rows by ';'")
     return history, ahead[: info["horizon"]]
 
 
-def _check_ahead(count: int, info: dict, where: str) -> None:
+def _check_ahead(count: int, info: dict, where: str, how: str) -> None:
+    """One line when fewer than `horizon` steps ahead are given; `how` says how to give them."""
     horizon, names = info["horizon"], ", ".join(info["future_features"])
     if count < horizon:
-        how = ("add a row for each after the last target value, the targets blank" if os.path.isfile(where)
-               else "give them after '|', rows by ';'")
         raise UserError(f"predict input {_short(where)}: the future-known features ({names}) need their values for "
                         f"the {horizon} steps ahead (data.horizon), and {count} are given: {how}")
 
@@ -370,7 +371,7 @@ def _read_history(path: str, info: dict, config) -> tuple[np.ndarray, object, np
     ahead = None
     if ahead_names:
         frame, steps = fs.split_future_rows(frame, len(info["targets"]))
-        _check_ahead(len(steps), info, path)
+        _check_ahead(len(steps), info, path, "add a row for each after the last target value, the targets blank")
         known = steps[ahead_names].iloc[: info["horizon"]]
         blank = known.isna().to_numpy().any(axis=1)
         if blank.any():

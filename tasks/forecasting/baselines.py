@@ -44,18 +44,31 @@ def linear(values: np.ndarray, train_origins: range, origins: np.ndarray, window
     horizon, to the flattened horizon, trained on the last training windows."""
     from sklearn.linear_model import Ridge
 
-    from keras_recurrent.tasks.forecasting.windows import ahead_array, window_array
+    from keras_recurrent.tasks.forecasting.windows import horizon_array, window_array
 
     def design(at):
         x, y = window_array(values, at, window, horizon, inputs)
         x = x.reshape(len(x), -1)
         if future is not None:
-            x = np.concatenate([x, ahead_array(future, at, horizon).reshape(len(x), -1)], axis=1)
+            x = np.concatenate([x, horizon_array(future, at, horizon).reshape(len(x), -1)], axis=1)
         return x, y
 
     x, y = design(np.asarray(train_origins)[-max_windows:])
     model = Ridge(alpha=1e-3).fit(x, y.reshape(len(y), -1))
     return model.predict(design(origins)[0]).reshape(len(origins), horizon, values.shape[1])
+
+
+# The methods that read future-known features (as regressors); the others see the target alone.
+READS_FUTURE = ("arima",)
+
+
+def _start(end: int, points: int) -> int:
+    """Where the last `points` values before `end` begin (all of them when `points` is 0)."""
+    return max(0, end - points) if points else 0
+
+
+def _exog(kind: str, future: np.ndarray | None) -> np.ndarray | None:
+    return future if kind in READS_FUTURE else None
 
 
 # ETS and Theta are seasonal up to weekly seasons of daily data (52 weeks a year too); automatic ARIMA only
@@ -81,7 +94,7 @@ def fit(kind: str, train: np.ndarray, season: int, exog: np.ndarray | None = Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return automatic(kind, period).fit(np.asarray(train, "float64"), X=exog if kind == "arima" else None)
+            return automatic(kind, period).fit(np.asarray(train, "float64"), X=_exog(kind, exog))
         except Exception:  # noqa: BLE001  statsforecast's fits raise many kinds on data they cannot model
             return None
 
@@ -99,7 +112,7 @@ def rolling_forecasts(fitted, series: np.ndarray, origins: np.ndarray, horizon: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i, t in enumerate(origins):
-            lo = max(0, t - history) if history else 0
+            lo = _start(t, history)
             ahead = {} if exog is None else {"X": exog[lo:t], "X_future": exog[t: t + horizon]}
             out[i] = fitted.forward(y=np.asarray(series[lo:t], "float64"), h=horizon, **ahead)["mean"]
     return out
@@ -108,8 +121,7 @@ def rolling_forecasts(fitted, series: np.ndarray, origins: np.ndarray, horizon: 
 def classical(kind: str, values: np.ndarray, train_end: int, origins: np.ndarray, horizon: int, season: int,
               fit_points: int, future: np.ndarray | None = None) -> tuple[np.ndarray | None, list]:
     """(forecasts or None when no model could be fitted, a description of each target's chosen model)."""
-    start = max(0, train_end - fit_points) if fit_points else 0
-    exog = future if kind == "arima" else None
+    start, exog = _start(train_end, fit_points), _exog(kind, future)
     forecasts, chosen = np.empty((len(origins), horizon, values.shape[1])), []
     for k in range(values.shape[1]):
         fitted = fit(kind, values[start:train_end, k], season, None if exog is None else exog[start:train_end])
@@ -143,8 +155,7 @@ def from_end(kind: str, values: np.ndarray, horizon: int, season: int, fit_point
         return last_value(values, origin, horizon)[0]
     if kind == "seasonal_naive":
         return seasonal_naive(values, origin, horizon, season)[0]
-    start = max(0, len(values) - fit_points) if fit_points else 0
-    exog = future if kind == "arima" else None
+    start, exog = _start(len(values), fit_points), _exog(kind, future)
     out = np.empty((horizon, values.shape[1]))
     for k in range(values.shape[1]):
         fitted = fit(kind, values[start:, k], season, None if exog is None else exog[start: len(values)])
@@ -179,5 +190,5 @@ def all_baselines(values, split, origins, season: int, fit_points: int, inputs=N
     return forecasts, described
 
 
-__all__ = ["NAMES", "SEASONAL_LIMIT", "all_baselines", "automatic", "classical", "fit", "from_end", "last_value", "linear",
+__all__ = ["NAMES", "READS_FUTURE", "SEASONAL_LIMIT", "all_baselines", "automatic", "classical", "fit", "from_end", "last_value", "linear",
            "rolling_forecasts", "seasonal_naive"]

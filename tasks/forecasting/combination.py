@@ -26,12 +26,13 @@ from __future__ import annotations
 import numpy as np
 
 from keras_recurrent.tasks.base import UserError
+from keras_recurrent.tasks.forecasting.baselines import READS_FUTURE
 
 # The methods one series' evaluation fits (names as many series call them; `naive` is its `last_value`).
 SERIES_METHODS = {"naive": "last_value", "seasonal_naive": "seasonal_naive", "ets": "ets", "theta": "theta",
                   "arima": "arima"}
 AUTO = {True: (("ets", "theta"), "mean"), False: (("theta", "arima"), "median")}
-AUTO_FUTURE_KNOWN = (("arima",), "mean")  # the members that read future-known features
+AUTO_FUTURE_KNOWN = (READS_FUTURE, "mean")  # the members that read future-known features
 
 
 def parse(text: str, many: bool, future_known: bool = False) -> tuple[tuple, str]:

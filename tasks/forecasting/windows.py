@@ -115,14 +115,13 @@ def window_array(values: np.ndarray, origins, window: int, horizon: int,
     """The same windows as NumPy arrays, for a selection of origins (evaluation, baselines)."""
     origins = np.asarray(list(origins))
     source = values if inputs is None else inputs
-    inputs = np.stack([source[t - window: t] for t in origins])
-    targets = np.stack([values[t: t + horizon] for t in origins])
-    return inputs, targets
+    return np.stack([source[t - window: t] for t in origins]), horizon_array(values, origins, horizon)
 
 
-def ahead_array(future: np.ndarray, origins, horizon: int) -> np.ndarray:
-    """The future-known features over the horizon of each origin: (origins, horizon, g)."""
-    return np.stack([future[t: t + horizon] for t in np.asarray(list(origins))])
+def horizon_array(values: np.ndarray, origins, horizon: int) -> np.ndarray:
+    """The `horizon` rows of `values` from each origin on: (origins, horizon, columns). The targets of
+    `window_array`, and the future-known features each forecast reads."""
+    return np.stack([values[t: t + horizon] for t in np.asarray(list(origins))])
 
 
 def evaluation_origins(origins: range, limit: int) -> np.ndarray:
@@ -133,4 +132,5 @@ def evaluation_origins(origins: range, limit: int) -> np.ndarray:
     return all_origins[np.unique(np.linspace(0, len(all_origins) - 1, limit).round().astype(int))]
 
 
-__all__ = ["Scaler", "Split", "ahead_array", "evaluation_origins", "split", "window_array", "window_elements", "windows"]
+__all__ = ["Scaler", "Split", "evaluation_origins", "horizon_array", "split", "window_array", "window_elements",
+           "windows"]
