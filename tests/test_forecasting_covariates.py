@@ -231,3 +231,16 @@ def test_evaluating_elsewhere_needs_the_same_future_features(tmp_path):
     older = {k: v for k, v in plain.items() if k != "future_features"}
     assert TASK.compatible_info(older, trained) == "the data has 1 future_features (promo); the model was trained on 0"
     assert TASK.compatible_info(older, plain) is None
+
+
+def test_a_future_feature_constant_over_the_training_part_is_refused(tmp_path):
+    # Its standardisation would divide by zero: a promotion first seen in the test part would reach the
+    # network multiplied by about 10^7.
+    path, _ = _promotions(tmp_path / "shop.csv", days=100)
+    lines = (tmp_path / "shop.csv").read_text().splitlines()
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows[:80]:
+        row[2] = "0"
+    (tmp_path / "shop.csv").write_text("\n".join([lines[0]] + [",".join(r) for r in rows]) + "\n")
+    with pytest.raises(UserError, match="column 'promo' is constant over the training part"):
+        TASK.load(path, _config("data.future_features=promo").data, 0)

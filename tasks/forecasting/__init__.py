@@ -129,8 +129,8 @@ class ForecastingTask(Task):
         parts = fw.split(len(series.values), config.window, config.horizon, config.validation_fraction,
                          config.test_fraction, where)
         train_values = series.values[: parts.train_end]
-        names = series.names + (series.feature_names or [])
-        scaler = fw.Scaler.fit(columns[: parts.train_end], names, where)  # targets, then features
+        names = series.names + (series.feature_names or []) + (series.future_names or [])
+        scaler = fw.Scaler.fit(columns[: parts.train_end], names, where)  # targets, features, future-known ones
         scale = fm.mase_scale(train_values, series.season, series.names, where)
         # Windows in original units: the models standardise inside (see models.py), so does their export.
         values = series.values.astype("float32")
