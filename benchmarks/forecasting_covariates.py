@@ -27,13 +27,12 @@ import argparse
 import importlib.util
 import os
 import tempfile
-import time
 
 import numpy as np
 
 from benchmarks.common import write_result
+from benchmarks.forecasting_short import RECORDED, trained
 
-RECORDED = ("last_value", "seasonal_naive", "linear", "ets", "theta", "arima")
 VARIANTS = ("none", "past", "future")  # which covariates: none, in the past window only, known ahead
 
 
@@ -78,13 +77,7 @@ def run_one(path: str, target: str, covariates: str, variant: str, seed: int, ro
     settings = [f"data.targets={target}"]
     if variant != "none":
         settings.append(f"data.{'features' if variant == 'past' else 'future_features'}={covariates}")
-    started = time.perf_counter()
-    run = pipelines.train("forecasting", data=path, seed=seed, root=root, quiet=True, set=settings)
-    m = run.metrics
-    row = {"mase": m["mase"], "network_mase": m.get("network", m)["mase"], "combined_with": m.get("combined_with"),
-           "baselines": {b: m["baselines"][b]["mase"] for b in RECORDED if b in m["baselines"]},
-           "arima_model": m["baseline_models"].get("arima"), "test_origins": m["test_origins"],
-           "seconds": round(time.perf_counter() - started, 1)}
+    run, row = trained(path, seed, root, settings)
     if variant == "future":  # the default combination beside one with ETS, which cannot read the features
         row["with_ets_and_arima"] = pipelines.evaluate(run.path, set=["model.combine=ets,arima"], quiet=True)["mase"]
     return row

