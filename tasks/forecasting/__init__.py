@@ -27,7 +27,7 @@ from keras_recurrent.tasks.forecasting import many
 from keras_recurrent.tasks.forecasting import metrics as fm
 from keras_recurrent.tasks.forecasting import series as fs
 from keras_recurrent.tasks.forecasting import windows as fw
-from keras_recurrent.tasks.forecasting.models import MODELS, ForecastingModel, loss_for
+from keras_recurrent.tasks.forecasting.models import MODELS, ForecastingModel, loss_for, metrics_for
 
 
 @dataclass
@@ -167,7 +167,7 @@ class ForecastingTask(Task):
 
     # -- model ------------------------------------------------------------------------------------
     def compile(self, info):
-        return Compile(loss_for(info), [] if info.get("quantiles") or info.get("collection") else ["mae"])
+        return Compile(loss_for(info), metrics_for(info))
 
     # -- results ----------------------------------------------------------------------------------
     def forecast(self, model, windows: np.ndarray, future: np.ndarray | None = None, batch_size: int = 1024) -> np.ndarray:

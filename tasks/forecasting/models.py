@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import keras
 from keras import ops
 
+from keras_recurrent.layers.ensemble import MemberLoss, MemberMean, ensemble_mae
 from keras_recurrent.tasks.base import UserError, hparam
 from keras_recurrent.tasks.encoders import stacked_encoder
 
@@ -51,6 +52,8 @@ class ForecastingModel:
                           "members): auto = many series: the mean with ETS and Theta; one series: the median of the "
                           "network, Theta and ARIMA (with data.future_features: the mean with ARIMA, which reads them). "
                           "A list of methods: their mean with the network; empty: the network alone", at_use=True)
+    members: int = hparam(1, help="networks trained independently from different initial weights, their forecasts "
+                          "averaged (a seed ensemble, as N-BEATS and ES-RNN); each costs a network's training", min=1)
     filters: int = hparam(32, help="conv_lstm: Conv1D filters before the LSTM", min=1)
     kernel_size: int = hparam(3, help="conv_lstm: Conv1D kernel width (causal)", min=1)
 
@@ -115,12 +118,27 @@ class PinballLoss(keras.losses.Loss):
 def loss_for(info: dict):
     """The training loss of a model built for `info`: pinball with quantiles, else squared error; for a
     collection, pinball or absolute error with each window's scale in the sample weights (an absolute error
-    is what sMAPE and MASE score)."""
+    is what sMAPE and MASE score). An ensemble (`model.members`) trains each member on it."""
     if info.get("collection"):
-        return PinballLoss(info["quantiles"]) if info.get("quantiles") else keras.losses.MeanAbsoluteError()
-    if info.get("quantiles"):
-        return PinballLoss(info["quantiles"], _scale(info))
-    return ScaledMSE(_scale(info))
+        loss = PinballLoss(info["quantiles"]) if info.get("quantiles") else keras.losses.MeanAbsoluteError()
+    elif info.get("quantiles"):
+        loss = PinballLoss(info["quantiles"], _scale(info))
+    else:
+        loss = ScaledMSE(_scale(info))
+    return MemberLoss(loss, _output_rank(info)) if info.get("members", 1) > 1 else loss
+
+
+def metrics_for(info: dict) -> list:
+    """Training metrics: the absolute error of one series' point forecasts (none for quantiles, whose
+    loss says more, or for a collection, whose windows' scales differ)."""
+    if info.get("quantiles") or info.get("collection"):
+        return []
+    return [ensemble_mae(_output_rank(info))] if info.get("members", 1) > 1 else ["mae"]
+
+
+def _output_rank(info: dict) -> int:
+    """The rank of a model's output, batch axis included: (batch, horizon, targets[, quantiles])."""
+    return 4 if info.get("quantiles") else 3
 
 
 def _outputs_per_step(info: dict) -> tuple[int, int]:
@@ -227,14 +245,26 @@ def _scaled_per_window(body, info, name: str):
     return keras.Model(window, last + scale * forecast, name=name)
 
 
-def _wrap(body, info, config: ForecastingModel, name: str, relative: bool):
-    """The model around a body: per-window scaling for a collection, the training scaler for one series."""
+def _wrap(new_body, info, config: ForecastingModel, name: str, relative: bool):
+    """The model around a body (`new_body()` gives a fresh one, with its own weights): per-window scaling
+    for a collection, the training scaler for one series; with `model.members` above 1, that many such
+    models, each with its own weights, averaged by `layers.ensemble.MemberMean`."""
     from keras_recurrent.tasks.forecasting.combination import parse
 
     parse(config.combine, many=bool(info.get("collection")))  # a misspelt method fails before training, not after
-    if info.get("collection"):
-        return _scaled_per_window(body, info, name)
-    return _in_original_units(body, info, config, name, relative)
+    info["members"] = config.members  # compile() reads it: each member is trained on its own loss
+
+    def one(model_name):
+        if info.get("collection"):
+            return _scaled_per_window(new_body(), info, model_name)
+        return _in_original_units(new_body(), info, config, model_name, relative)
+
+    if config.members == 1:
+        return one(name)
+    members = [one(f"{name}_member{m + 1}") for m in range(config.members)]
+    inputs = [keras.Input(t.shape[1:], dtype=t.dtype, name=t.name.split(":")[0]) for t in members[0].inputs]
+    x = inputs if len(inputs) > 1 else inputs[0]
+    return keras.Model(x, MemberMean(name="members_mean")([member(x) for member in members]), name=name)
 
 
 def build_direct(kind: str):
@@ -248,8 +278,8 @@ def build_direct(kind: str):
             if info.get("collection"):
                 raise UserError("model.decoding=autoregressive reads one series' standardised values; a "
                                 "collection's windows carry padding and subset channels: use decoding=direct")
-            return _in_original_units(_rollout(kind, config, info), info, config,
-                                      f"forecast_{kind}_autoregressive", relative=False)
+            return _wrap(lambda: _rollout(kind, config, info), info, config, f"forecast_{kind}_autoregressive",
+                         relative=False)
 
         def body(x, ahead=None):
             summary = _encoder(kind, config, x)
@@ -258,7 +288,7 @@ def build_direct(kind: str):
             flat = keras.layers.Dense(info["horizon"] * k * q, name="horizon")(summary)
             return _shape_head(flat, info, info["horizon"])
 
-        return _wrap(body, info, config, f"forecast_{kind}", relative=config.relative)
+        return _wrap(lambda: body, info, config, f"forecast_{kind}", relative=config.relative)
 
     build.__doc__ = f"{kind} encoder over the window, the horizon from a dense layer (or rolled out: decoding)."
     return build
@@ -304,11 +334,11 @@ def build_seq2seq(config: ForecastingModel, info: dict):
         flat = keras.layers.Dense(k * q, name="step_readout")(decoded)  # (batch, horizon, k * q)
         return _shape_head(flat, info, info["horizon"])
 
-    return _wrap(body, info, config, "forecast_seq2seq", relative=config.relative)
+    return _wrap(lambda: body, info, config, "forecast_seq2seq", relative=config.relative)
 
 
 MODELS = {kind: build_direct(kind) for kind in ("lstm", "gru", "bilstm", "mogrifier", "sru", "srupp", "ntm")}
 MODELS["conv_lstm"] = build_direct("conv_lstm")
 MODELS["seq2seq"] = build_seq2seq
 
-__all__ = ["MODELS", "ForecastingModel", "PinballLoss", "ScaledMSE", "loss_for", "parse_quantiles"]
+__all__ = ["MODELS", "ForecastingModel", "PinballLoss", "ScaledMSE", "loss_for", "metrics_for", "parse_quantiles"]
