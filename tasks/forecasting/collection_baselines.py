@@ -8,7 +8,8 @@
 - `theta`: the standard Theta method (Assimakopoulos & Nikolopoulos 2000), the M3 winner, with its
   multiplicative seasonal adjustment;
 - `arima`: automatic ARIMA (Hyndman & Khandakar 2008), seasonal where the period is > 1; fitted only when
-  `data.baselines` names it (its cost: `DEFAULT` below).
+  `data.baselines` or the combination names it (its cost: `DEFAULT` below). With future-known features
+  (a long CSV's `data.future_features`) it is a regression on them with ARIMA errors, as for one series.
 
 The fitting is Nixtla's statsforecast: compiled, parallel over series (one process a core); statsmodels'
 own ETS is far slower per series (benchmarks/README.md, forecasting_m3). ETS, Theta and ARIMA are the models
@@ -27,7 +28,7 @@ import warnings
 import numpy as np
 
 from keras_recurrent.tasks.forecasting import competition
-from keras_recurrent.tasks.forecasting.baselines import automatic
+from keras_recurrent.tasks.forecasting.baselines import READS_FUTURE, automatic
 from keras_recurrent.tasks.forecasting.collection import Collection
 
 METHODS = ("naive", "seasonal_naive", "naive2", "ses", "holt", "damped", "comb", "ets", "theta", "arima")
@@ -62,17 +63,28 @@ def seasonal_naive(train: np.ndarray, h: int, period: int) -> np.ndarray:
     return train[len(train) - m + (np.arange(h) % m)]
 
 
-def _frame(series: list):
+def _frame(series: list, known: list | None = None, h: int = 0):
+    """statsforecast's long frame of `series`, with their regressors `known` ((n + h, g) each) as columns;
+    and with `known`, the frame of the regressors over the `h` steps ahead (else None)."""
     import pandas as pd
 
     lengths = [len(s) for s in series]
-    return pd.DataFrame({"unique_id": np.repeat(np.arange(len(series)), lengths),
-                         "ds": np.concatenate([np.arange(n) for n in lengths]),
-                         "y": np.concatenate(series).astype("float64")})
+    frame = pd.DataFrame({"unique_id": np.repeat(np.arange(len(series)), lengths),
+                          "ds": np.concatenate([np.arange(n) for n in lengths]),
+                          "y": np.concatenate(series).astype("float64")})
+    if known is None:
+        return frame, None
+    ahead = pd.DataFrame({"unique_id": np.repeat(np.arange(len(series)), h),
+                          "ds": np.concatenate([np.arange(n, n + h) for n in lengths])})
+    for j in range(known[0].shape[1]):
+        frame[f"x{j}"] = np.concatenate([k[:n, j] for k, n in zip(known, lengths)])
+        ahead[f"x{j}"] = np.concatenate([k[n: n + h, j] for k, n in zip(known, lengths)])
+    return frame, ahead
 
 
-def _statsforecast(models: dict, series: list, h: int, jobs: int) -> dict:
-    """{name: (len(series), h) forecasts} of statsforecast models fitted to each series."""
+def _statsforecast(models: dict, series: list, h: int, jobs: int, known: list | None = None) -> dict:
+    """{name: (len(series), h) forecasts} of statsforecast models fitted to each series (regressing on
+    `known`, each series' regressors over its points and the `h` steps after them, when given)."""
     from statsforecast import StatsForecast
     from statsforecast.models import SimpleExponentialSmoothingOptimized
 
@@ -82,7 +94,8 @@ def _statsforecast(models: dict, series: list, h: int, jobs: int) -> dict:
                            fallback_model=SimpleExponentialSmoothingOptimized())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        frame = engine.forecast(df=_frame(series), h=h)
+        frame, ahead = _frame(series, known, h)
+        frame = engine.forecast(df=frame, h=h, **({} if ahead is None else {"X_df": ahead}))
     frame = frame.sort_values(["unique_id", "ds"], kind="stable")
     out = {}
     for name, model in models.items():
@@ -90,8 +103,9 @@ def _statsforecast(models: dict, series: list, h: int, jobs: int) -> dict:
     return out
 
 
-def _fit_group(train: list, h: int, period: int, jobs: int, methods: tuple) -> dict:
-    """The chosen methods' forecasts for series sharing a period and a horizon."""
+def _fit_group(train: list, h: int, period: int, jobs: int, methods: tuple, known: list | None = None) -> dict:
+    """The chosen methods' forecasts for series sharing a period and a horizon; those that read
+    future-known features (`READS_FUTURE`) regress on `known` when it is given."""
     from statsforecast.models import AutoETS, SimpleExponentialSmoothingOptimized
 
     out = {"naive": np.stack([naive(t, h, period) for t in train]),
@@ -108,9 +122,11 @@ def _fit_group(train: list, h: int, period: int, jobs: int, methods: tuple) -> d
         out[name] = forecast * ahead
     if "comb" in methods:
         out["comb"] = (out["ses"] + out["holt"] + out["damped"]) / 3.0
-    wanted = {n: automatic(n, period, alias=n) for n in ("ets", "theta", "arima") if n in methods}
-    if wanted:
-        out.update(_statsforecast(wanted, train, h, jobs))
+    for reads in (False, True):
+        wanted = {n: automatic(n, period, alias=n) for n in ("ets", "theta", "arima")
+                  if n in methods and (known is not None and n in READS_FUTURE) == reads}
+        if wanted:
+            out.update(_statsforecast(wanted, train, h, jobs, known if reads else None))
     return {m: out[m] for m in methods}
 
 
@@ -118,9 +134,11 @@ def cache_key(collection: Collection, methods: tuple = METHODS) -> str:
     import statsforecast
 
     digest = hashlib.sha1()
-    for train, period, h in zip(collection.train, collection.periods, collection.horizons):
+    for i, (train, period, h) in enumerate(zip(collection.train, collection.periods, collection.horizons)):
         digest.update(np.ascontiguousarray(train, "float64").tobytes())
         digest.update(f"|{int(period)}|{int(h)}|".encode())
+        if collection.future is not None:  # what ARIMA regresses on, over the training part and the horizon
+            digest.update(np.ascontiguousarray(collection.future[i][: len(train) + int(h)], "float64").tobytes())
     digest.update(f"{','.join(methods)}|{statsforecast.__version__}|{CACHE_VERSION}".encode())
     return digest.hexdigest()[:24]
 
@@ -145,7 +163,8 @@ def fit_all(collection: Collection, cache_dir: str, jobs: int = 0, report=None, 
         members = [i for i, (p, hh) in enumerate(zip(collection.periods, collection.horizons)) if (p, hh) == (period, h)]
         if report is not None:
             report(f"fitting {len(methods)} classical methods to {len(members)} series of period {period}, horizon {h}")
-        fitted = _fit_group([collection.train[i] for i in members], h, period, jobs, methods)
+        known = None if collection.future is None else [collection.future[i] for i in members]
+        fitted = _fit_group([collection.train[i] for i in members], h, period, jobs, methods, known)
         for m in methods:
             for row, i in enumerate(members):
                 flat[m][i] = fitted[m][row]

@@ -14,7 +14,7 @@ the network in them; `forecasting_short` then measures it on 30 random M3 monthl
 statsmodels series (benchmarks/README.md#forecasting_combination).
 
 With future-known features (`data.future_features`), `auto` is the mean of the network and ARIMA, which
-then regresses on them: ETS, Theta and the naive forecasts cannot read them, and a member blind to what
+then regresses on them (one series or many): ETS, Theta and the naive forecasts cannot read them, and a member blind to what
 the user has declared known about the future would vote against it (benchmarks/README.md#forecasting_covariates).
 
 `auto` (the default) is the combination of the data's kind; an explicit list of methods combines with
@@ -37,9 +37,9 @@ AUTO_FUTURE_KNOWN = (READS_FUTURE, "mean")  # the members that read future-known
 
 def parse(text: str, many: bool, future_known: bool = False) -> tuple[tuple, str]:
     """`model.combine` -> (methods, "mean" or "median"); a one-line error for a method this data lacks.
-    `future_known`: the series has future-known features (one series only)."""
+    `future_known`: the data has future-known features."""
     if text.strip() == "auto":
-        return AUTO_FUTURE_KNOWN if future_known and not many else AUTO[many]
+        return AUTO_FUTURE_KNOWN if future_known else AUTO[many]
     if many:
         from keras_recurrent.tasks.forecasting.collection_baselines import parse_methods
 

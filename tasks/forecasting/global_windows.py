@@ -13,11 +13,16 @@ that reaches before a short series' first point is padded, its padded steps mark
 dropped. A window element is (inputs (window, 2 + subsets), target (horizon,), weight (horizon,)):
 
 - inputs: the adjusted value (0 where padded), whether it was observed, and the series' subset one-hot
-  (M3's yearly and monthly series behave differently; the model is told which it reads);
+  (M3's yearly and monthly series behave differently; the model is told which it reads), then any
+  future-known features (`data.future_features`, in their own units: the model standardises them);
 - target: the adjusted values after the window;
 - weight: 1 / (the window's mean absolute observed value) where the target step is in the part being
   fitted and within the series' horizon, else 0, so the loss is the error in the window's own scale
   (a series in millions does not drown one in tens) and padding is never scored.
+
+With future-known features the inputs are (that window, the features over the horizon after it): a
+series' features run on past its training part, over the steps it is forecast for, so every window's
+horizon reads them.
 
 Validation: the last `horizon` training points of each series whose training part is long enough to
 give them up (`MIN_TRAIN` left before them) are its validation targets, forecast from the window that
@@ -39,8 +44,8 @@ from keras_recurrent.tasks.forecasting.collection import MIN_TRAIN, Collection
 MIN_CONTEXT = 2  # observed points a training window needs before its first target
 
 
-def channels(subsets: list) -> int:
-    return 2 + len(subsets)
+def channels(subsets: list, features: int = 0) -> int:
+    return 2 + len(subsets) + features
 
 
 def window_levels(inputs: np.ndarray) -> np.ndarray:
@@ -50,13 +55,18 @@ def window_levels(inputs: np.ndarray) -> np.ndarray:
     return np.abs(inputs[..., 0] * seen).sum(axis=-1) / np.maximum(seen.sum(axis=-1), 1.0) + 1e-8
 
 
-def input_window(adjusted: np.ndarray, window: int, subset: int, subsets: int) -> np.ndarray:
-    """The model's input for a forecast after `adjusted` (the last `window` points, left-padded)."""
-    x = np.zeros((window, 2 + subsets), dtype="float32")
+def input_window(adjusted: np.ndarray, window: int, subset: int, subsets: int,
+                 known: np.ndarray | None = None) -> np.ndarray:
+    """The model's input for a forecast after `adjusted` (the last `window` points, left-padded), with the
+    future-known features `known` over the same points."""
+    g = 0 if known is None else known.shape[1]
+    x = np.zeros((window, 2 + subsets + g), dtype="float32")
     tail = adjusted[-window:]
     x[window - len(tail):, 0] = tail
     x[window - len(tail):, 1] = 1.0
     x[:, 2 + subset] = 1.0
+    if g:
+        x[window - len(tail):, 2 + subsets:] = known[len(known) - len(tail):]
     return x
 
 
@@ -76,12 +86,15 @@ class GlobalWindows:
     window: int
     horizon: int
     subsets: list
+    known: np.ndarray | None = None  # (N, features) future-known features, 0 in the padding
 
     def element_fn(self, origins: np.ndarray, scored: np.ndarray):
         """(count, fn(i) -> (inputs, target, weight)) for windows whose first target is origins[i]."""
         import tensorflow as tf
 
         w, h, g = self.window, self.horizon, len(self.subsets)
+        f = 0 if self.known is None else self.known.shape[1]
+        known = tf.constant(self.known if f else np.zeros((1, 0)), tf.float32)
         values, observed = tf.constant(self.values, tf.float32), tf.constant(self.observed, tf.float32)
         subset, scored_t = tf.constant(self.subset, tf.int32), tf.constant(scored, tf.float32)
         origins_t = tf.constant(origins, tf.int64)
@@ -90,10 +103,14 @@ class GlobalWindows:
             t = origins_t[tf.cast(i, tf.int64)]
             x, seen = values[t - w: t], observed[t - w: t]
             one_hot = tf.tile(tf.one_hot(subset[t - 1], g)[None], [w, 1])
-            inputs = tf.reshape(tf.concat([x[:, None], seen[:, None], one_hot], axis=1), (w, 2 + g))
+            parts = [x[:, None], seen[:, None], one_hot] + ([known[t - w: t]] if f else [])
+            inputs = tf.reshape(tf.concat(parts, axis=1), (w, 2 + g + f))
             scale = tf.reduce_sum(tf.abs(x) * seen) / tf.maximum(tf.reduce_sum(seen), 1.0) + 1e-8
             weight = tf.reshape(scored_t[t: t + h] / scale, (h,))
-            return inputs, tf.reshape(values[t: t + h], (h, 1)), weight
+            target = tf.reshape(values[t: t + h], (h, 1))
+            if f:
+                return (inputs, tf.reshape(known[t: t + h], (h, f))), target, weight
+            return inputs, target, weight
 
         return len(origins), element
 
@@ -111,15 +128,20 @@ def lay_out(collection: Collection, window: int, subsets: list) -> GlobalWindows
     sizes = [len(t) for t in collection.train]
     total = sum(window + n + horizon for n in sizes)
     values, observed = np.zeros(total, "float32"), np.zeros(total, "float32")
+    known = None if collection.future is None else np.zeros((total, len(collection.future_names)), "float32")
     subset, fitted, held = np.zeros(total, "int32"), np.zeros(total, "float32"), np.zeros(total, "float32")
     starts, train_origins, validation_origins, indices = [], [], [], []
     at = 0
-    for train, period, h, name in zip(collection.train, collection.periods, collection.horizons, collection.subsets):
+    for i, (train, period, h, name) in enumerate(zip(collection.train, collection.periods, collection.horizons,
+                                                     collection.subsets)):
         n, start = len(train), at + window
         ix = competition.seasonal_indices(train, int(period))  # ones when it shows no season
         indices.append(ix)
         values[start: start + n] = train / competition.indices_at(ix, np.arange(n))
         observed[start: start + n] = 1.0
+        if known is not None:  # the training part and the steps after it (at most the layout's horizon)
+            ahead = collection.future[i][: n + horizon]
+            known[start: start + len(ahead)] = ahead
         subset[at: start + n + horizon] = subsets.index(name) if name in subsets else 0
         cut = n - int(h) if n - int(h) >= MIN_TRAIN else n  # short series keep every point for training
         fitted[start: start + cut] = 1.0
@@ -130,15 +152,22 @@ def lay_out(collection: Collection, window: int, subsets: list) -> GlobalWindows
         starts.append(start)
         at = start + n + horizon
     return GlobalWindows(values, observed, subset, fitted, held, np.array(starts), np.array(train_origins, "int64"),
-                         np.array(validation_origins, "int64"), indices, window, horizon, subsets)
+                         np.array(validation_origins, "int64"), indices, window, horizon, subsets, known)
 
 
-def test_inputs(collection: Collection, layout: GlobalWindows) -> np.ndarray:
-    """(series, window, channels): each series' window ending at the end of its training part."""
+def test_inputs(collection: Collection, layout: GlobalWindows):
+    """The model's inputs for each series' forecast from the end of its training part: (series, window,
+    channels), or with future-known features [that, (series, horizon, features) over the steps ahead]."""
     g = len(layout.subsets)
-    return np.stack([input_window(layout.values[s: s + len(t)], layout.window,
-                                  layout.subsets.index(name) if name in layout.subsets else 0, g)
-                     for s, t, name in zip(layout.starts, collection.train, collection.subsets)])
+    known = layout.known
+    windows = np.stack([input_window(layout.values[s: s + len(t)], layout.window,
+                                     layout.subsets.index(name) if name in layout.subsets else 0, g,
+                                     None if known is None else known[s: s + len(t)])
+                        for s, t, name in zip(layout.starts, collection.train, collection.subsets)])
+    if known is None:
+        return windows
+    ahead = np.stack([known[s + len(t): s + len(t) + layout.horizon] for s, t in zip(layout.starts, collection.train)])
+    return [windows, ahead]
 
 
 def readjusted(forecasts: np.ndarray, collection: Collection, layout: GlobalWindows) -> list:

@@ -33,6 +33,12 @@ def load(spec: str, config, run_info=None) -> TaskData:
                             f"{run_info['horizon']} steps")
     else:
         subsets, window = collection.subset_names(), int(config.window)
+    names = list(collection.future_names)
+    if names and "arima" not in methods:  # the method that reads them, the combination's member: shown too
+        methods = tuple(m for m in cb.METHODS if m in methods or m == "arima")
+    if run_info is not None and names != list(run_info.get("future_features") or []):
+        raise UserError(f"data.future_features={','.join(names)}: the model was trained on "
+                        f"{','.join(run_info.get('future_features') or []) or 'none'}")
     layout = gw.lay_out(collection, window, subsets)
     if not len(layout.validation_origins):
         raise UserError(f"{collection.source}: no series is long enough to hold out its last horizon for validation "
@@ -43,9 +49,10 @@ def load(spec: str, config, run_info=None) -> TaskData:
         "source": collection.source,
         "targets": ["value"],
         "features": [],
+        "future_features": names,
         "window": window,
         "horizon": collection.horizon,
-        "channels": gw.channels(subsets),
+        "channels": gw.channels(subsets, len(names)),
         "subsets": subsets,
         "subset_periods": [int(collection.periods[first[s]]) if s in first else 1 for s in subsets],
         "subset_horizons": [int(collection.horizons[first[s]]) if s in first else collection.horizon for s in subsets],
@@ -58,9 +65,12 @@ def load(spec: str, config, run_info=None) -> TaskData:
         "id_column": config.id_column,
         "baselines": list(methods),
         # A few series' recent histories inline (predict examples): as much as the model reads of each.
-        "examples": [";".join(f"{v:g}" for v in np.concatenate([t, x])[-window:])
-                     for t, x in list(zip(collection.train, collection.test))[:2]],
+        # (None with future-known features: predict reads those from a long CSV's steps ahead.)
+        "examples": [] if names else [";".join(f"{v:g}" for v in np.concatenate([t, x])[-window:])
+                                      for t, x in list(zip(collection.train, collection.test))[:2]],
     }
+    if names:  # the model standardises them with these (run_info's: the model already holds its own)
+        info["future_scaler"] = (run_info or {}).get("future_scaler") or _known_scaler(collection)
     train, by_index = layout.dataset("train")
     validation, _ = layout.dataset("validation")
     test = _test_dataset(collection, layout)
@@ -68,10 +78,22 @@ def load(spec: str, config, run_info=None) -> TaskData:
                     train_elements=by_index)
 
 
+def _known_scaler(collection) -> dict:
+    """The mean and standard deviation of each future-known feature over every series' training part; a
+    feature constant there is refused (the network could learn nothing of it; standardising it divides by 0)."""
+    rows = np.concatenate([f[: len(t)] for f, t in zip(collection.future, collection.train)])
+    mean, scale = rows.mean(axis=0), rows.std(axis=0)
+    for name, s in zip(collection.future_names, scale):
+        if not s > 0:
+            raise UserError(f"data.future_features: {name!r} is constant over every series' training part")
+    return {"mean": mean.tolist(), "scale": scale.tolist()}
+
+
 def _test_dataset(collection, layout):
     import tensorflow as tf
 
-    inputs = gw.test_inputs(collection, layout)
+    model_inputs = gw.test_inputs(collection, layout)
+    inputs = model_inputs[0] if isinstance(model_inputs, list) else model_inputs
     targets = np.zeros((len(collection), layout.horizon, 1), "float32")
     weights = np.zeros((len(collection), layout.horizon), "float32")
     levels = gw.window_levels(inputs)
@@ -79,7 +101,8 @@ def _test_dataset(collection, layout):
         n, h = len(train), len(test)
         targets[i, :h, 0] = test / competition.indices_at(ix, np.arange(n, n + h))
         weights[i, :h] = 1.0 / levels[i]
-    return tf.data.Dataset.from_tensor_slices((inputs, targets, weights))
+    return tf.data.Dataset.from_tensor_slices((tuple(model_inputs) if isinstance(model_inputs, list) else inputs,
+                                               targets, weights))
 
 
 def subset_for(name: str, period: int, info: dict) -> str:
@@ -113,7 +136,7 @@ def evaluation(model, data: TaskData, cache_dir: str, combine: str = "") -> dict
     """The forecasts of every series in original units, computed once a model: the network's own
     (`network`), what the run forecasts (`forecasts`: the network combined with the `combine` methods),
     interval ends when there are quantiles (the network's, moved with the combination), the baselines'."""
-    methods = combining.parse(combine, many=True)[0]
+    methods = combining.parse(combine, many=True, future_known=bool(data.info.get("future_features")))[0]
     cached = data.extras.get("evaluation")
     if cached is not None and cached["model"] is model and cached["combine"] == methods:
         return cached
@@ -246,6 +269,9 @@ def _inline(text: str, info: dict):
         raise UserError(f"predict input {text[:40]!r}: not a file, nor values 'v1;v2;...' of one series") from None
     if not len(values) or not np.isfinite(values).all():
         raise UserError(f"predict input {text[:40]!r}: no values, or NaN or infinite ones")
+    if info.get("future_features"):
+        raise UserError(f"predict input {text[:40]!r}: the model reads {', '.join(info['future_features'])} over the "
+                        f"steps ahead; give a long CSV whose rows after each series' last value hold them")
     period = info["subset_periods"][0]
     return fc.Collection(source="inline", ids=["input"], subsets=[info["subsets"][0]], train=[values],
                          test=[values[:0]], horizons=np.array([0]), periods=np.array([period]), last_times=[None])
@@ -262,7 +288,8 @@ def predict(model, inputs: list, info: dict, config) -> list:
 
     rows = []
     levels = info.get("quantiles") or []
-    methods = combining.parse(config.model.combine if config is not None else "", many=True)[0]
+    methods = combining.parse(config.model.combine if config is not None else "", many=True,
+                              future_known=bool(info.get("future_features")))[0]
     for n_input, text in enumerate(inputs):
         if os.path.isfile(text):
             collection = read_histories(text, info, config)

@@ -222,27 +222,42 @@ def _horizon_with_future(summary, ahead, info, config: ForecastingModel):
 
 
 def _scaled_per_window(body, info, name: str):
-    """Wrap `body(scaled window) -> scaled forecast` into a model of a collection's global windows.
+    """Wrap `body(scaled window, standardised future-known features or None) -> scaled forecast` into a
+    model of a collection's global windows.
 
-    The window's channels are the (seasonally adjusted) value, whether it was observed, and the subset
-    one-hot (`global_windows`). Each window is read relative to its last value and in units of its mean
-    absolute observed value, computed here, so one model serves series of any level (DeepAR's scaling,
-    Salinas et al. 2020, made relative as `model.relative` does for one series); the forecast is mapped
-    back with the same two numbers, and an exported model needs nothing around it but the adjustment.
+    The window's channels are the (seasonally adjusted) value, whether it was observed, the subset one-hot
+    and any future-known features (`global_windows`). Each window is read relative to its last value and in
+    units of its mean absolute observed value, computed here, so one model serves series of any level
+    (DeepAR's scaling, Salinas et al. 2020, made relative as `model.relative` does for one series); the
+    forecast is mapped back with the same two numbers, and an exported model needs nothing around it but
+    the adjustment. Future-known features are standardised with the collection's training statistics, in
+    the window (zero where it is padded) and over the horizon (the second input, `future`).
     """
+    import numpy as np
+
+    g = len(info.get("future_features") or [])
     window = keras.Input((info["window"], info["channels"]), name="window")
     value, seen, rest = window[:, :, :1], window[:, :, 1:2], window[:, :, 2:]
     scale = ops.sum(ops.abs(value) * seen, axis=1, keepdims=True) / ops.maximum(
         ops.sum(seen, axis=1, keepdims=True), 1.0) + 1e-8  # (batch, 1, 1)
     last = value[:, -1:, :]  # a window always ends at an observed point; padding is on the left
     scaled = (value - last) / scale * seen
-    forecast = body(ops.concatenate([scaled, seen, rest], axis=-1))
+    inputs, ahead = window, None
+    if g:
+        mean = np.asarray(info["future_scaler"]["mean"], "float32")
+        variance = np.square(np.asarray(info["future_scaler"]["scale"], "float32"))
+        past = keras.layers.Normalization(mean=mean, variance=variance, name="standardise_known")(rest[:, :, -g:])
+        rest = ops.concatenate([rest[:, :, :-g], past * seen], axis=-1)
+        future = keras.Input((info["horizon"], g), name="future")
+        ahead = keras.layers.Normalization(mean=mean, variance=variance, name="standardise_future")(future)
+        inputs = [window, future]
+    forecast = body(ops.concatenate([scaled, seen, rest], axis=-1), ahead)
     if info.get("quantiles"):
         # Sorted: quantiles that never cross (the monotone rearrangement of Chernozhukov, Fernandez-Val &
         # Galichon, Econometrica 2010), however little the model has trained.
         forecast = ops.sort(forecast, axis=-1)
         last, scale = ops.expand_dims(last, -1), ops.expand_dims(scale, -1)
-    return keras.Model(window, last + scale * forecast, name=name)
+    return keras.Model(inputs, last + scale * forecast, name=name)
 
 
 def _wrap(new_body, info, config: ForecastingModel, name: str, relative: bool):
