@@ -61,7 +61,7 @@ def trained(data: str, seed: int, root: str, settings=()) -> tuple:
     m = run.metrics
     return run, {"mase": m["mase"], "network_mase": m.get("network", m)["mase"], "combined_with": m.get("combined_with"),
                  "baselines": {b: m["baselines"][b]["mase"] for b in RECORDED if b in m["baselines"]},
-                 "arima_model": m["baseline_models"].get("arima"), "test_origins": m["test_origins"],
+                 "arima_model": m.get("baseline_models", {}).get("arima"), "test_origins": m.get("test_origins"),
                  "seconds": round(time.perf_counter() - started, 1)}
 
 
