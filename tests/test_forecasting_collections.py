@@ -152,6 +152,34 @@ def test_seasonal_adjustment_round_trips_and_the_global_model_is_scale_equivaria
     np.testing.assert_allclose(model.predict(bigger, verbose=0), 1000.0 * model.predict(x, verbose=0), rtol=1e-4)
 
 
+def test_a_collection_autoregressive_model_is_its_one_step_model_rolled_out_on_scaled_windows():
+    import keras
+
+    from keras_recurrent.tasks.forecasting.models import MODELS, ForecastingModel
+
+    info = {"collection": True, "window": 6, "horizon": 4, "channels": 4, "targets": ["value"], "features": [],
+            "quantiles": []}
+    keras.utils.set_random_seed(0)
+    model = MODELS["gru"](ForecastingModel(units=8, decoding="autoregressive"), info)
+    step = model.get_layer("one_step_gru")
+    rng = np.random.default_rng(2)
+    x = np.zeros((3, 6, 4), "float32")
+    x[:, :, 0] = rng.uniform(50, 150, (3, 6))
+    x[:, :, 1] = 1.0
+    x[0, :2, :2] = 0.0  # the first series' window is padded on the left
+    x[[0, 1, 2], :, [2, 3, 3]] = 1.0
+    value, seen = x[:, :, :1], x[:, :, 1:2]
+    scale = np.abs(value * seen).sum(1, keepdims=True) / seen.sum(1, keepdims=True) + 1e-8
+    last = value[:, -1:]
+    current, steps = np.concatenate([(value - last) / scale * seen, x[:, :, 1:]], -1), []
+    for _ in range(4):  # each prediction becomes an observed row of the same subset
+        nxt = np.asarray(step(current))
+        steps.append(nxt)
+        current = np.concatenate([current[:, 1:], np.concatenate([nxt, current[:, -1:, 1:]], -1)], axis=1)
+    expected = last + scale * np.concatenate(steps, axis=1)
+    np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=1e-4)
+
+
 def test_baselines_are_fitted_per_series_and_read_back_from_the_cache(tmp_path):
     rng = np.random.default_rng(1)
     # The last is as short as M1's shortest (9 points): too few for ETS's parameters, it falls back to SES.

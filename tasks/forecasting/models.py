@@ -290,9 +290,6 @@ def build_direct(kind: str):
             if info.get("features") or info.get("future_features"):
                 raise UserError("model.decoding=autoregressive would need the features' future values; with "
                                 "data.features or data.future_features use decoding=direct or the seq2seq model")
-            if info.get("collection"):
-                raise UserError("model.decoding=autoregressive reads one series' standardised values; a "
-                                "collection's windows carry padding and subset channels: use decoding=direct")
             return _wrap(lambda: _rollout(kind, config, info), info, config, f"forecast_{kind}_autoregressive",
                          relative=False)
 
@@ -310,23 +307,32 @@ def build_direct(kind: str):
 
 
 def _rollout(kind: str, config: ForecastingModel, info: dict):
-    """A one-step forecaster rolled out over the horizon (on standardised values), its predictions fed
-    back into the window; each step reads its window relative to that window's last value when relative."""
+    """A one-step forecaster rolled out over the horizon, its predictions fed back into the window (DeepAR's
+    decoding, Salinas et al. 2020, with the median of its quantiles where DeepAR samples).
+
+    One series: on standardised values, each step reading its window relative to that window's last value
+    when `model.relative`. A collection: on the window as `_scaled_per_window` scales it (relative to the
+    observed window's last value, in its level's units), each new row the prediction, observed, of the
+    same subset as the row before it."""
     k, q = _outputs_per_step(info)
-    window_input = keras.Input((info["window"], k), name="step_window")
+    many = bool(info.get("collection"))
+    window_input = keras.Input((info["window"], info["channels"] if many else k), name="step_window")
     one = keras.layers.Dense(k * q, name="next_step")(_encoder(kind, config, window_input))
     step = keras.Model(window_input, _shape_head(one, info, 1), name=f"one_step_{kind}")
 
     def body(window, ahead=None):  # never given one: the rollout refuses future-known features
         current, outputs = window, []
         for _ in range(info["horizon"]):
-            if config.relative:
+            if config.relative and not many:
                 last = current[:, -1:, :]
                 predicted = _plus_last(step(current - last), last, info)
             else:
                 predicted = step(current)
             outputs.append(predicted)
-            current = ops.concatenate([current[:, 1:, :], _median(predicted, info)], axis=1)
+            new = _median(predicted, info)  # (batch, 1, k)
+            if many:  # the observed flag and the subset channels carry on from the last row
+                new = ops.concatenate([new, current[:, -1:, 1:]], axis=-1)
+            current = ops.concatenate([current[:, 1:, :], new], axis=1)
         return outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=1)
 
     return body
