@@ -98,9 +98,21 @@ def main(argv=None) -> None:
             kept = [r for r in collections.get(name, []) if r["seed"] not in seeds or r.get("set", []) != args.set]
             collections[name] = sorted(kept + runs, key=lambda r: (str(r.get("set", [])), r["seed"]))
         result["collections"] = collections
-        result["mean_over_seeds"] = {name: mean_over_seeds([r for r in runs if r.get("set", []) == args.set])
-                                     for name, runs in collections.items()}
+        result.update(summaries(collections))
         write_result("forecasting_m3", result)
+
+
+def summaries(collections: dict) -> dict:
+    """The mean over seeds of the default runs (`mean_over_seeds`) and of each variant's (`variants`, by
+    its settings), from every run kept."""
+    def key(run):
+        return " ".join(run.get("set") or [])
+
+    variants = {}
+    for name, runs in collections.items():
+        for variant in sorted({key(r) for r in runs}):
+            variants.setdefault(variant, {})[name] = mean_over_seeds([r for r in runs if key(r) == variant])
+    return {"mean_over_seeds": variants.pop("", {}), "variants": variants}
 
 
 def mean_over_seeds(runs: list) -> dict:

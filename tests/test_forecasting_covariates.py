@@ -264,7 +264,8 @@ def test_a_collection_learns_from_future_features_predicts_with_them_and_exports
     run = str(tmp_path / "run")
     assert main(["train", "forecasting", "--data", path, "--run-dir", run, "--quick", "--quiet",
                  "--set", "data.id_column=shop", "--set", "data.future_features=promo", "--set", "data.horizon=7",
-                 "--set", "train.epochs=20", "--set", "train.batch_size=32", "--set", "model.units=16"]) == 0
+                 "--set", "train.epochs=10", "--set", "train.batch_size=32", "--set", "train.learning_rate=3e-3",
+                 "--set", "model.units=16"]) == 0
     metrics = json.load(open(f"{run}/metrics.json"))
     base = metrics["baselines"]
     # ARIMA regresses on the promotions, the combination's other member; the network alone, which learnt
