@@ -351,6 +351,11 @@ def test_evaluating_elsewhere_needs_the_same_future_features(tmp_path):
     older = {k: v for k, v in plain.items() if k != "future_features"}
     assert TASK.compatible_info(older, trained) == "the data has 1 future_features (promo); the model was trained on 0"
     assert TASK.compatible_info(older, plain) is None
+    # The same number of calendar columns from other attributes: named too.
+    weekly = TASK.load(path, _config("data.calendar=dayofweek").data, 0).info
+    monthly = TASK.load(path, _config("data.calendar=month").data, 0).info
+    assert TASK.compatible_info(weekly, monthly) == "data.calendar=month: the model was trained on dayofweek"
+    assert TASK.compatible_info({k: v for k, v in plain.items() if k != "calendar"}, plain) is None
 
 
 def test_a_future_feature_constant_over_the_training_part_is_refused(tmp_path):

@@ -125,6 +125,9 @@ class ForecastingTask(Task):
             if len(trained) != len(given):
                 return (f"the data has {len(given)} {key} ({', '.join(given) or 'none'}); the model was trained on "
                         f"{len(trained)}")
+        if run_info.get("calendar", []) != new_info.get("calendar", []):
+            return (f"data.calendar={','.join(new_info.get('calendar', []))}: the model was trained on "
+                    f"{','.join(run_info.get('calendar', [])) or 'none'}")
         return None
 
     def load(self, spec, config: ForecastingData, seed: int, run_info=None) -> TaskData:
