@@ -5,6 +5,7 @@ They know nothing of tasks. Each module holds one concept and cites its paper.
 
 from keras_recurrent.layers.additive_attention import AdditiveAttention, AdditiveScore
 from keras_recurrent.layers.conv_lstm import ConvLSTM, ConvLSTMCell
+from keras_recurrent.layers.ensemble import MemberLoss, MemberMean
 from keras_recurrent.layers.memn2n import MemN2N
 from keras_recurrent.layers.mogrifier_lstm import MogrifierLSTM, MogrifierLSTMCell
 from keras_recurrent.layers.ntm import NTM, NTMCell
@@ -15,6 +16,6 @@ from keras_recurrent.layers.srupp import SRUpp
 from keras_recurrent.layers.streaming import StepModel
 
 __all__ = [
-    "AdditiveAttention", "AdditiveScore", "ConvLSTM", "ConvLSTMCell", "MaskedGlobalMaxPooling1D", "MemN2N", "MogrifierLSTM", "MogrifierLSTMCell", "NTM", "NTMCell", "PointerAttention", "SRU", "SRUpp",
+    "AdditiveAttention", "AdditiveScore", "ConvLSTM", "ConvLSTMCell", "MaskedGlobalMaxPooling1D", "MemN2N", "MemberLoss", "MemberMean", "MogrifierLSTM", "MogrifierLSTMCell", "NTM", "NTMCell", "PointerAttention", "SRU", "SRUpp",
     "SelectPositions", "StepModel", "elementwise_recurrence",
 ]

