@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.forecasting_combination
 	for s in 1 2 3; do $(BIN)/python -m benchmarks.forecasting_short --seed $$s; done
 	$(BIN)/python -m benchmarks.forecasting_covariates
+	$(BIN)/python -m benchmarks.forecasting_pretrained
+	$(BIN)/python -m benchmarks.forecasting_pretrained --tuning
 	$(BIN)/python -m benchmarks.pointer_quality
 	$(BIN)/python -m benchmarks.memory_quality
 	$(BIN)/python -m benchmarks.babi_quality

