@@ -63,12 +63,12 @@ def test_a_forecasting_ensemble_trains_saves_and_exports_as_one_model(tmp_path):
     from keras_recurrent.pipelines import exporting as ex
 
     keras.utils.set_random_seed(0)
-    config = resolve_config(TASK, model="gru", quick=True, overrides=["model.members=3",
+    config = resolve_config(TASK, model="gru", quick=True, overrides=["model.members=2",
                                                                       "model.quantiles=0.1,0.5,0.9"])
-    data = TASK.load("generated:400", config.data, 0)
+    data = TASK.load("generated:240", config.data, 0)
     model = TASK.models.build("gru", config.model, data.info)
     members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    assert len(members) == 3 and data.info["members"] == 3
+    assert len(members) == 2 and data.info["members"] == 2
     kernels = [m.get_layer("horizon").get_weights()[0] for m in members]
     assert not np.allclose(kernels[0], kernels[1])  # different initial weights
     compiled = TASK.compile(data.info)
