@@ -95,7 +95,7 @@ def main(argv=None) -> None:
     with previous_result("forecasting_m3") as previous:
         collections = previous.get("collections", {})
         for name, runs in fresh.items():
-            kept = [r for r in collections.get(name, []) if r["seed"] not in seeds or r.get("set", []) != args.set]
+            kept = [r for r in collections.get(name, []) if r["seed"] not in seeds or (r.get("set") or []) != args.set]
             collections[name] = sorted(kept + runs, key=lambda r: (str(r.get("set", [])), r["seed"]))
         result["collections"] = collections
         result.update(summaries(collections))
