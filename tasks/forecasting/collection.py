@@ -198,15 +198,15 @@ def from_long_csv(path: str, config, hold_out: bool = True) -> Collection:
             skipped["too short"] = skipped.get("too short", 0) + 1
             continue
         cut = len(values) - horizon
-        if known_names:
-            known = one[ahead_names].to_numpy(dtype="float64")
-            if not hold_out and ahead_names:
-                known = np.concatenate([known, _steps_ahead(steps_ahead, ahead_names, int(config.horizon), where)])
-            elif not hold_out:
-                known = np.concatenate([known, np.zeros((int(config.horizon), 0))])
-            if attributes:  # over the rows read, then (predicting) the steps ahead, their stamps continued
-                stamps = one.index.append(pd.DatetimeIndex(fs.next_times(grid, one.index[-1], int(config.horizon)))
-                                          if not hold_out else one.index[:0])
+        if known_names:  # over the rows read, then (predicting) the steps ahead
+            known, stamps = one[ahead_names].to_numpy(dtype="float64"), one.index
+            if not hold_out:
+                steps = int(config.horizon)
+                ahead = _steps_ahead(steps_ahead, ahead_names, steps, where) if ahead_names else np.zeros((steps, 0))
+                known = np.concatenate([known, ahead])
+                if attributes:  # their stamps continued at the grid
+                    stamps = stamps.append(pd.DatetimeIndex(fs.next_times(grid, stamps[-1], steps)))
+            if attributes:
                 known = np.concatenate([known, fcal.columns(stamps, attributes)], axis=1)
             out.future.append(known)
         out.ids.append(str(key))

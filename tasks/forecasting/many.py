@@ -17,6 +17,7 @@ from keras_recurrent.tasks.forecasting import collection_baselines as cb
 from keras_recurrent.tasks.forecasting import combination as combining
 from keras_recurrent.tasks.forecasting import competition
 from keras_recurrent.tasks.forecasting import global_windows as gw
+from keras_recurrent.tasks.forecasting.baselines import READS_FUTURE
 from keras_recurrent.tasks.forecasting.metrics import _smape, seasonal_naive_error
 
 
@@ -34,8 +35,8 @@ def load(spec: str, config, run_info=None) -> TaskData:
     else:
         subsets, window = collection.subset_names(), int(config.window)
     names = list(collection.future_names)
-    if names and "arima" not in methods:  # the method that reads them, the combination's member: shown too
-        methods = tuple(m for m in cb.METHODS if m in methods or m == "arima")
+    if names:  # the methods that read them, the combination's members: shown too
+        methods = tuple(m for m in cb.METHODS if m in methods or m in READS_FUTURE)
     if run_info is not None and names != list(run_info.get("future_features") or []):
         raise UserError(f"data.future_features={','.join(names)}: the model was trained on "
                         f"{','.join(run_info.get('future_features') or []) or 'none'}")
@@ -92,8 +93,8 @@ def _known_scaler(collection) -> dict:
 def _test_dataset(collection, layout):
     import tensorflow as tf
 
-    model_inputs = gw.test_inputs(collection, layout)
-    inputs = model_inputs[0] if isinstance(model_inputs, list) else model_inputs
+    x = gw.test_inputs(collection, layout)  # the windows, or [them, the features ahead]
+    x, inputs = (tuple(x), x[0]) if isinstance(x, list) else (x, x)
     targets = np.zeros((len(collection), layout.horizon, 1), "float32")
     weights = np.zeros((len(collection), layout.horizon), "float32")
     levels = gw.window_levels(inputs)
@@ -101,8 +102,7 @@ def _test_dataset(collection, layout):
         n, h = len(train), len(test)
         targets[i, :h, 0] = test / competition.indices_at(ix, np.arange(n, n + h))
         weights[i, :h] = 1.0 / levels[i]
-    return tf.data.Dataset.from_tensor_slices((tuple(model_inputs) if isinstance(model_inputs, list) else inputs,
-                                               targets, weights))
+    return tf.data.Dataset.from_tensor_slices((x, targets, weights))
 
 
 def subset_for(name: str, period: int, info: dict) -> str:
