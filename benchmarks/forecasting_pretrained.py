@@ -73,9 +73,9 @@ def own_default(series, seed: int, root: str) -> dict:
     return out
 
 
-def pretrained(series: list, seed: int, root: str, trained_on: str = "M1") -> dict:
-    """The forecasts of a model of `trained_on` for every series from the end of its training part: alone,
-    and combined."""
+def pretrained(series: list, seed: int, root: str, trained_on: str = "M1") -> tuple:
+    """({"global_model" or "global_model_with_ets_theta": {series: forecast}}, the global run's own scores):
+    a model of `trained_on` forecasting every series from the end of its training part, alone and combined."""
     from keras_recurrent import pipelines
     from keras_recurrent.pipelines import verbs
 
@@ -122,7 +122,7 @@ def main(argv=None) -> None:
         drawn, part, trained_on = m3_monthly(args.count, args.draw_seed), "held_out", "M1"
     series = [s for s in drawn if len(s.x) >= MIN_POINTS]
     with tempfile.TemporaryDirectory() as root:
-        forecasts, m1 = pretrained(series, args.seed, root, trained_on)
+        forecasts, global_run = pretrained(series, args.seed, root, trained_on)
         classics = classical(series)
         rows = {}
         for s in series:
@@ -141,7 +141,7 @@ def main(argv=None) -> None:
     record = {"settings": {"count": len(drawn), "draw_seed": args.draw_seed, "seed": args.seed, "horizon": HORIZON,
                            "series_used": len(series), "left_out_too_short": len(drawn) - len(series),
                            "machine": "2-core CPU, no GPU"},
-              "global_run": m1, "mean": mean, "series_beating_own_default_on_mase": wins, "per_series": rows}
+              "global_run": global_run, "mean": mean, "series_beating_own_default_on_mase": wins, "per_series": rows}
     with previous_result("forecasting_pretrained") as previous:
         kept = {k: v for k, v in previous.items() if k in ("held_out", "tuning") and k != part}
         write_result("forecasting_pretrained", {**kept, part: record})
