@@ -86,6 +86,8 @@ def test_wheel_installs_and_runs_beside_packages_of_the_same_names(tmp_path):
     assert top_level == {"keras_recurrent"}
     for package in _source_packages():
         assert package.replace(".", "/") + "/__init__.py" in names
+    for shipped in ("pretrained_m1_m3.keras", "pretrained_m1_m3.json"):  # the forecasting model and its card
+        assert f"keras_recurrent/tasks/forecasting/{shipped}" in names
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path, os.environ.copy())
@@ -112,6 +114,8 @@ def test_wheel_installs_and_runs_beside_packages_of_the_same_names(tmp_path):
         f"assert keras_recurrent.__file__.startswith({str(site)!r}), keras_recurrent.__file__\n"
         "assert layers.STUB == 'layers' and pipelines.STUB == 'pipelines' and tasks.USERS_OWN\n"
         "assert get_task('sentiment').name == 'sentiment'\n"
+        "from keras_recurrent.tasks.forecasting import pretrained\n"
+        "assert pretrained.model().count_params() == pretrained.card()['parameters']\n"
         "for r in map(Requirement, md.requires('keras-recurrent')):\n"
         "    if r.marker is None or r.marker.evaluate({'extra': ''}):\n"
         "        assert md.version(r.name) in r.specifier, r\n"

