@@ -293,7 +293,7 @@ def test_quantile_run_reports_coverage_predicts_a_csv_and_refuses_short_history(
     median = np.median([network[..., 1], base["theta"], base["arima"]], axis=0)
     np.testing.assert_allclose(ev["forecasts"][..., 1], median)
     np.testing.assert_allclose(ev["forecasts"][..., 0] - network[..., 0], median - network[..., 1], atol=1e-9)
-    assert metrics["combined_with"] == {"methods": ["theta", "arima"], "by": "median", "network": True}
+    assert metrics["combined_with"] == {"methods": ["theta", "arima"], "by": "median"}
     alone = verbs.evaluate(run_dir, set=["model.combine="], quiet=True)
     assert alone["mase"] == pytest.approx(metrics["network"]["mase"]) and "network" not in alone
     assert alone["mase"] != pytest.approx(metrics["mase"])

@@ -118,7 +118,7 @@ def test_a_network_given_the_promotions_learns_what_the_blind_methods_cannot(tmp
     # scores near 1 (a network without them too: 0.92 when this test was written), one that does, far below.
     assert blind > 0.85 and metrics["network"]["mase"] < 0.5 * blind
     # The default forecast combines it with ARIMA, the one classical member that reads them too.
-    assert metrics["combined_with"] == {"methods": ["arima"], "by": "mean", "network": True} and metrics["mase"] < 0.5 * blind
+    assert metrics["combined_with"] == {"methods": ["arima"], "by": "mean"} and metrics["mase"] < 0.5 * blind
     # The classical methods that can read them do: ARIMA as a regression, the linear model over the horizon.
     assert "on 1 future-known feature(s)" in metrics["baseline_models"]["arima"]
     assert metrics["baselines"]["arima"]["mase"] < 0.5 * blind

@@ -21,8 +21,8 @@ from keras_recurrent.tasks.forecasting import pretrained
 def _sales_csv(path, months=96):
     """One target a month: a trend, a yearly cycle and a little noise (no series the model read)."""
     rng = np.random.default_rng(3)
-    lines = ["date,sales"] + [f"{2000 + i // 12}-{i % 12 + 1:02d}-01,{200 + 0.8 * i + 25 * math.sin(2 * math.pi * i / 12) + rng.normal(0, 2):.3f}"
-                              for i in range(months)]
+    values = 200 + 0.8 * np.arange(months) + 25 * np.sin(2 * math.pi * np.arange(months) / 12) + rng.normal(0, 2, months)
+    lines = ["date,sales"] + [f"{2000 + i // 12}-{i % 12 + 1:02d}-01,{v:.3f}" for i, v in enumerate(values)]
     path.write_text("\n".join(lines) + "\n")
     return str(path)
 
@@ -97,13 +97,13 @@ def test_it_forecasts_test_parts_it_never_read_better_than_naive2():
     assert np.mean(errors["global"]) < 0.9 * np.mean(errors["naive2"]), {k: np.mean(v) for k, v in errors.items()}
 
 
-def test_a_short_monthly_series_forecasts_with_the_shipped_model_ets_and_theta(tmp_path, capsys):
+def test_a_short_monthly_series_forecasts_with_its_network_the_shipped_model_theta_and_arima(tmp_path, capsys):
     path = _sales_csv(tmp_path / "sales.csv")
     run_dir = str(tmp_path / "run")
     assert main(["train", "forecasting", "--data", path, "--quick", "--quiet", "--run-dir", run_dir]) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    # The default: the mean of the shipped model, ETS and Theta; the run's own network is scored apart.
-    assert metrics["combined_with"] == {"methods": ["global", "ets", "theta"], "by": "mean", "network": False}
+    # The default: the median of the run's network, the shipped model, Theta and ARIMA at each step.
+    assert metrics["combined_with"] == {"methods": ["global", "theta", "arima"], "by": "median"}
     assert "network" in metrics and "global_model" in metrics["baselines"]
     assert "M1 and M3" in metrics["baseline_models"]["global_model"]
     from keras_recurrent.pipelines import fitting
@@ -112,10 +112,11 @@ def test_a_short_monthly_series_forecasts_with_the_shipped_model_ets_and_theta(t
     again = fitting.load_for_run(task, config.data_spec, config.data, config.train.seed, info)
     ev = task._evaluation(model, again, config.model.combine)
     base = ev["baselines"]
-    np.testing.assert_allclose(ev["forecasts"], np.mean([base["global_model"], base["ets"], base["theta"]], axis=0))
+    members = [ev["network"], base["global_model"], base["theta"], base["arima"]]
+    np.testing.assert_allclose(ev["forecasts"], np.median(members, axis=0))
     series, origins = again.extras["series"], ev["origins"]
     np.testing.assert_allclose(base["global_model"], pretrained.forecasts(series.values, origins, 3, 12, 120))
-    # An explicit list keeps the network in the mean.
+    # An explicit list: the mean of the network and those.
     listed = task._evaluation(model, again, "global")
     np.testing.assert_allclose(listed["forecasts"], (ev["network"] + base["global_model"]) / 2)
 
@@ -124,8 +125,10 @@ def test_a_short_monthly_series_forecasts_with_the_shipped_model_ets_and_theta(t
     assert main(["predict", run_dir, path, "--output", out]) == 0
     printed = np.array([float(line.split(",")[1]) for line in open(out).read().splitlines()[1:]])
     values = np.loadtxt(path, delimiter=",", skiprows=1, usecols=(1,))[:, None]
-    members = [pretrained.from_end(values, 3, 12, 120)] + [classical.from_end(k, values, 3, 12, 120) for k in ("ets", "theta")]
-    np.testing.assert_allclose(printed, np.mean(members, axis=0)[:, 0], atol=2e-6)
+    own = task.forecast(model, values[-info["window"]:][None])[0]
+    members = [own, pretrained.from_end(values, 3, 12, 120)] + [classical.from_end(k, values, 3, 12, 120)
+                                                               for k in ("theta", "arima")]
+    np.testing.assert_allclose(printed, np.median(members, axis=0)[:, 0], atol=2e-6)
     capsys.readouterr()
 
 

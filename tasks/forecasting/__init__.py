@@ -25,8 +25,8 @@ from keras_recurrent.tasks.forecasting import calendar as fcal
 from keras_recurrent.tasks.forecasting import collection as fc
 from keras_recurrent.tasks.forecasting import combination
 from keras_recurrent.tasks.forecasting import many
-from keras_recurrent.tasks.forecasting import pretrained
 from keras_recurrent.tasks.forecasting import metrics as fm
+from keras_recurrent.tasks.forecasting import pretrained
 from keras_recurrent.tasks.forecasting import series as fs
 from keras_recurrent.tasks.forecasting import windows as fw
 from keras_recurrent.tasks.forecasting.models import MODELS, ForecastingModel, loss_for, metrics_for
@@ -231,8 +231,7 @@ class ForecastingTask(Task):
             _BASELINE_CACHE[key] = base, described
         base, described = _BASELINE_CACHE[key]
         members = [m for m in combo.methods if combination.SERIES_METHODS[m] in base]  # one that failed to fit is left out
-        forecasts = _combined(network, [base[combination.SERIES_METHODS[m]] for m in members], combo.how, info,
-                              combo.network)
+        forecasts = _combined(network, [base[combination.SERIES_METHODS[m]] for m in members], combo.how, info)
         cached = {"model": model, "combination": combo, "how": combo.how, "members": members, "origins": origins,
                   "network": network, "forecasts": forecasts, "actual": actual, "baselines": base,
                   "described": described}
@@ -251,8 +250,7 @@ class ForecastingTask(Task):
         result = fm.scores(point, ev["actual"], scale, names)
         result["test_origins"] = len(ev["origins"])
         if ev["members"]:
-            result["combined_with"] = {"methods": ev["members"], "by": ev["how"],
-                                       "network": ev["combination"].network}
+            result["combined_with"] = {"methods": ev["members"], "by": ev["how"]}
             alone = ev["network"][..., levels.index(0.5)] if levels else ev["network"]
             result["network"] = fm.scores(alone, ev["actual"], scale, names)
         result["baselines"] = {name: fm.scores(f, ev["actual"], scale, names) for name, f in ev["baselines"].items()}
@@ -322,8 +320,7 @@ class ForecastingTask(Task):
                 values = history[:, : len(info["targets"])]
                 known = None if ahead is None else np.concatenate([history[:, -g:], ahead])
                 members = [_from_end(m, values, info, known) for m in combo.methods]
-                forecast = _combined(forecast[None], [m[None] for m in members if m is not None], combo.how, info,
-                                     combo.network)[0]
+                forecast = _combined(forecast[None], [m[None] for m in members if m is not None], combo.how, info)[0]
             rows.extend(_forecast_rows(forecast, info, last_time))
         return rows
 
@@ -336,15 +333,14 @@ def _from_end(method: str, values: np.ndarray, info: dict, known) -> np.ndarray 
                               info["baseline_fit_points"], known)
 
 
-def _combined(network: np.ndarray, members: list, how: str, info: dict, with_network: bool = True) -> np.ndarray:
-    """The network's forecasts (n, horizon, k[, quantiles]) combined with the members' (n, horizon, k) (the
-    network left out unless `with_network`); with quantiles the combination moves the median and every
-    quantile moves with it."""
+def _combined(network: np.ndarray, members: list, how: str, info: dict) -> np.ndarray:
+    """The network's forecasts (n, horizon, k[, quantiles]) combined with the members' (n, horizon, k); with
+    quantiles the combination moves the median and every quantile moves with it."""
     levels = info.get("quantiles") or []
     if not levels:
-        return combination.combined(network, members, how, with_network)
+        return combination.combined(network, members, how)
     median = network[..., levels.index(0.5)]
-    return network + (combination.combined(median, members, how, with_network) - median)[..., None]
+    return network + (combination.combined(median, members, how) - median)[..., None]
 
 
 def _short(text: str) -> str:

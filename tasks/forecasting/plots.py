@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_recurrent.tasks.forecasting import combination
 from keras_recurrent.tasks.pictures import counting
 from keras_recurrent.tasks.pictures import title as picture_title
 
@@ -36,8 +35,7 @@ def forecast_figure(series, ev: dict, info: dict, title: str):
         ax.axvline(times[int(origins[0])], color="grey", ls=":", lw=1, label="test part begins")
         ets = ev["baselines"].get("ets")
         members = ev.get("members") or []
-        network = title if ev["combination"].network else None
-        label = f"forecast ({combination.described(ev['how'], members, network)})" if members else "model"
+        label = f"forecast ({ev['how']} of {title}, {', '.join(members)})" if members else "model"
         for n, i in enumerate(picks):
             t = int(origins[i])
             steps = times[t: t + horizon]
@@ -83,9 +81,7 @@ def mase_figure(metrics: dict, title: str):
     import matplotlib.pyplot as plt
 
     combined = metrics.get("combined_with")
-    label = (f"{title} ({combined['by']} with {', '.join(combined['methods'])})" if combined and combined.get("network", True)
-             else f"forecast ({combination.described(combined['by'], combined['methods'], None)})" if combined
-             else title)
+    label = f"{title} ({combined['by']} with {', '.join(combined['methods'])})" if combined else title
     entries = {label: metrics["mase"], **({f"{title} alone": metrics["network"]["mase"]} if combined else {}),
                **{n: s["mase"] for n, s in metrics["baselines"].items()}}
     names = sorted(entries, key=entries.get)

@@ -8,14 +8,14 @@ one-series default on (`data.exclude`: not a point of them read, so that measure
 saw, as a user's are). Its card, `pretrained_m1_m3.json` beside it, records the command, the commit, its
 scores on the test parts and the subsets it knows (each one's seasonal period and horizon).
 
-Why. On one short series a network trained alone has a few dozen windows to learn from; in the
-one-series combination it was the weakest member (benchmarks/forecasting_pretrained.py). A model of M3,
-applied to 50 M1 monthly series it never read, was a better member there: the mean of it, ETS and Theta
-had mean test MASE 0.940 against the series' own default's 0.990; on 24 held-out M3 monthly series a
-model of M1 did the same (0.790 against 0.794). So one series' `model.combine=auto` is that mean on the
-series it suits (`suits`: like those it read, no longer than the longest; `combination.py`). It does not
-suit long, smooth series: on CO2 and El Nino (hundreds of months, a few percent of variation around their
-level) it was worse than seasonal naive, where the series' own network is far better.
+Why. On one short series a network trained alone has a few dozen windows to learn from; on 60 M1 monthly
+series it was the worst forecaster but seasonal naive (test MASE 1.359; benchmarks/forecasting_combination.py).
+A model of M3 applied to the same series, which it never read, scored 1.076 alone, better than ETS, Theta
+and ARIMA, and the median of the series' own network, that model, Theta and ARIMA scored 1.066 against
+1.109 without it. So one series' `model.combine=auto` adds this model as a member on the series it suits
+(`suits`: like those it read, no longer than the longest; `combination.py`). It does not suit long, smooth
+series: on CO2 and El Nino (hundreds of months, a few percent of variation around their level) it was
+worse than seasonal naive, where the series' own network is far better.
 
 How it reads one series. As a collection of one series: the subset of the same seasonal period whose
 horizon reaches the run's (monthly: 18 steps, quarterly: 8, yearly: 6), seasonally adjusted on the
@@ -45,10 +45,11 @@ def card() -> dict:
         return json.load(f)
 
 
-def subset_for(period: int, horizon: int) -> str | None:
-    """The subset a series of this seasonal period is read as: the first the model knows with that period
-    whose horizon reaches `horizon`; None when there is none."""
-    info = card()["info"]
+def subset_for(period: int, horizon: int, info: dict | None = None) -> str | None:
+    """The subset a series of this seasonal period is read as: the first the model knows (the shipped one,
+    or the collection run whose data `info` is given) with that period whose horizon reaches `horizon`;
+    None when there is none."""
+    info = info or card()["info"]
     for name, p, h in zip(info["subsets"], info["subset_periods"], info["subset_horizons"]):
         if p == period and h >= horizon:
             return name
@@ -97,15 +98,17 @@ def model():
     return keras.saving.load_model(MODEL_FILE, compile=False)
 
 
-def forecasts(values: np.ndarray, origins: np.ndarray, horizon: int, period: int, fit_points: int) -> np.ndarray:
+def forecasts(values: np.ndarray, origins: np.ndarray, horizon: int, period: int, fit_points: int,
+              net=None, info: dict | None = None) -> np.ndarray:
     """(origins, horizon, 1) forecasts of the one-column series `values` (n, 1), from each origin (the index
-    of the first step forecast), each from at most `fit_points` points of history before it."""
+    of the first step forecast), each from at most `fit_points` points of history before it; by the shipped
+    model, or by the model `net` of a collection run whose data `info` is given (a benchmark's)."""
     from keras_recurrent.tasks.forecasting import global_windows as gw
     from keras_recurrent.tasks.forecasting import many
     from keras_recurrent.tasks.forecasting.collection import Collection
 
-    info = card()["info"]
-    subset = subset_for(period, horizon)
+    net, info = (model(), card()["info"]) if net is None else (net, info)
+    subset = subset_for(period, horizon, info)
     column = np.asarray(values, dtype="float64")[:, 0]
     histories = [column[max(0, int(t) - fit_points) if fit_points else 0: int(t)] for t in origins]
     n = len(histories)
@@ -113,7 +116,7 @@ def forecasts(values: np.ndarray, origins: np.ndarray, horizon: int, period: int
                             train=histories, test=[column[:0]] * n, horizons=np.full(n, horizon),
                             periods=np.full(n, period))
     layout = gw.lay_out(collection, int(info["window"]), list(info["subsets"]))
-    point, _ = many.forecasts_of(model(), collection, layout, info)
+    point, _ = many.forecasts_of(net, collection, layout, info)
     return np.stack(point)[..., None]
 
 
