@@ -64,8 +64,10 @@ def applies(info: dict) -> str | None:
         return "it reads one target without covariates"
     subset = subset_for(int(info["season"]), int(info["horizon"]))
     if subset is None:
-        reach = ", ".join(f"period {p} up to {h} steps"
-                          for p, h in sorted(set(zip(known["subset_periods"], known["subset_horizons"]))))
+        steps = {}  # the farthest each period is forecast
+        for p, h in zip(known["subset_periods"], known["subset_horizons"]):
+            steps[p] = max(h, steps.get(p, 0))
+        reach = ", ".join(f"period {p} up to {h} steps" for p, h in sorted(steps.items()))
         return f"it forecasts {reach}; this series has period {info['season']} and data.horizon={info['horizon']}"
     return None
 
