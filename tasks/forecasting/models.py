@@ -49,11 +49,11 @@ class ForecastingModel:
     quantiles: str = hparam("", help="comma-separated quantiles for prediction intervals, e.g. 0.1,0.5,0.9 "
                                      "(pinball loss); empty = point forecasts (squared error)")
     combine: str = hparam("auto", help="classical forecasts combined with the network's (combinations beat their "
-                          "members): auto = many series: the mean with ETS and Theta; one series: the mean of the "
-                          "model of M1 and M3 shipped with the package (global), ETS and Theta where it reads the "
-                          "series (one target, monthly up to 18 steps, quarterly 8, yearly 6), else the median of the "
-                          "network, Theta and ARIMA (with data.future_features: the mean with ARIMA, which reads "
-                          "them). A list of methods: their mean with the network; empty: the network alone",
+                          "members): auto = many series: the mean with ETS and Theta; one series: the median of the "
+                          "network, Theta and ARIMA, and of the model of M1 and M3 shipped with the package (global) "
+                          "where it suits the series (one target; monthly up to 18 steps, quarterly 8, yearly 6; no "
+                          "longer than the series it read); with data.future_features: the mean with ARIMA, which "
+                          "reads them. A list of methods: their mean with the network; empty: the network alone",
                           at_use=True)
     members: int = hparam(1, help="networks trained independently from different initial weights, their forecasts "
                           "averaged (a seed ensemble, as N-BEATS and ES-RNN); each costs a network's training", min=1)
